@@ -1,0 +1,15 @@
+import type { Command } from 'commander';
+import { registerBench } from './bench.js';
+import { registerConvert } from './convert.js';
+import { registerEvaluate } from './evaluate.js';
+import { registerPhantom } from './phantom.js';
+import { registerSeg } from './seg.js';
+
+/** Every `lascar` sub-command, in the order `lascar --help` lists them. */
+export function registerCommands(program: Command): void {
+  registerPhantom(program);
+  registerConvert(program);
+  registerSeg(program);
+  registerEvaluate(program);
+  registerBench(program);
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// One vitest run over every workspace. The `source` export condition makes workspace packages
+// resolve to their TypeScript sources, so tests never run against a stale build.
+export default defineConfig({
+  resolve: { conditions: ['source'] },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
