@@ -1,3 +1,5 @@
 // Public surface of @lascar/core: the pipeline's stages, in the order a study flows through them.
+// onnxruntime-node (a native library) is reached through the separate entry `@lascar/core/onnx`,
+// so that importing the pure stages never loads it.
 export * from './volume.js';
-export * from './onnx-runtime.js';
+export * from './distance.js';
