@@ -3,3 +3,7 @@
 // so that importing the pure stages never loads it.
 export * from './volume.js';
 export * from './distance.js';
+export * from './preprocess.js';
+export * from './cca.js';
+export * from './la-postprocess.js';
+export * from './nifti.js';
