@@ -1,0 +1,97 @@
+"""Command line: python3 -m training {summary,train,export,reference-output,tiny-shards}."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+
+def _positive(name: str):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}")
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {v}")
+        return v
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python3 -m training", description="MSWS-Net and Boundary2Patches training")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("summary", help="parameter counts and ptflops-style MACs (JSON)")
+    s.add_argument("--width", type=_positive("--width"), default=64)
+
+    t = sub.add_parser("train", help="train one network on shards")
+    t.add_argument("--kind", choices=["la", "scar"], required=True)
+    t.add_argument("--shards", required=True, help="shard folder (or a parent with la/ and scar/)")
+    t.add_argument("--out", required=True, help="output folder for checkpoints and the JSON log")
+    t.add_argument("--width", type=_positive("--width"), default=None, help="base width (default 64, or --init's)")
+    t.add_argument("--n-scales", type=_positive("--n-scales"), default=2, help="MSWS-Net encoders (default 2)")
+    t.add_argument("--epochs", type=_positive("--epochs"), default=100)
+    t.add_argument("--batch", type=_positive("--batch"), default=24)
+    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--patience", type=_positive("--patience"), default=5)
+    t.add_argument("--max-steps", type=int, default=0, help="stop after this many optimiser steps (0: no limit)")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--amp", action="store_true", help="fp16 autocast with gradient scaling (CUDA only)")
+    t.add_argument("--init", default=None, help="checkpoint to start from (task-2 LA model -> task-1 fine-tuning)")
+    t.add_argument("--workers", type=int, default=None, help="DataLoader workers (default 4 on CUDA, 0 on CPU)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--print-every", type=_positive("--print-every"), default=50)
+
+    e = sub.add_parser("export", help="ONNX (opset 17) + manifest")
+    e.add_argument("--kind", choices=["la", "scar"], default=None)
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--out", required=True)
+
+    r = sub.add_parser("reference-output", help="deterministic input and PyTorch output as raw float32")
+    r.add_argument("--checkpoint", required=True)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--batch", type=_positive("--batch"), default=2)
+    r.add_argument("--out", required=True)
+
+    ts = sub.add_parser("tiny-shards", help="tiny synthetic shards for smoke tests")
+    ts.add_argument("--out", required=True)
+    ts.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "summary":
+        from .summary import summary
+
+        print(json.dumps(summary(args.width), indent=2))
+    elif args.command == "train":
+        from .shards import ShardError
+        from .train import train
+
+        try:
+            train(args)
+        except ShardError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    elif args.command == "export":
+        from .export import export
+
+        export(args)
+    elif args.command == "reference-output":
+        from .export import reference_output
+
+        reference_output(args)
+    elif args.command == "tiny-shards":
+        from .synthetic import make_tiny_shards
+
+        print(json.dumps(make_tiny_shards(args.out, seed=args.seed)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
