@@ -1,0 +1,66 @@
+// Writing Part-10 files with dcmjs from a naturalized dataset, and value formatting that keeps
+// within DICOM's VR limits (dcmjs would otherwise truncate a long DS silently).
+import dcmjs from 'dcmjs';
+import { EXPLICIT_VR_LITTLE_ENDIAN } from './transfer-syntax.js';
+import { deterministicUid } from './uids.js';
+
+/** This product's identity in every object it writes. */
+export const PRODUCT = {
+  manufacturer: 'LA Scar',
+  manufacturerModelName: 'LA Scar MSWS-Net Boundary2Patches',
+  deviceSerialNumber: 'LASCAR-0001',
+  softwareVersions: '0.1.0',
+  /** DICOM implementation identity (file meta information). */
+  implementationClassUid: deterministicUid('LA Scar', 'implementation class'),
+  implementationVersionName: 'LASCAR_0_1',
+} as const;
+
+/** A decimal string (DS) of at most 16 characters, as precise as that allows. */
+export function formatDs(value: number): string {
+  if (!Number.isFinite(value)) throw new Error(`cannot write ${value} as a DICOM decimal string`);
+  if (Object.is(value, -0) || value === 0) return '0';
+  for (let digits = 16; digits >= 1; digits--) {
+    const s = String(Number(value.toPrecision(digits)));
+    if (s.length <= 16) return s;
+  }
+  throw new Error(`cannot write ${value} in 16 characters`);
+}
+
+/** An integer string (IS). */
+export function formatIs(value: number): string {
+  if (!Number.isInteger(value)) throw new Error(`IS value must be an integer, got ${value}`);
+  return String(value);
+}
+
+/** DICOM date (DA) and time (TM) of a JavaScript date, in UTC. */
+export function dicomDate(d: Date): string {
+  return `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
+}
+export function dicomTime(d: Date): string {
+  return `${String(d.getUTCHours()).padStart(2, '0')}${String(d.getUTCMinutes()).padStart(2, '0')}${String(d.getUTCSeconds()).padStart(2, '0')}`;
+}
+
+/** A person name (PN) in dcmjs's model. */
+export function personName(name: string | undefined): { Alphabetic: string }[] | string {
+  return name ? [{ Alphabetic: name }] : '';
+}
+
+/** Writes a naturalized dataset as a Part-10 file in Explicit VR Little Endian. */
+export function writePart10(
+  dataset: Record<string, unknown>,
+  sopClassUid: string,
+  sopInstanceUid: string,
+): Uint8Array {
+  const meta = dcmjs.data.DicomMetaDictionary.denaturalizeDataset({
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: sopClassUid,
+    MediaStorageSOPInstanceUID: sopInstanceUid,
+    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
+    ImplementationClassUID: PRODUCT.implementationClassUid,
+    ImplementationVersionName: PRODUCT.implementationVersionName,
+    _vrMap: {},
+  });
+  const dict = new dcmjs.data.DicomDict(meta);
+  dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
+  return new Uint8Array(dict.write());
+}
