@@ -13,3 +13,5 @@ export * from './dicom/uids.js';
 export * from './dicom/part10.js';
 export * from './dicom/series.js';
 export * from './dicom/mr-writer.js';
+export * from './boundary.js';
+export * from './patches.js';
