@@ -15,3 +15,4 @@ export * from './dicom/series.js';
 export * from './dicom/mr-writer.js';
 export * from './boundary.js';
 export * from './patches.js';
+export * from './metrics.js';
