@@ -76,7 +76,14 @@ class ScaleMerge(nn.Module):
     """
 
     def forward(self, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
-        up = F.interpolate(coarse, size=fine.shape[-2:], mode="bilinear", align_corners=True)
+        # Sizes as Python ints: the exported graph then holds a constant Resize (scales 2 for the
+        # usual exact halves) instead of a Shape/Gather/Concat chain.
+        fh, fw = int(fine.shape[-2]), int(fine.shape[-1])
+        ch, cw = int(coarse.shape[-2]), int(coarse.shape[-1])
+        if fh == 2 * ch and fw == 2 * cw:
+            up = F.interpolate(coarse, scale_factor=2.0, mode="bilinear", align_corners=True)
+        else:
+            up = F.interpolate(coarse, size=(fh, fw), mode="bilinear", align_corners=True)
         return fine + up
 
 

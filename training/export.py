@@ -1,0 +1,169 @@
+"""`python3 -m training export` (ONNX opset 17, dynamic batch, sigmoid inside, with a manifest)
+and `python3 -m training reference-output` (a deterministic input and PyTorch's output as raw
+float32, for the TypeScript side to compare onnxruntime-node against)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import inspect
+import json
+import os
+import warnings
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+import torch
+
+from .models import build_model, count_parameters
+from .train import load_checkpoint
+
+OPSET = 17
+OUTPUT_NAME = "probability"
+THRESHOLD = 0.5
+
+
+def input_names(kind: str) -> List[str]:
+    return ["image_full", "image_half"] if kind == "la" else ["patches"]
+
+
+def architecture(kind: str) -> str:
+    return "MSWS-Net" if kind == "la" else "Boundary2Patches UNet"
+
+
+def eval_model(ckpt: Dict[str, Any]) -> torch.nn.Module:
+    """The checkpoint's network on CPU in eval mode (BatchNorm running statistics, no dropout),
+    sigmoid applied inside."""
+    model = build_model(ckpt["kind"], int(ckpt["width"]), n_scales=int(ckpt.get("n_scales", 2)), with_sigmoid=True)
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    return model
+
+
+def example_inputs(ckpt: Dict[str, Any], batch: int, seed: int) -> Tuple[torch.Tensor, ...]:
+    """Deterministic standard-normal inputs (z-score-like) of the checkpoint's input shapes; the
+    LA half scale is the 2 x 2 average pooling of the full scale, as the product computes it."""
+    g = torch.Generator()
+    g.manual_seed(seed)
+    shapes = ckpt["input_shapes"]
+    if ckpt["kind"] == "la":
+        full = torch.randn([batch] + list(shapes["image_full"]), generator=g)
+        return (full, torch.nn.functional.avg_pool2d(full, 2))
+    patches = torch.randn([batch] + list(shapes["patches"]), generator=g)
+    patches[:, 1] = torch.rand(patches[:, 1].shape, generator=g)  # a CDF channel lies in [0, 1]
+    patches[:, 2] = patches[:, 0].clamp(min=0)
+    return (patches,)
+
+
+def _export_kwargs() -> Dict[str, Any]:
+    # PyTorch >= 2.9 defaults to the dynamo exporter (needs onnxscript); the TorchScript exporter
+    # is what torch 1.13 has, so ask for it explicitly where the choice exists.
+    params = inspect.signature(torch.onnx.export).parameters
+    return {"dynamo": False} if "dynamo" in params else {}
+
+
+def export(args) -> Dict[str, Any]:
+    ckpt = load_checkpoint(args.checkpoint)
+    kind = ckpt["kind"]
+    if args.kind and args.kind != kind:
+        raise SystemExit(f"error: --kind {args.kind} but {args.checkpoint} holds a {kind!r} model")
+    model = eval_model(ckpt)
+    names = input_names(kind)
+    dummy = example_inputs(ckpt, 1, 0)
+    os.makedirs(args.out, exist_ok=True)
+    onnx_path = os.path.join(args.out, f"{kind}.onnx")
+    dynamic = {n: {0: "batch"} for n in names}
+    dynamic[OUTPUT_NAME] = {0: "batch"}
+    with torch.no_grad(), warnings.catch_warnings():
+        # Tracing turns the FMM's size checks into constants: intended (spatial sizes are fixed).
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="The shape inference of prim::Constant")
+        torch.onnx.export(
+            model,
+            dummy,
+            onnx_path,
+            input_names=names,
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=dynamic,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            **_export_kwargs(),
+        )
+    import onnx  # imported late: only export needs it
+
+    proto = onnx.load(onnx_path)
+    onnx.checker.check_model(proto)
+    graph_inputs = [i.name for i in proto.graph.input if i.name in names]
+    if graph_inputs != names:
+        raise SystemExit(f"error: exported graph inputs {graph_inputs} != {names}")
+    with open(onnx_path, "rb") as fh:
+        digest = hashlib.sha256(fh.read()).hexdigest()
+
+    shapes = ckpt["input_shapes"]
+    out_shape = ["batch", 1] + list(shapes[names[0]][1:])
+    manifest = {
+        "model": kind,
+        "architecture": architecture(kind),
+        "file": os.path.basename(onnx_path),
+        "sha256": digest,
+        "bytes": os.path.getsize(onnx_path),
+        "width": int(ckpt["width"]),
+        "n_encoders": int(ckpt.get("n_scales", 2)) if kind == "la" else None,
+        "parameters": count_parameters(model),
+        "opset": OPSET,
+        "inputs": [{"name": n, "dtype": "float32", "shape": ["batch"] + list(shapes[n])} for n in names],
+        "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": out_shape,
+                   "meaning": "foreground probability (sigmoid applied inside the graph)"},
+        "thresholds": {"probability": THRESHOLD, "rule": "foreground where probability > threshold"},
+        "preprocessing": ckpt["preprocessing"],
+        "training_data": _data_description(ckpt["data"]),
+        "validation": ckpt["validation"],
+        "checkpoint": {"epoch": ckpt["epoch"], "steps": ckpt["steps"], "init": ckpt.get("init", ""),
+                       "created": ckpt["created"]},
+        "split": {k: len(v) for k, v in ckpt["split"].items()},
+        "test_cases": list(ckpt["split"].get("test", [])),
+        "torch": torch.__version__,
+        "trained_with_torch": ckpt.get("torch", ""),
+        "exported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    with open(os.path.join(args.out, f"{kind}.json"), "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh, indent=2)
+        fh.write("\n")
+    print(f"wrote {onnx_path} ({manifest['bytes']} bytes) and {kind}.json", flush=True)
+    return manifest
+
+
+def _data_description(data: Dict[str, Any]) -> Dict[str, Any]:
+    out = dict(data)
+    if data.get("synthetic"):
+        out["summary"] = (f"SYNTHETIC phantoms only ({data.get('source')}); "
+                          "NOT trained on patient images, NOT for clinical use")
+    else:
+        out["summary"] = str(data.get("source"))
+    return out
+
+
+def reference_output(args) -> Dict[str, Any]:
+    """Write ``<kind>-ref-<input>.f32`` files, ``<kind>-ref-probability.f32`` and
+    ``<kind>-ref.json`` (names, shapes, seed) into --out. Raw little-endian float32, C order."""
+    ckpt = load_checkpoint(args.checkpoint)
+    kind = ckpt["kind"]
+    model = eval_model(ckpt)
+    inputs = example_inputs(ckpt, args.batch, args.seed)
+    with torch.no_grad():
+        out = model(*inputs)
+    os.makedirs(args.out, exist_ok=True)
+    desc: Dict[str, Any] = {"kind": kind, "seed": args.seed, "checkpoint": os.path.basename(args.checkpoint),
+                            "inputs": [], "torch": torch.__version__}
+    for name, t in zip(input_names(kind), inputs):
+        fname = f"{kind}-ref-{name}.f32"
+        t.numpy().astype("<f4").tofile(os.path.join(args.out, fname))
+        desc["inputs"].append({"name": name, "shape": list(t.shape), "file": fname})
+    fname = f"{kind}-ref-{OUTPUT_NAME}.f32"
+    out.numpy().astype("<f4").tofile(os.path.join(args.out, fname))
+    desc["output"] = {"name": OUTPUT_NAME, "shape": list(out.shape), "file": fname}
+    with open(os.path.join(args.out, f"{kind}-ref.json"), "w", encoding="utf-8") as fh:
+        json.dump(desc, fh, indent=2)
+        fh.write("\n")
+    print(f"wrote {kind} reference input/output to {args.out}", flush=True)
+    return desc
