@@ -16,3 +16,4 @@ export * from './dicom/mr-writer.js';
 export * from './boundary.js';
 export * from './patches.js';
 export * from './metrics.js';
+export * from './quantify.js';

@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { DECAAF_STAGING, UTAH_STAGING, quantifyStudy, stageOf } from './quantify.js';
+import { makeGeometry, makeVolume, type Geometry, type Mask, type Vec3 } from './volume.js';
+
+function maskOf(geometry: Geometry, inside: (x: number, y: number, z: number) => boolean): Mask {
+  const [nx, ny, nz] = geometry.dims;
+  const [sx, sy, sz] = geometry.spacing;
+  const data = new Uint8Array(nx * ny * nz);
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++)
+        if (inside(i * sx, j * sy, k * sz)) data[i + nx * (j + ny * k)] = 1;
+  return makeVolume(geometry, data);
+}
+
+describe('staging', () => {
+  it('puts the Utah boundaries where the definition says', () => {
+    const s = (b: number): string => stageOf(UTAH_STAGING, b);
+    expect([s(0), s(5), s(5.0001), s(20), s(20.5), s(35), s(35.0001), s(100)]).toEqual([
+      'I',
+      'I',
+      'II',
+      'II',
+      'III',
+      'III',
+      'IV',
+      'IV',
+    ]);
+  });
+
+  it('puts the DECAAF boundaries where the definition says', () => {
+    const s = (b: number): string => stageOf(DECAAF_STAGING, b);
+    expect([s(0), s(9.999), s(10), s(19.999), s(20), s(29.999), s(30), s(80)]).toEqual([
+      '1',
+      '1',
+      '2',
+      '2',
+      '3',
+      '3',
+      '4',
+      '4',
+    ]);
+  });
+
+  it('rejects a burden that is not a percentage', () => {
+    expect(() => stageOf(UTAH_STAGING, -1)).toThrow(/>= 0/);
+    expect(() => stageOf(UTAH_STAGING, Number.NaN)).toThrow(/finite/);
+  });
+});
+
+describe('quantifyStudy', () => {
+  it('counts a hand-made cube: volumes, 1-voxel wall, burden and stages', () => {
+    // 1 mm isotropic, 3 x 3 x 3 cavity in a 9 x 9 x 9 grid, wall 1 mm = the 6-neighbours shell.
+    const geometry = makeGeometry({ dims: [9, 9, 9], spacing: [1, 1, 1] });
+    const la = maskOf(
+      geometry,
+      (x, y, z) => x >= 3 && x <= 5 && y >= 3 && y <= 5 && z >= 3 && z <= 5,
+    );
+    // Within 1 mm outside: the 6 face layers of 3 x 3 = 54 voxels (edges are at sqrt 2 mm).
+    const scar = maskOf(geometry, (x, y, z) => x === 2 && y >= 3 && y <= 5 && z >= 3 && z <= 5); // one face: 9 voxels
+    scar.data[0] = 1; // a far-away scar voxel: in the scar volume, not in the wall
+    const q = quantifyStudy(la, scar, { wallMm: 1 });
+    expect(q.laVoxels).toBe(27);
+    expect(q.laVolumeMl).toBeCloseTo(0.027, 12);
+    expect(q.wallVoxels).toBe(54);
+    expect(q.scarVoxels).toBe(10);
+    expect(q.scarInWallVoxels).toBe(9);
+    expect(q.scarBurdenPercent).toBeCloseTo((9 / 54) * 100, 10);
+    expect(q.stages.map((s) => `${s.scheme} ${s.stage}`)).toEqual(['Utah II', 'DECAAF 2']);
+    expect(q.burdenMethod).toMatch(/volume-based.*1 mm shell outside the cavity/);
+    // At sqrt(2) mm the edges join the wall; at sqrt(3) the corners too.
+    expect(quantifyStudy(la, scar, { wallMm: Math.SQRT2 }).wallVoxels).toBe(54 + 12 * 3);
+    expect(quantifyStudy(la, scar, { wallMm: Math.sqrt(3) }).wallVoxels).toBe(54 + 12 * 3 + 8);
+  });
+
+  it('finds the same wall as a brute-force distance search, near the grid edge too', () => {
+    const spacing: Vec3 = [0.7, 1.1, 1.6];
+    const geometry = makeGeometry({ dims: [14, 11, 8], spacing });
+    // An irregular cavity touching the grid's first row and slice.
+    const la = maskOf(
+      geometry,
+      (x, y, z) => (x - 3) ** 2 + (y - 1) ** 2 * 0.5 + z ** 2 <= 9 || (x > 6 && x < 8 && y < 4),
+    );
+    const [nx, ny] = geometry.dims;
+    let wall = 0;
+    for (let v = 0; v < la.data.length; v++) {
+      if (la.data[v]) continue;
+      const [i, j, k] = [v % nx, Math.floor(v / nx) % ny, Math.floor(v / (nx * ny))];
+      let best = Infinity;
+      for (let w = 0; w < la.data.length; w++) {
+        if (!la.data[w]) continue;
+        const [a, b, c] = [w % nx, Math.floor(w / nx) % ny, Math.floor(w / (nx * ny))];
+        best = Math.min(
+          best,
+          Math.hypot((i - a) * spacing[0], (j - b) * spacing[1], (k - c) * spacing[2]),
+        );
+      }
+      if (best <= 3) wall++;
+    }
+    expect(wall).toBeGreaterThan(50);
+    expect(quantifyStudy(la, la).wallVoxels).toBe(wall);
+  });
+
+  it('reports no burden and no stage without an LA', () => {
+    const geometry = makeGeometry({ dims: [4, 4, 4], spacing: [1, 1, 1] });
+    const empty = maskOf(geometry, () => false);
+    const q = quantifyStudy(empty, empty);
+    expect(q.scarBurdenPercent).toBeNull();
+    expect(q.stages).toEqual([]);
+    expect(q.wallVoxels).toBe(0);
+  });
+
+  it('rejects masks on different grids', () => {
+    const a = maskOf(makeGeometry({ dims: [4, 4, 4], spacing: [1, 1, 1] }), () => true);
+    const b = maskOf(makeGeometry({ dims: [4, 4, 4], spacing: [1, 1, 2] }), () => true);
+    expect(() => quantifyStudy(a, b)).toThrow(/not on the same grid: voxel spacings differ/);
+  });
+
+  it('measures a ball on an anisotropic grid: volume and 3 mm shell near the analytic values', () => {
+    const spacing: Vec3 = [0.625, 0.8, 1.25];
+    const r = 15; // mm
+    const c: Vec3 = [25.3, 24.9, 25.6]; // off-grid centre
+    const dims: Vec3 = [
+      Math.ceil(50 / spacing[0]),
+      Math.ceil(50 / spacing[1]),
+      Math.ceil(50 / spacing[2]),
+    ];
+    const geometry = makeGeometry({ dims, spacing });
+    const ball = maskOf(
+      geometry,
+      (x, y, z) => (x - c[0]) ** 2 + (y - c[1]) ** 2 + (z - c[2]) ** 2 <= r * r,
+    );
+    // Scar: the upper half of the (r, r + 3] shell.
+    const scar = maskOf(geometry, (x, y, z) => {
+      const d = Math.hypot(x - c[0], y - c[1], z - c[2]);
+      return d > r && d <= r + 3 && z > c[2];
+    });
+    const q = quantifyStudy(ball, scar);
+    const sphere = (radius: number): number => ((4 / 3) * Math.PI * radius ** 3) / 1000;
+    expect(Math.abs(q.laVolumeMl / sphere(r) - 1)).toBeLessThan(0.01);
+    // The wall is measured from cavity voxel CENTRES, which lie up to half a voxel inside the
+    // true surface, so the voxel shell is a little thinner than the analytic (r, r + 3] shell;
+    // the shortfall shrinks with the voxel size.
+    const shell = sphere(r + 3) - sphere(r);
+    const ratio = q.wallVolumeMl / shell;
+    expect(ratio).toBeGreaterThan(0.88);
+    expect(ratio).toBeLessThan(1);
+    const fine = makeGeometry({ dims: [100, 100, 100], spacing: [0.5, 0.5, 0.5] });
+    const fineBall = maskOf(
+      fine,
+      (x, y, z) => (x - c[0]) ** 2 + (y - c[1]) ** 2 + (z - c[2]) ** 2 <= r * r,
+    );
+    const fineRatio = quantifyStudy(fineBall, fineBall).wallVolumeMl / shell;
+    expect(fineRatio).toBeGreaterThan(ratio);
+    expect(Math.abs(fineRatio - 1)).toBeLessThan(0.04);
+    // Half the shell is scar.
+    expect(q.scarBurdenPercent!).toBeGreaterThan(45);
+    expect(q.scarBurdenPercent!).toBeLessThan(55);
+    expect(q.stages.map((s) => s.stage)).toEqual(['IV', '4']);
+  });
+});
