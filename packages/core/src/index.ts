@@ -17,3 +17,4 @@ export * from './boundary.js';
 export * from './patches.js';
 export * from './metrics.js';
 export * from './quantify.js';
+export * from './dicom/seg-writer.js';

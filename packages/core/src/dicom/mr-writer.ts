@@ -5,6 +5,7 @@ import { voxelToPatient, type Vec3, type Volume, type VoxelArray } from '../volu
 import { DicomError } from './errors.js';
 import {
   PRODUCT,
+  clipText,
   dicomDate,
   dicomTime,
   formatDs,
@@ -159,10 +160,10 @@ export function writeMrSeries(
     AccessionNumber: identity.accessionNumber ?? '',
     Modality: 'MR',
     Manufacturer: a.manufacturer ?? PRODUCT.manufacturer,
-    ...(a.institutionName ? { InstitutionName: a.institutionName } : {}),
+    ...(a.institutionName ? { InstitutionName: clipText(a.institutionName) } : {}),
     ReferringPhysicianName: personName(identity.referringPhysicianName),
     ...(identity.studyDescription ? { StudyDescription: identity.studyDescription } : {}),
-    SeriesDescription: a.seriesDescription,
+    SeriesDescription: clipText(a.seriesDescription),
     ManufacturerModelName: a.manufacturerModelName ?? PRODUCT.manufacturerModelName,
     PatientName: personName(identity.patientName),
     PatientID: identity.patientId ?? '',
@@ -173,7 +174,7 @@ export function writeMrSeries(
     SequenceVariant: ['SP', 'MP'],
     ScanOptions: 'CG', // ECG-gated, so TriggerTime belongs
     MRAcquisitionType: '3D',
-    SequenceName: a.sequenceName,
+    SequenceName: clipText(a.sequenceName, 'SH'),
     AngioFlag: 'N',
     SliceThickness: formatDs(sliceThickness),
     RepetitionTime: formatDs(a.repetitionTimeMs),
@@ -186,7 +187,7 @@ export function writeMrSeries(
     MagneticFieldStrength: formatDs(a.magneticFieldStrengthT),
     SpacingBetweenSlices: formatDs(g.spacing[2]),
     EchoTrainLength: '1',
-    ProtocolName: a.protocolName,
+    ProtocolName: clipText(a.protocolName),
     TriggerTime: formatDs(a.triggerTimeMs),
     FlipAngle: formatDs(a.flipAngleDeg),
     PatientPosition: 'HFS',

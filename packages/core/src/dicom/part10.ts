@@ -26,6 +26,12 @@ export function formatDs(value: number): string {
   throw new Error(`cannot write ${value} in 16 characters`);
 }
 
+/** Clips free text to a VR's maximum length (LO 64, SH 16, LT 10240): better cut than invalid. */
+export function clipText(value: string, vr: 'LO' | 'SH' | 'LT' = 'LO'): string {
+  const max = vr === 'SH' ? 16 : vr === 'LO' ? 64 : 10240;
+  return value.length <= max ? value : value.slice(0, max);
+}
+
 /** An integer string (IS). */
 export function formatIs(value: number): string {
   if (!Number.isInteger(value)) throw new Error(`IS value must be an integer, got ${value}`);
