@@ -18,3 +18,5 @@ export * from './patches.js';
 export * from './metrics.js';
 export * from './quantify.js';
 export * from './dicom/seg-writer.js';
+export * from './lascarqs.js';
+export * from './dataset.js';
