@@ -20,3 +20,4 @@ export * from './quantify.js';
 export * from './dicom/seg-writer.js';
 export * from './lascarqs.js';
 export * from './dataset.js';
+export * from './stages.js';

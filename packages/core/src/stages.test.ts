@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest';
+import { boundaryBand, samplePatchCentres } from './boundary.js';
+import { filterComponentsPerSlice, keepLargestComponent } from './cca.js';
+import { SCAR_PATCH_SIZE } from './patches.js';
+import { LA_HALF_INPUT_SIZE, LA_INPUT_SIZE, sliceStatistics } from './preprocess.js';
+import { quantifyStudy } from './quantify.js';
+import {
+  NetworkOutputError,
+  PIPELINE_STAGES,
+  segmentStudy,
+  type LaNetwork,
+  type ScarNetwork,
+} from './stages.js';
+import { makeGeometry, makeVolume, type Volume } from './volume.js';
+
+const NX = 80;
+const NY = 70;
+const NZ = 7;
+const Z_LOW = 1;
+const Z_HIGH = 8;
+const CDF_CUT = 0.97;
+
+/**
+ * A small study: background ~100 with texture, an ellipsoidal cavity ~400, a wall ring ~150 and a
+ * very bright (1500) scar arc in the wall on a few slices.
+ */
+function syntheticStudy(): Volume<Int16Array> {
+  const geometry = makeGeometry({
+    dims: [NX, NY, NZ],
+    spacing: [1, 1.1, 2.5],
+    origin: [-20, 5, 30],
+  });
+  const data = new Int16Array(NX * NY * NZ);
+  for (let k = 0; k < NZ; k++) {
+    for (let j = 0; j < NY; j++) {
+      for (let i = 0; i < NX; i++) {
+        const r = Math.hypot((i - 36) / 11, (j - 32) / 9, (k - 3) / 3.2);
+        const angle = Math.atan2(j - 32, i - 36);
+        let v = 100 + ((i * 31 + j * 17 + k * 7) % 11) - 5;
+        if (r <= 1) v = 400 + ((i * 13 + j * 7) % 9) - 4;
+        else if (r <= 1.25) v = angle > 0.3 && angle < 1.5 && k >= 2 && k <= 4 ? 1500 : 150;
+        data[i + NX * (j + NY * k)] = v;
+      }
+    }
+  }
+  return makeVolume(geometry, data);
+}
+
+/** Fake MSWS-Net: probability 0.9 where 1 < z < 8 on the full-scale canvas, else 0.1. */
+const fakeLa: LaNetwork = async ({ full, half, count }) => {
+  expect(full.length).toBe(count * LA_INPUT_SIZE * LA_INPUT_SIZE);
+  expect(half.length).toBe(count * LA_HALF_INPUT_SIZE * LA_HALF_INPUT_SIZE);
+  const out = new Float32Array(full.length);
+  for (let v = 0; v < full.length; v++) out[v] = full[v]! > Z_LOW && full[v]! < Z_HIGH ? 0.9 : 0.1;
+  return out;
+};
+
+/** Fake Boundary2Patches: 1 where the histogram channel (1) exceeds 0.97, else 0. */
+const fakeScar: ScarNetwork = async ({ patches, count }) => {
+  const p = SCAR_PATCH_SIZE * SCAR_PATCH_SIZE;
+  expect(patches.length).toBe(count * 3 * p);
+  const out = new Float32Array(count * p);
+  for (let t = 0; t < count; t++)
+    for (let q = 0; q < p; q++) out[t * p + q] = patches[t * 3 * p + p + q]! > CDF_CUT ? 1 : 0;
+  return out;
+};
+
+/** What the fakes must produce, computed directly on the source grid (no canvas, no patches). */
+function expectedMasks(image: Volume<Int16Array>): { la: Uint8Array; scar: Uint8Array } {
+  const dims = image.geometry.dims;
+  const nxy = NX * NY;
+  const raw = new Uint8Array(image.data.length);
+  for (let k = 0; k < NZ; k++) {
+    const { mean, std } = sliceStatistics(image.data, dims, k);
+    for (let p = 0; p < nxy; p++) {
+      const z = (image.data[k * nxy + p]! - mean) / std;
+      raw[k * nxy + p] = z > Z_LOW && z < Z_HIGH ? 1 : 0;
+    }
+  }
+  const la = keepLargestComponent(raw, dims, 26);
+  const scar = new Uint8Array(image.data.length);
+  for (let k = 0; k < NZ; k++) {
+    const slice = { data: la.subarray(k * nxy, (k + 1) * nxy), columns: NX, rows: NY };
+    const centres = samplePatchCentres(slice);
+    if (centres.length === 0) continue;
+    const band = boundaryBand(slice, [1, 1.1], 5);
+    const values: number[] = [];
+    for (let p = 0; p < nxy; p++) if (band[p]) values.push(image.data[k * nxy + p]!);
+    for (let p = 0; p < nxy; p++) {
+      if (!band[p]) continue;
+      const [x, y] = [p % NX, Math.floor(p / NX)];
+      let covered = false;
+      for (let c = 0; c < centres.length; c += 2) {
+        if (
+          x - centres[c]! >= -32 &&
+          x - centres[c]! <= 31 &&
+          y - centres[c + 1]! >= -32 &&
+          y - centres[c + 1]! <= 31
+        )
+          covered = true;
+      }
+      const v = image.data[k * nxy + p]!;
+      let below = 0;
+      for (const b of values) if (b <= v) below++;
+      const cdf = below / values.length;
+      if (covered && cdf > CDF_CUT) scar[k * nxy + p] = 1;
+    }
+  }
+  return { la, scar: filterComponentsPerSlice(scar, dims) };
+}
+
+/** Number of voxels where two masks differ (vitest's deep equality is slow on big arrays). */
+function differences(a: Uint8Array, b: Uint8Array): number {
+  expect(a.length).toBe(b.length);
+  let n = 0;
+  for (let v = 0; v < a.length; v++) if (a[v] !== b[v]) n++;
+  return n;
+}
+
+describe('segmentStudy', () => {
+  it('chains the stages with fake networks: masks come out on the source grid', async () => {
+    const image = syntheticStudy();
+    const expected = expectedMasks(image);
+    const events: string[] = [];
+    // Odd batch sizes: a partial LA batch and scar batches that span slices.
+    const result = await segmentStudy(
+      image,
+      { la: fakeLa, scar: fakeScar },
+      { laBatchSlices: 3, scarBatchPatches: 5, onStage: (e) => events.push(e.stage) },
+    );
+    expect(result.la.geometry).toBe(image.geometry);
+    expect(result.scar.geometry).toBe(image.geometry);
+    expect(differences(result.la.data, expected.la)).toBe(0);
+    expect(differences(result.scar.data, expected.scar)).toBe(0);
+    // The synthetic study is built so that both are substantial.
+    const la = expected.la.reduce((a, b) => a + b, 0);
+    const scar = expected.scar.reduce((a, b) => a + b, 0);
+    expect(la).toBeGreaterThan(1000);
+    expect(scar).toBeGreaterThan(30);
+    expect(result.quantification).toEqual(quantifyStudy(result.la, result.scar));
+    // The scar arc lies in the wall, outside the cavity: all of it counts towards the burden.
+    expect(result.quantification.scarInWallVoxels).toBe(scar);
+    expect(result.quantification.scarBurdenPercent).toBeGreaterThan(0);
+    expect(result.patchCount).toBeGreaterThan(10);
+    // Every stage ran and was timed.
+    for (const s of PIPELINE_STAGES) expect(events).toContain(s.name);
+    expect(events.filter((e) => e === 'la-network')).toHaveLength(3); // 7 slices in batches of 3
+    expect(Object.keys(result.stageMs)).toEqual(PIPELINE_STAGES.map((s) => s.name));
+  });
+
+  it('gives the same result for any batch sizes', async () => {
+    const image = syntheticStudy();
+    const a = await segmentStudy(
+      image,
+      { la: fakeLa, scar: fakeScar },
+      { laBatchSlices: 1, scarBatchPatches: 1 },
+    );
+    const b = await segmentStudy(
+      image,
+      { la: fakeLa, scar: fakeScar },
+      { laBatchSlices: 16, scarBatchPatches: 1000 },
+    );
+    expect(differences(a.la.data, b.la.data)).toBe(0);
+    expect(differences(a.scar.data, b.scar.data)).toBe(0);
+  });
+
+  it('names a network that returns the wrong shape', async () => {
+    const image = syntheticStudy();
+    const short: LaNetwork = async ({ count }) => new Float32Array(count * 10);
+    await expect(segmentStudy(image, { la: short, scar: fakeScar })).rejects.toThrow(
+      NetworkOutputError,
+    );
+    await expect(segmentStudy(image, { la: short, scar: fakeScar })).rejects.toThrow(
+      /LA network returned 40 float32 values for slices 0..3/,
+    );
+    const wrong: ScarNetwork = async () => new Float32Array(3);
+    await expect(segmentStudy(image, { la: fakeLa, scar: wrong })).rejects.toThrow(
+      /scar network returned 3 float32 values/,
+    );
+  });
+
+  it('finds no scar and no burden when the LA network finds nothing', async () => {
+    const image = syntheticStudy();
+    const nothing: LaNetwork = async ({ count }) =>
+      new Float32Array(count * LA_INPUT_SIZE * LA_INPUT_SIZE);
+    let scarCalls = 0;
+    const counting: ScarNetwork = async (input) => {
+      scarCalls++;
+      return fakeScar(input);
+    };
+    const result = await segmentStudy(image, { la: nothing, scar: counting });
+    expect(result.la.data.every((v) => v === 0)).toBe(true);
+    expect(result.scar.data.every((v) => v === 0)).toBe(true);
+    expect(scarCalls).toBe(0);
+    expect(result.quantification.scarBurdenPercent).toBeNull();
+  });
+});

@@ -1,0 +1,292 @@
+/**
+ * The pipeline for one study, as a chain of the pure stages with the two networks injected:
+ *
+ *   image --la-input--> [LA network] --la-restore--> --la-postprocess--> LA cavity mask
+ *         --scar-plan--> --scar-input--> [scar network] --scar-paste--> --scar-cca--> scar mask
+ *         --quantify--> volumes, burden, stages
+ *
+ * The networks are plain async functions over float32 NCHW tensors, so the ONNX runtime (or a
+ * test's fake, or a benchmark's stand-in) plugs in without this module knowing which. Work is
+ * done in batches of slices (LA) and of patches (scar): memory is bounded by the batch sizes plus
+ * a few byte-per-voxel masks, never a float copy of the whole study per intermediate.
+ */
+
+import { filterComponentsPerSlice, type ComponentSizeFilter, type Connectivity3D } from './cca.js';
+import { postprocessLaMask } from './la-postprocess.js';
+import {
+  SCAR_PATCH_CHANNELS,
+  SCAR_PATCH_SIZE,
+  createScarAccumulator,
+  finishScarSlice,
+  pasteScarPredictions,
+  planScarSlice,
+  writeScarPatches,
+  type ScarPatchOptions,
+  type ScarSliceAccumulator,
+} from './patches.js';
+import {
+  DEFAULT_PROBABILITY_THRESHOLD,
+  LA_INPUT_SIZE,
+  buildLaInputBatch,
+  restoreCanvasSliceMask,
+  type LaInputBatch,
+} from './preprocess.js';
+import { quantifyStudy, type QuantifyOptions, type ScarQuantification } from './quantify.js';
+import type { Mask, Volume, VoxelArray } from './volume.js';
+
+/** What the LA network receives: slices firstSlice .. firstSlice + count - 1. */
+export interface LaNetworkInput {
+  readonly firstSlice: number;
+  readonly count: number;
+  /** count x 1 x 640 x 640 float32, z-scored per slice, centred. */
+  readonly full: Float32Array;
+  /** count x 1 x 320 x 320 float32, the half-scale input. */
+  readonly half: Float32Array;
+}
+
+/**
+ * The LA network (MSWS-Net): resolves to count x 1 x 640 x 640 probabilities. The input buffers
+ * are reused for the next batch once the promise resolves: copy them if you keep them.
+ */
+export type LaNetwork = (input: LaNetworkInput) => Promise<Float32Array>;
+
+export interface ScarNetworkInput {
+  readonly count: number;
+  /** count x 3 x 64 x 64 float32 patches (see patches.ts for the channels). */
+  readonly patches: Float32Array;
+}
+
+/** The scar network (Boundary2Patches): resolves to count x 1 x 64 x 64 probabilities. Same buffer rule. */
+export type ScarNetwork = (input: ScarNetworkInput) => Promise<Float32Array>;
+
+export interface StudyNetworks {
+  readonly la: LaNetwork;
+  readonly scar: ScarNetwork;
+}
+
+/** The stages, in order, with what each does, for logs, reports and benchmarks. */
+export const PIPELINE_STAGES = [
+  {
+    name: 'la-input',
+    description: 'z-score each slice, centre pad/crop to 640 x 640, 2 x 2 average to 320 x 320',
+  },
+  { name: 'la-network', description: 'MSWS-Net: LA cavity probability per 640 x 640 slice' },
+  {
+    name: 'la-restore',
+    description: 'map 640 x 640 predictions back to the source grid, threshold p > 0.5',
+  },
+  {
+    name: 'la-postprocess',
+    description: 'keep the largest 3D connected component of the LA cavity',
+  },
+  {
+    name: 'scar-plan',
+    description: 'per slice: LA boundary contours, patch centres, boundary band, histogram channel',
+  },
+  { name: 'scar-input', description: 'cut 3-channel 64 x 64 patches along the boundary' },
+  { name: 'scar-network', description: 'Boundary2Patches: scar probability per 64 x 64 patch' },
+  {
+    name: 'scar-paste',
+    description: 'average overlapping patch predictions in the band, threshold p > 0.5',
+  },
+  {
+    name: 'scar-cca',
+    description: 'drop 4-connected scar components of < 10 or > 450 pixels per slice',
+  },
+  {
+    name: 'quantify',
+    description: 'LA and scar volumes, 3 mm wall shell, scar burden, Utah and DECAAF stages',
+  },
+] as const;
+
+export type StageName = (typeof PIPELINE_STAGES)[number]['name'];
+
+export interface StageEvent {
+  readonly stage: StageName;
+  /** Milliseconds this piece of the stage took (stages run in several batches emit several events). */
+  readonly ms: number;
+}
+
+export interface SegmentStudyOptions {
+  /** Slices per LA network call (default 4: 4 x 1.6 MB input + 6.5 MB output). */
+  readonly laBatchSlices?: number;
+  /** Patches per scar network call (default 256: 12.6 MB input). */
+  readonly scarBatchPatches?: number;
+  /** LA threshold, p > threshold (default 0.5). */
+  readonly laThreshold?: number;
+  /** Largest-component rule for the LA (default 26-connected; 'all' keeps every component). */
+  readonly laComponents?: Connectivity3D | 'all';
+  readonly patches?: ScarPatchOptions;
+  /** Scar threshold on the averaged patch predictions, p > threshold (default 0.5). */
+  readonly scarThreshold?: number;
+  /** Scar component size limits per slice (default 10..450 pixels). */
+  readonly scarComponents?: ComponentSizeFilter;
+  readonly quantify?: QuantifyOptions;
+  /** Called after each piece of work (for progress and benchmarks). */
+  readonly onStage?: (event: StageEvent) => void;
+}
+
+export interface StudySegmentation {
+  /** LA cavity, 0/1 on the image's own grid. */
+  readonly la: Mask;
+  /** Scar, 0/1 on the image's own grid. */
+  readonly scar: Mask;
+  readonly quantification: ScarQuantification;
+  /** Patches sent to the scar network. */
+  readonly patchCount: number;
+  /** Total milliseconds per stage, networks included under their own names. */
+  readonly stageMs: Readonly<Record<StageName, number>>;
+}
+
+export class NetworkOutputError extends Error {
+  override name = 'NetworkOutputError';
+}
+
+function positiveInteger(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1)
+    throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+/** Runs the whole chain on one study. */
+export async function segmentStudy(
+  image: Volume<VoxelArray>,
+  networks: StudyNetworks,
+  options: SegmentStudyOptions = {},
+): Promise<StudySegmentation> {
+  const { geometry } = image;
+  const [nx, ny, nz] = geometry.dims;
+  const n = nx * ny * nz;
+  if (image.data.length !== n) {
+    throw new RangeError(
+      `image has ${image.data.length} voxels but its grid ${geometry.dims.join(' x ')} needs ${n}`,
+    );
+  }
+  const laBatch = positiveInteger('LA batch size', options.laBatchSlices ?? 4);
+  const scarBatch = positiveInteger('scar batch size', options.scarBatchPatches ?? 256);
+
+  const stageMs = Object.fromEntries(PIPELINE_STAGES.map((s) => [s.name, 0])) as Record<
+    StageName,
+    number
+  >;
+  let clock = performance.now();
+  const lap = (stage: StageName): void => {
+    const now = performance.now();
+    const ms = now - clock;
+    clock = now;
+    stageMs[stage] += ms;
+    options.onStage?.({ stage, ms });
+  };
+
+  // LA: batches of slices -> network -> thresholded straight onto the source grid.
+  const laRaw = new Uint8Array(n);
+  let buffers: LaInputBatch | undefined;
+  const canvas = LA_INPUT_SIZE * LA_INPUT_SIZE;
+  for (let k0 = 0; k0 < nz; k0 += laBatch) {
+    const count = Math.min(laBatch, nz - k0);
+    buffers = buildLaInputBatch(image, k0, count, buffers);
+    lap('la-input');
+    const out = await networks.la({
+      firstSlice: k0,
+      count,
+      full: buffers.full,
+      half: buffers.half,
+    });
+    lap('la-network');
+    if (!(out instanceof Float32Array) || out.length !== count * canvas) {
+      throw new NetworkOutputError(
+        `LA network returned ${describe(out)} for slices ${k0}..${k0 + count - 1}; expected ${count} x 1 x ${LA_INPUT_SIZE} x ${LA_INPUT_SIZE} float32`,
+      );
+    }
+    for (let b = 0; b < count; b++) {
+      restoreCanvasSliceMask(
+        out,
+        b * canvas,
+        buffers.placement,
+        geometry.dims,
+        k0 + b,
+        laRaw,
+        options.laThreshold,
+      );
+    }
+    lap('la-restore');
+  }
+  buffers = undefined;
+  const la = postprocessLaMask(laRaw, geometry.dims, {
+    largestComponent: options.laComponents ?? 26,
+  });
+  lap('la-postprocess');
+
+  // Scar: patches of several slices share a batch; a slice is finished once all its patches
+  // have come back, so at most one batch's worth of slices is held.
+  const patchValues = SCAR_PATCH_CHANNELS * SCAR_PATCH_SIZE * SCAR_PATCH_SIZE;
+  const patchPixels = SCAR_PATCH_SIZE * SCAR_PATCH_SIZE;
+  const batch = new Float32Array(scarBatch * patchValues);
+  const scarRaw = new Uint8Array(n);
+  const scarThreshold = options.scarThreshold ?? DEFAULT_PROBABILITY_THRESHOLD;
+  let slots = 0;
+  let patchCount = 0;
+  let pieces: Array<{ acc: ScarSliceAccumulator; first: number; count: number; slot: number }> = [];
+  const remaining = new Map<ScarSliceAccumulator, number>();
+
+  const flush = async (): Promise<void> => {
+    if (slots === 0) return;
+    lap('scar-input');
+    const out = await networks.scar({
+      count: slots,
+      patches: batch.subarray(0, slots * patchValues),
+    });
+    lap('scar-network');
+    if (!(out instanceof Float32Array) || out.length !== slots * patchPixels) {
+      throw new NetworkOutputError(
+        `scar network returned ${describe(out)} for ${slots} patches; expected ${slots} x 1 x ${SCAR_PATCH_SIZE} x ${SCAR_PATCH_SIZE} float32`,
+      );
+    }
+    for (const piece of pieces) {
+      pasteScarPredictions(piece.acc, out, piece.slot, piece.first, piece.count);
+      const left = remaining.get(piece.acc)! - piece.count;
+      if (left === 0) {
+        finishScarSlice(piece.acc, scarRaw, scarThreshold);
+        remaining.delete(piece.acc);
+      } else {
+        remaining.set(piece.acc, left);
+      }
+    }
+    pieces = [];
+    slots = 0;
+    lap('scar-paste');
+  };
+
+  for (let k = 0; k < nz; k++) {
+    const plan = planScarSlice(image, la, k, options.patches);
+    lap('scar-plan');
+    if (!plan) continue;
+    const acc = createScarAccumulator(plan);
+    remaining.set(acc, plan.patchCount);
+    patchCount += plan.patchCount;
+    for (let first = 0; first < plan.patchCount;) {
+      const count = Math.min(scarBatch - slots, plan.patchCount - first);
+      writeScarPatches(image, plan, first, count, batch, slots);
+      pieces.push({ acc, first, count, slot: slots });
+      slots += count;
+      first += count;
+      if (slots === scarBatch) await flush();
+    }
+    lap('scar-input');
+  }
+  await flush();
+
+  const scar = filterComponentsPerSlice(scarRaw, geometry.dims, options.scarComponents);
+  lap('scar-cca');
+  const laMask: Mask = { geometry, data: la };
+  const scarMask: Mask = { geometry, data: scar };
+  const quantification = quantifyStudy(laMask, scarMask, options.quantify);
+  lap('quantify');
+  return { la: laMask, scar: scarMask, quantification, patchCount, stageMs };
+}
+
+function describe(v: unknown): string {
+  if (v instanceof Float32Array) return `${v.length} float32 values`;
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  return typeof v;
+}
