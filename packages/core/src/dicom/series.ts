@@ -400,7 +400,7 @@ const cross = (a: Vec3, b: Vec3): Vec3 => [
   a[0] * b[1] - a[1] * b[0],
 ];
 
-function frameLabel(f: Frame): string {
+function frameLabel(f: FrameSource): string {
   return f.numberOfFrames > 1 ? `${f.file} frame ${f.frameIndex + 1}` : f.file;
 }
 
@@ -558,6 +558,44 @@ export function readDicomSeries(
   return { volume: { geometry, data }, source, skipped };
 }
 
+/** The pixels of one file, without any geometry: every frame, rescaled, frame after frame. */
+export function decodeDicomFrames(
+  file: Uint8Array | DicomFile,
+  decoders?: FrameDecoders,
+): { rows: number; columns: number; frames: number; data: Float32Array } {
+  const parsed = parsePart10(toFile(file, 0));
+  const ds = parsed.dataset;
+  const format = pixelFormatOf(parsed);
+  const frames = optionalNumber(ds, 'NumberOfFrames') ?? 1;
+  const perFrame = items(ds, 'PerFrameFunctionalGroupsSequence');
+  const shared = item(ds, 'SharedFunctionalGroupsSequence');
+  const all = { ...BUILT_IN_DECODERS, ...decoders };
+  const count = format.rows * format.columns;
+  const data = new Float32Array(count * frames);
+  for (let f = 0; f < frames; f++) {
+    const pf = perFrame[f];
+    const transform = item(
+      pf && item(pf, 'PixelValueTransformationSequence') ? pf : shared,
+      'PixelValueTransformationSequence',
+    );
+    const slope =
+      (transform && optionalNumber(transform, 'RescaleSlope')) ??
+      optionalNumber(ds, 'RescaleSlope') ??
+      1;
+    const intercept =
+      (transform && optionalNumber(transform, 'RescaleIntercept')) ??
+      optionalNumber(ds, 'RescaleIntercept') ??
+      0;
+    const bytes = frameBytes(
+      { file: parsed.name, parsed, frameIndex: f, numberOfFrames: frames },
+      format,
+      all,
+    );
+    storedToFloat(bytes, format, slope, intercept, data, f * count, count);
+  }
+  return { rows: format.rows, columns: format.columns, frames, data };
+}
+
 function identityOf(ds: NaturalDataset, file: string): StudyIdentity {
   return {
     studyInstanceUid: requireString(ds, 'StudyInstanceUID', file),
@@ -611,8 +649,10 @@ function pixelFormatOf(p: ParsedFile): PixelFormat {
   };
 }
 
+type FrameSource = Pick<Frame, 'file' | 'parsed' | 'frameIndex' | 'numberOfFrames'>;
+
 /** The stored bytes of one frame, little-endian, uncompressed. */
-function frameBytes(f: Frame, format: PixelFormat, decoders: FrameDecoders): Uint8Array {
+function frameBytes(f: FrameSource, format: PixelFormat, decoders: FrameDecoders): Uint8Array {
   const { parsed } = f;
   const ts = parsed.transferSyntaxUid;
   const syntax = transferSyntax(ts);
