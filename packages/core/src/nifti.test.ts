@@ -144,6 +144,13 @@ describe('writeNifti / readNifti round trip', () => {
     }
   }
 
+  it('writes a Node Buffer as uint8', () => {
+    const data = Buffer.from(Array.from({ length: 60 }, (_, v) => v));
+    const back = readNifti(writeNifti({ geometry: OBLIQUE, data }, { gzip: false }));
+    expect(back.data).toBeInstanceOf(Uint8Array);
+    expect(Array.from(back.data)).toEqual(Array.from(data));
+  });
+
   it('writes a 352-byte header with vox_offset 352, gzip only when asked', () => {
     const data = new Uint8Array(60);
     const plain = writeNifti({ geometry: OBLIQUE, data }, { gzip: false });

@@ -55,17 +55,67 @@ interface DatatypeInfo {
   readonly name: string;
   readonly bytes: number;
   readonly make: (buffer: ArrayBuffer) => VoxelArray;
+  /** instanceof, so a Node Buffer (a Uint8Array) counts as uint8. */
+  readonly is: (data: VoxelArray) => boolean;
 }
 
 const DATATYPES: readonly DatatypeInfo[] = [
-  { code: 2, name: 'uint8', bytes: 1, make: (b) => new Uint8Array(b) },
-  { code: 256, name: 'int8', bytes: 1, make: (b) => new Int8Array(b) },
-  { code: 4, name: 'int16', bytes: 2, make: (b) => new Int16Array(b) },
-  { code: 512, name: 'uint16', bytes: 2, make: (b) => new Uint16Array(b) },
-  { code: 8, name: 'int32', bytes: 4, make: (b) => new Int32Array(b) },
-  { code: 768, name: 'uint32', bytes: 4, make: (b) => new Uint32Array(b) },
-  { code: 16, name: 'float32', bytes: 4, make: (b) => new Float32Array(b) },
-  { code: 64, name: 'float64', bytes: 8, make: (b) => new Float64Array(b) },
+  {
+    code: 2,
+    name: 'uint8',
+    bytes: 1,
+    make: (b) => new Uint8Array(b),
+    is: (d) => d instanceof Uint8Array,
+  },
+  {
+    code: 256,
+    name: 'int8',
+    bytes: 1,
+    make: (b) => new Int8Array(b),
+    is: (d) => d instanceof Int8Array,
+  },
+  {
+    code: 4,
+    name: 'int16',
+    bytes: 2,
+    make: (b) => new Int16Array(b),
+    is: (d) => d instanceof Int16Array,
+  },
+  {
+    code: 512,
+    name: 'uint16',
+    bytes: 2,
+    make: (b) => new Uint16Array(b),
+    is: (d) => d instanceof Uint16Array,
+  },
+  {
+    code: 8,
+    name: 'int32',
+    bytes: 4,
+    make: (b) => new Int32Array(b),
+    is: (d) => d instanceof Int32Array,
+  },
+  {
+    code: 768,
+    name: 'uint32',
+    bytes: 4,
+    make: (b) => new Uint32Array(b),
+    is: (d) => d instanceof Uint32Array,
+  },
+  {
+    code: 16,
+    name: 'float32',
+    bytes: 4,
+    make: (b) => new Float32Array(b),
+    is: (d) => d instanceof Float32Array,
+  },
+  {
+    code: 64,
+    name: 'float64',
+    bytes: 8,
+    make: (b) => new Float64Array(b),
+    is: (d) => d instanceof Float64Array,
+  },
 ];
 
 const UNSUPPORTED_DATATYPES: Record<number, string> = {
@@ -205,7 +255,7 @@ export function writeNifti(volume: Volume<VoxelArray>, options: WriteNiftiOption
   for (const n of geometry.dims) {
     if (n > 32767) throw new NiftiError(`dimension ${n} exceeds NIfTI-1's limit of 32767`);
   }
-  const type = DATATYPES.find((t) => t.make(new ArrayBuffer(0)).constructor === data.constructor);
+  const type = DATATYPES.find((t) => t.is(data));
   if (!type) throw new NiftiError('unsupported voxel array type');
 
   const out = new Uint8Array(VOX_OFFSET + data.byteLength);
