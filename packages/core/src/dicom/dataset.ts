@@ -5,6 +5,7 @@ import { DicomError } from './errors.js';
 
 // dcmjs logs VR oddities of real-world files through its own logger; those are not ours to print.
 dcmjs.log.setLevel('error');
+dcmjs.log.getLogger('validation.dcmjs').setLevel('silent');
 
 export type NaturalDataset = Record<string, unknown>;
 

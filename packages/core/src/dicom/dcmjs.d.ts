@@ -30,6 +30,7 @@ declare module 'dcmjs' {
   interface Log {
     setLevel(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent'): void;
     getLevel(): number;
+    getLogger(name: string): Log;
   }
 
   const dcmjs: {
