@@ -1,4 +1,4 @@
-"""Command line: python3 -m training {summary,train,export,reference-output,tiny-shards}."""
+"""Command line: python3 -m training {summary,train,export,reference-output,check-onnx,bench,tiny-shards}."""
 
 from __future__ import annotations
 
@@ -57,9 +57,29 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--batch", type=_positive("--batch"), default=2)
     r.add_argument("--out", required=True)
 
+    c = sub.add_parser("check-onnx", help="compare an exported model with reference-output files")
+    c.add_argument("--kind", choices=["la", "scar"], required=True)
+    c.add_argument("--models", required=True, help="folder with <kind>.onnx")
+    c.add_argument("--ref", required=True, help="folder written by reference-output")
+    c.add_argument("--tolerance", type=float, default=1e-4)
+
+    b = sub.add_parser("bench", help="training-step and inference throughput on random data (JSON)")
+    b.add_argument("--kind", choices=["la", "scar"], default="la")
+    b.add_argument("--width", type=_positive("--width"), default=64)
+    b.add_argument("--batch", type=_positive("--batch"), default=24)
+    b.add_argument("--steps", type=_positive("--steps"), default=10)
+    b.add_argument("--infer", type=_positive("--infer"), default=88, help="inference batch (88 slices / 1024 patches)")
+    b.add_argument("--chunk", type=_positive("--chunk"), default=32, help="inference batch size")
+    b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    b.add_argument("--amp", action="store_true")
+
     ts = sub.add_parser("tiny-shards", help="tiny synthetic shards for smoke tests")
     ts.add_argument("--out", required=True)
     ts.add_argument("--seed", type=int, default=0)
+    ts.add_argument("--cases", type=_positive("--cases"), default=4)
+    ts.add_argument("--per-case", type=_positive("--per-case"), default=3)
+    ts.add_argument("--la-size", type=_positive("--la-size"), default=64, help="LA slice side (multiple of 32)")
+    ts.add_argument("--patch", type=_positive("--patch"), default=16, help="scar patch side (multiple of 4)")
     return p
 
 
@@ -86,10 +106,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .export import reference_output
 
         reference_output(args)
+    elif args.command == "check-onnx":
+        from .export import check_onnx
+
+        check_onnx(args)
+    elif args.command == "bench":
+        from .bench import bench
+
+        print(json.dumps(bench(args), indent=2))
     elif args.command == "tiny-shards":
         from .synthetic import make_tiny_shards
 
-        print(json.dumps(make_tiny_shards(args.out, seed=args.seed)))
+        print(json.dumps(make_tiny_shards(args.out, cases=args.cases, per_case=args.per_case, la_size=args.la_size,
+                                          patch=args.patch, seed=args.seed)))
     return 0
 
 

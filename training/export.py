@@ -9,6 +9,7 @@ import hashlib
 import inspect
 import json
 import os
+import sys
 import warnings
 from typing import Any, Dict, List, Tuple
 
@@ -62,6 +63,17 @@ def _export_kwargs() -> Dict[str, Any]:
     return {"dynamo": False} if "dynamo" in params else {}
 
 
+def _check_no_duplicated_weights(path: str, parameters: int) -> None:
+    """The shared encoder must be stored once: with BatchNorm folded into the convolutions the
+    graph holds no more numbers than the network has parameters (a second encoder copy would)."""
+    import onnx
+
+    stored = sum(int(np.prod(t.dims)) for t in onnx.load(path).graph.initializer)
+    if stored > parameters:
+        raise SystemExit(f"error: {path} stores {stored} weights for a {parameters}-parameter network "
+                         "(shared encoder duplicated?)")
+
+
 def export(args) -> Dict[str, Any]:
     ckpt = load_checkpoint(args.checkpoint)
     kind = ckpt["kind"]
@@ -78,17 +90,16 @@ def export(args) -> Dict[str, Any]:
         # Tracing turns the FMM's size checks into constants: intended (spatial sizes are fixed).
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message="The shape inference of prim::Constant")
-        torch.onnx.export(
-            model,
-            dummy,
-            onnx_path,
-            input_names=names,
-            output_names=[OUTPUT_NAME],
-            dynamic_axes=dynamic,
-            opset_version=OPSET,
-            do_constant_folding=True,
-            **_export_kwargs(),
-        )
+        common = dict(input_names=names, output_names=[OUTPUT_NAME], dynamic_axes=dynamic, opset_version=OPSET)
+        try:
+            torch.onnx.export(model, dummy, onnx_path, do_constant_folding=True, **common, **_export_kwargs())
+        except Exception as exc:  # noqa: BLE001 - a torch whose TorchScript exporter is gone
+            if not _export_kwargs():
+                raise
+            print(f"note: TorchScript ONNX exporter failed ({type(exc).__name__}: {exc}); using dynamo=True",
+                  file=sys.stderr)
+            torch.onnx.export(model, dummy, onnx_path, dynamo=True, external_data=False, **common)
+    _check_no_duplicated_weights(onnx_path, count_parameters(model))
     import onnx  # imported late: only export needs it
 
     proto = onnx.load(onnx_path)
@@ -167,3 +178,33 @@ def reference_output(args) -> Dict[str, Any]:
         fh.write("\n")
     print(f"wrote {kind} reference input/output to {args.out}", flush=True)
     return desc
+
+
+def run_onnx(path: str, feeds: Dict[str, np.ndarray]) -> Tuple[np.ndarray, str]:
+    """The graph's first output, by onnxruntime (CPU) when installed, else by onnx_numpy."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        from . import onnx_numpy
+
+        return onnx_numpy.run(path, feeds)[0], "onnx_numpy"
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)[0], f"onnxruntime {ort.__version__}"
+
+
+def check_onnx(args) -> Dict[str, Any]:
+    """Compare an exported model with the reference files of `reference-output`."""
+    ref_json = os.path.join(args.ref, f"{args.kind}-ref.json")
+    with open(ref_json, "r", encoding="utf-8") as fh:
+        desc = json.load(fh)
+    feeds = {i["name"]: np.fromfile(os.path.join(args.ref, i["file"]), dtype="<f4").reshape(i["shape"])
+             for i in desc["inputs"]}
+    expected = np.fromfile(os.path.join(args.ref, desc["output"]["file"]), dtype="<f4").reshape(desc["output"]["shape"])
+    got, runtime = run_onnx(os.path.join(args.models, f"{args.kind}.onnx"), feeds)
+    diff = float(np.abs(got.astype(np.float64) - expected).max())
+    result = {"kind": args.kind, "runtime": runtime, "max_abs_diff": diff, "tolerance": args.tolerance,
+              "ok": diff < args.tolerance}
+    print(json.dumps(result))
+    if not result["ok"]:
+        raise SystemExit(f"error: {args.kind}.onnx differs from PyTorch by {diff:.3g} (tolerance {args.tolerance})")
+    return result

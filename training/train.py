@@ -231,7 +231,7 @@ def train(args) -> Dict[str, Any]:
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
-            running += float(loss)
+            running += float(loss.detach())
             nb += 1
             steps += 1
             if steps % args.print_every == 0:

@@ -10,18 +10,8 @@ import pytest
 import torch
 
 from training.__main__ import main
+from training.export import run_onnx
 from training.synthetic import make_tiny_shards
-
-
-def _run_onnx(path, feeds):
-    try:
-        import onnxruntime as ort  # present on the GPU host, absent on Debian
-    except ImportError:
-        from training import onnx_numpy
-
-        return onnx_numpy.run(path, feeds)[0]
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)[0]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +59,7 @@ def test_train_export_and_compare(trained, kind):
     feeds = {i["name"]: np.fromfile(str(ref_dir / i["file"]), dtype="<f4").reshape(i["shape"]) for i in desc["inputs"]}
     expected = np.fromfile(str(ref_dir / desc["output"]["file"]), dtype="<f4").reshape(desc["output"]["shape"])
     assert expected.shape[0] == 3  # a batch other than the export's 1: the batch axis is dynamic
-    got = _run_onnx(str(out_dir / f"{kind}.onnx"), feeds)
+    got, _runtime = run_onnx(str(out_dir / f"{kind}.onnx"), feeds)
     assert got.shape == expected.shape
     assert float(np.abs(got - expected).max()) < 1e-4
     if kind == "la":
@@ -77,6 +67,7 @@ def test_train_export_and_compare(trained, kind):
         full = feeds["image_full"]
         pooled = full.reshape(3, 1, 32, 2, 32, 2).mean(axis=(3, 5))
         np.testing.assert_allclose(feeds["image_half"], pooled, atol=1e-6)
+    assert main(["check-onnx", "--kind", kind, "--models", str(out_dir), "--ref", str(ref_dir)]) == 0
 
 
 def test_reference_output_is_deterministic(trained, tmp_path):
