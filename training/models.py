@@ -11,7 +11,7 @@ the export wrap the same module unchanged.
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List
 
 import torch
 import torch.nn as nn

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .augment import augment_la, augment_scar
-from .losses import dice_counts, dice_from_counts, loss_for
+from .losses import dice_from_counts, loss_for
 from .models import build_model, half_scale
 from .shards import ShardDataset, check_half_scale, open_shards, sample_indices, split_cases
 
@@ -102,12 +102,16 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, kind: str, device: torc
             prob = torch.sigmoid(logits.float())
             losses.append(float(loss_fn(prob, label)))
             pred = prob > 0.5  # the product thresholds strictly (core: p > 0.5)
-            for i in range(image.shape[0]):
-                tp, fp, fn = dice_counts(pred[i], label[i] >= 0.5)
-                acc = per_case.setdefault(int(case[i]), [0, 0, 0])
-                acc[0] += tp
-                acc[1] += fp
-                acc[2] += fn
+            truth = label >= 0.5
+            dims = tuple(range(1, pred.dim()))
+            tps = (pred & truth).sum(dim=dims).tolist()  # one device sync per batch
+            fps = (pred & ~truth).sum(dim=dims).tolist()
+            fns = (~pred & truth).sum(dim=dims).tolist()
+            for i, c in enumerate(case.tolist()):
+                acc = per_case.setdefault(int(c), [0, 0, 0])
+                acc[0] += int(tps[i])
+                acc[1] += int(fps[i])
+                acc[2] += int(fns[i])
     tot = [sum(v[k] for v in per_case.values()) for k in range(3)]
     case_dice = [dice_from_counts(*v) for v in per_case.values()]
     return {

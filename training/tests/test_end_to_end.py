@@ -112,3 +112,26 @@ def test_early_stopping_with_patience(trained, tmp_path):
             break
     assert stop_at == log["epochs"][-1]["epoch"] < 50
     assert os.path.isfile(log["best"]["checkpoint"])
+
+
+def test_validation_dice_is_per_case_then_averaged():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from training.train import evaluate
+
+    class Echo(torch.nn.Module):
+        # "Predicts" its input as logits: +10 where the image is 1, -10 elsewhere.
+        def forward(self, x):
+            return x * 20 - 10
+
+    # case 0: perfect (Dice 1); case 1: predicts 2 pixels, truth 2 pixels, overlap 1 (Dice 0.5).
+    img = torch.zeros(3, 1, 2, 2)
+    lab = torch.zeros(3, 1, 2, 2)
+    img[0, 0, 0, 0] = lab[0, 0, 0, 0] = 1
+    img[1, 0, 0, :] = 1
+    lab[1, 0, 0, 0] = lab[2, 0, 1, 1] = 1
+    loader = DataLoader(TensorDataset(img, lab, torch.tensor([0, 1, 1])), batch_size=2)
+    out = evaluate(Echo(), loader, "scar", torch.device("cpu"), False, False)
+    assert out["dice"] == pytest.approx((1.0 + 0.5) / 2)
+    # pooled: TP 2, FP 1, FN 1
+    assert out["dice_pooled"] == pytest.approx(4 / 6)
