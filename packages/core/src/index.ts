@@ -21,6 +21,4 @@ export * from './dicom/seg-writer.js';
 export * from './lascarqs.js';
 export * from './dataset.js';
 export * from './stages.js';
-export * from './phantom/index.js';
-export * from './preview.js';
 export * from './dicom/align.js';
