@@ -7,7 +7,9 @@ import { UsageError } from './errors.js';
 const program = new Command()
   .name('lascar')
   .description('Left-atrial scar quantification from LGE cardiac MRI')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A wrong or missing flag is a usage error like any other: exit 2 (help and --version exit 0).
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 registerCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -1,0 +1,454 @@
+// `lascar segment INPUT --out DIR`: the whole method on one study (a DICOM series folder or a
+// NIfTI file) or on a LAScarQS folder of cases, with masks, report and, for DICOM, a DICOM SEG.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  evaluateSegmentation,
+  NiftiError,
+  niftiToFloat32,
+  PIPELINE_STAGES,
+  readNifti,
+  segmentStudy,
+  writeNifti,
+  writeSegmentation,
+  type Mask,
+  type SegmentationMetrics,
+  type SourceSeries,
+  type StageName,
+  type StudySegmentation,
+  type Volume,
+} from '@lascar/core';
+import {
+  EXECUTION_PROVIDER_CHOICES,
+  ExecutionProviderError,
+  isExecutionProviderChoice,
+  ModelManifestError,
+  openStudyNetworks,
+  parseModelManifest,
+  type ExecutionProviderChoice,
+  type LoadedNetworks,
+  type ModelKind,
+} from '@lascar/core/onnx';
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { findLascarqsCases, readLascarqsCase } from '../lascarqs-io.js';
+import { readSeriesFromDirectory } from './convert.js';
+
+/** The shipped weights: <repo>/models (this file is apps/cli/dist/commands/segment.js). */
+export const DEFAULT_MODELS_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../../models',
+);
+
+export const ALGORITHM_NAME = 'MSWS-Net + Boundary2Patches';
+
+export async function loadNetworks(
+  modelsDir: string,
+  executionProvider: ExecutionProviderChoice,
+): Promise<LoadedNetworks> {
+  const files = async (kind: ModelKind) => {
+    const manifestPath = path.join(modelsDir, `${kind}.json`);
+    const modelPath = path.join(modelsDir, `${kind}.onnx`);
+    for (const p of [manifestPath, modelPath]) {
+      if (!existsSync(p))
+        throw new UsageError(
+          `model file ${p} is missing (train and export the models, or pass --models DIR)`,
+        );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(await readFile(manifestPath, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`${manifestPath}: not valid JSON (${(error as Error).message})`);
+    }
+    return { model: modelPath, manifest: parseModelManifest(json, kind, manifestPath) };
+  };
+  try {
+    return await openStudyNetworks(
+      { la: await files('la'), scar: await files('scar') },
+      { executionProvider },
+    );
+  } catch (error) {
+    if (error instanceof ModelManifestError || error instanceof ExecutionProviderError)
+      throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** The model version recorded in reports and SEG UIDs: both files' content hashes, shortened. */
+export function modelVersion(networks: LoadedNetworks): string {
+  const { la, scar } = networks.manifests;
+  return `la-${la.sha256.slice(0, 12)}.scar-${scar.sha256.slice(0, 12)}`;
+}
+
+export interface StudyReport {
+  readonly input: string;
+  readonly seriesInstanceUid?: string;
+  readonly studyInstanceUid?: string;
+  readonly grid: { readonly dims: readonly number[]; readonly spacingMm: readonly number[] };
+  readonly laVolumeMl: number;
+  readonly scarVolumeMl: number;
+  readonly wallVolumeMl: number;
+  readonly scarBurdenPercent: number | null;
+  readonly burdenMethod: string;
+  readonly wallDefinition: string;
+  readonly stages: StudySegmentation['quantification']['stages'];
+  readonly scope: string;
+  readonly models: Record<
+    ModelKind,
+    {
+      architecture: string;
+      width: number;
+      sha256: string;
+      trainingData: string;
+      synthetic: boolean;
+    }
+  >;
+  readonly modelVersion: string;
+  readonly syntheticTrainingOnly: boolean;
+  readonly notice: string;
+  readonly executionProvider: string;
+  readonly providerFallbacks: readonly string[];
+  readonly timingsMs: Readonly<Record<StageName | 'read' | 'write' | 'total', number>>;
+  readonly patchCount: number;
+  readonly evaluation?: { readonly la?: SegmentationMetrics; readonly scar?: SegmentationMetrics };
+  readonly createdAt: string;
+}
+
+const SCOPE =
+  'Post-ablation LA scar (trained for LAScarQS task 1 post-ablation LGE); volume-based burden. Not a diagnosis.';
+
+function notice(networks: LoadedNetworks): string {
+  return networks.synthetic
+    ? 'Models trained on SYNTHETIC phantoms only: NOT for clinical use.'
+    : 'Research use only: not a medical device.';
+}
+
+export interface SegmentedStudy {
+  readonly result: StudySegmentation;
+  readonly report: StudyReport;
+}
+
+interface StudyInput {
+  readonly label: string;
+  readonly image: Volume<Float32Array>;
+  readonly source?: SourceSeries;
+  readonly truth?: { readonly la?: Mask; readonly scar?: Mask };
+  readonly readMs: number;
+}
+
+/** Segments one study and writes la.nii.gz, scar.nii.gz, report.json (and seg.dcm for DICOM). */
+export async function segmentOne(
+  input: StudyInput,
+  networks: LoadedNetworks,
+  outDir: string,
+  progress?: (line: string) => void,
+): Promise<SegmentedStudy> {
+  const started = performance.now();
+  const nz = input.image.geometry.dims[2];
+  let slicesDone = 0;
+  const result = await segmentStudy(input.image, networks.networks, {
+    onStage: (event) => {
+      if (event.stage === 'la-restore') {
+        slicesDone = Math.min(nz, slicesDone + 4);
+        progress?.(`${input.label}: LA ${slicesDone}/${nz} slices`);
+      }
+    },
+  });
+  const writeStart = performance.now();
+  await mkdir(outDir, { recursive: true });
+  await writeFile(
+    path.join(outDir, 'la.nii.gz'),
+    writeNifti(result.la, { gzip: true, description: 'lascar LA cavity' }),
+  );
+  await writeFile(
+    path.join(outDir, 'scar.nii.gz'),
+    writeNifti(result.scar, { gzip: true, description: 'lascar LA scar' }),
+  );
+  const version = modelVersion(networks);
+  if (input.source) {
+    const seg = writeSegmentation(
+      input.source,
+      { la: result.la, scar: result.scar },
+      { name: ALGORITHM_NAME, version },
+    );
+    await writeFile(path.join(outDir, 'seg.dcm'), seg);
+  }
+  const writeMs = performance.now() - writeStart;
+  const evaluation =
+    input.truth && (input.truth.la || input.truth.scar)
+      ? {
+          ...(input.truth.la ? { la: evaluateSegmentation(result.la, input.truth.la) } : {}),
+          ...(input.truth.scar
+            ? { scar: evaluateSegmentation(result.scar, input.truth.scar) }
+            : {}),
+        }
+      : undefined;
+  const q = result.quantification;
+  const model = (kind: ModelKind) => {
+    const m = networks.manifests[kind];
+    return {
+      architecture: m.architecture,
+      width: m.width,
+      sha256: m.sha256,
+      trainingData: m.training_data.summary,
+      synthetic: Boolean(m.training_data.synthetic),
+    };
+  };
+  const g = input.image.geometry;
+  const report: StudyReport = {
+    input: input.label,
+    ...(input.source
+      ? {
+          seriesInstanceUid: input.source.seriesInstanceUid,
+          studyInstanceUid: input.source.identity.studyInstanceUid,
+        }
+      : {}),
+    grid: { dims: g.dims, spacingMm: g.spacing },
+    laVolumeMl: q.laVolumeMl,
+    scarVolumeMl: q.scarVolumeMl,
+    wallVolumeMl: q.wallVolumeMl,
+    scarBurdenPercent: q.scarBurdenPercent,
+    burdenMethod: q.burdenMethod,
+    wallDefinition: q.wallDefinition,
+    stages: q.stages,
+    scope: SCOPE,
+    models: { la: model('la'), scar: model('scar') },
+    modelVersion: version,
+    syntheticTrainingOnly: networks.synthetic,
+    notice: notice(networks),
+    executionProvider: networks.executionProvider,
+    providerFallbacks: networks.providerFallbacks,
+    timingsMs: {
+      read: round(input.readMs),
+      ...(Object.fromEntries(
+        PIPELINE_STAGES.map((s) => [s.name, round(result.stageMs[s.name])]),
+      ) as Record<StageName, number>),
+      write: round(writeMs),
+      total: round(input.readMs + performance.now() - started),
+    },
+    patchCount: result.patchCount,
+    ...(evaluation ? { evaluation } : {}),
+    createdAt: new Date().toISOString(),
+  };
+  await writeFile(path.join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  return { result, report };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+type InputKind = 'dicom' | 'nifti' | 'lascarqs';
+
+export function inputKind(input: string): InputKind {
+  if (!existsSync(input)) throw new UsageError(`INPUT ${input} does not exist`);
+  if (statSync(input).isFile()) {
+    if (/\.nii(\.gz)?$/.test(input)) return 'nifti';
+    throw new UsageError(
+      `INPUT ${input} is a file but not .nii/.nii.gz; give a NIfTI file, a DICOM series folder or a LAScarQS folder`,
+    );
+  }
+  return existsSync(path.join(input, 'lgemri.nii.gz')) ||
+    existsSync(path.join(input, 'enhanced.nii.gz')) ||
+    existsSync(path.join(input, 'lgemri.nii'))
+    ? 'lascarqs'
+    : looksLikeCaseCollection(input)
+      ? 'lascarqs'
+      : 'dicom';
+}
+
+/** A folder of NIfTI case folders (no DICOM at its top level, but case folders with images). */
+function looksLikeCaseCollection(dir: string): boolean {
+  return readdirSync(dir, { withFileTypes: true }).some(
+    (entry) =>
+      entry.isDirectory() &&
+      ['lgemri.nii.gz', 'enhanced.nii.gz', 'lgemri.nii', 'enhanced.nii'].some((n) =>
+        existsSync(path.join(dir, entry.name, n)),
+      ),
+  );
+}
+
+async function readNiftiImage(file: string): Promise<Volume<Float32Array>> {
+  try {
+    return niftiToFloat32(readNifti(await readFile(file)));
+  } catch (error) {
+    if (error instanceof NiftiError) throw new UsageError(`${file}: ${error.message}`);
+    throw error;
+  }
+}
+
+export interface SegmentOptions {
+  readonly out: string;
+  readonly models: string;
+  readonly ep: ExecutionProviderChoice;
+  readonly progress?: (line: string) => void;
+}
+
+export interface CaseSummary {
+  readonly id: string;
+  readonly report: StudyReport;
+}
+
+/** Runs `lascar segment` and returns the reports (one per case). */
+export async function runSegment(input: string, options: SegmentOptions): Promise<CaseSummary[]> {
+  const kind = inputKind(input);
+  const networks = await loadNetworks(options.models, options.ep);
+  options.progress?.(
+    `models: ${networks.manifests.la.architecture} + ${networks.manifests.scar.architecture} on ${networks.executionProvider}` +
+      (networks.providerFallbacks.length
+        ? ` (skipped: ${networks.providerFallbacks.join('; ')})`
+        : '') +
+      (networks.synthetic ? ' [trained on SYNTHETIC phantoms: not for clinical use]' : ''),
+  );
+  try {
+    if (kind === 'lascarqs') {
+      const cases = await findLascarqsCases(input);
+      const summaries: CaseSummary[] = [];
+      for (const [n, files] of cases.entries()) {
+        const t0 = performance.now();
+        const study = await readLascarqsCase(files);
+        options.progress?.(`case ${n + 1}/${cases.length}: ${study.id}`);
+        const truth = {
+          ...(study.la ? { la: study.la } : {}),
+          ...(study.scar ? { scar: study.scar } : {}),
+        };
+        const { report } = await segmentOne(
+          { label: study.id, image: study.image, truth, readMs: performance.now() - t0 },
+          networks,
+          cases.length === 1 && files.dir === input
+            ? options.out
+            : path.join(options.out, study.id),
+          options.progress,
+        );
+        summaries.push({ id: study.id, report });
+      }
+      return summaries;
+    }
+    const t0 = performance.now();
+    if (kind === 'nifti') {
+      const image = await readNiftiImage(input);
+      const { report } = await segmentOne(
+        { label: path.basename(input), image, readMs: performance.now() - t0 },
+        networks,
+        options.out,
+        options.progress,
+      );
+      return [{ id: path.basename(input), report }];
+    }
+    const series = await readSeriesFromDirectory(input, { flag: 'INPUT' });
+    if (series.source.modality !== 'MR') {
+      throw new UsageError(
+        `INPUT ${input}: series ${series.source.seriesInstanceUid} is modality ${series.source.modality}, not an MR (LGE) series`,
+      );
+    }
+    const { report } = await segmentOne(
+      { label: input, image: series.volume, source: series.source, readMs: performance.now() - t0 },
+      networks,
+      options.out,
+      options.progress,
+    );
+    return [{ id: series.source.seriesInstanceUid, report }];
+  } finally {
+    await networks.release();
+  }
+}
+
+const fmt = (v: number | null | undefined, digits = 3): string =>
+  v === null || v === undefined ? '-' : v.toFixed(digits);
+
+/** A plain-text table of the cases, with metrics where ground truth existed. */
+export function summaryTable(cases: readonly CaseSummary[]): string {
+  const rows = [
+    [
+      'case',
+      'LA mL',
+      'scar mL',
+      'burden %',
+      'Utah',
+      'LA Dice',
+      'LA HD95',
+      'LA ASSD',
+      'scar Dice',
+      'scar sens',
+    ],
+    ...cases.map(({ id, report: r }) => [
+      id,
+      fmt(r.laVolumeMl, 1),
+      fmt(r.scarVolumeMl, 2),
+      fmt(r.scarBurdenPercent, 1),
+      r.stages.find((s) => s.scheme.startsWith('Utah'))?.stage ?? '-',
+      fmt(r.evaluation?.la?.dice),
+      fmt(r.evaluation?.la?.hausdorff95Mm, 2),
+      fmt(r.evaluation?.la?.assdMm, 2),
+      fmt(r.evaluation?.scar?.dice),
+      fmt(r.evaluation?.scar?.sensitivity),
+    ]),
+  ];
+  const withTruth = cases.filter((c) => c.report.evaluation?.la);
+  if (withTruth.length > 1) {
+    const mean = (f: (c: CaseSummary) => number | null | undefined): string => {
+      const vs = withTruth.map(f).filter((v): v is number => typeof v === 'number');
+      return vs.length ? fmt(vs.reduce((a, b) => a + b, 0) / vs.length) : '-';
+    };
+    rows.push([
+      `mean (${withTruth.length})`,
+      '',
+      '',
+      '',
+      '',
+      mean((c) => c.report.evaluation?.la?.dice),
+      mean((c) => c.report.evaluation?.la?.hausdorff95Mm),
+      mean((c) => c.report.evaluation?.la?.assdMm),
+      mean((c) => c.report.evaluation?.scar?.dice),
+      mean((c) => c.report.evaluation?.scar?.sensitivity),
+    ]);
+  }
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  return rows.map((r) => r.map((cell, col) => cell.padStart(widths[col]!)).join('  ')).join('\n');
+}
+
+export function registerSegment(program: Command): void {
+  program
+    .command('segment')
+    .description('segment the LA cavity and scar of a study and measure scar burden')
+    .argument(
+      '<input>',
+      'a DICOM series folder, a NIfTI image, or a LAScarQS-format folder of cases',
+    )
+    .requiredOption(
+      '--out <dir>',
+      'output folder (la.nii.gz, scar.nii.gz, report.json, seg.dcm for DICOM)',
+    )
+    .option(
+      '--models <dir>',
+      'folder with la.onnx/la.json and scar.onnx/scar.json',
+      DEFAULT_MODELS_DIR,
+    )
+    .option(
+      '--ep <provider>',
+      `execution provider: ${EXECUTION_PROVIDER_CHOICES.join('|')}`,
+      'auto',
+    )
+    .action(async (input: string, opts: { out: string; models: string; ep: string }) => {
+      if (!isExecutionProviderChoice(opts.ep)) {
+        throw new UsageError(
+          `--ep ${opts.ep} is not one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`,
+        );
+      }
+      const tty = process.stderr.isTTY;
+      const cases = await runSegment(input, {
+        out: opts.out,
+        models: opts.models,
+        ep: opts.ep,
+        progress: (line) => process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`),
+      });
+      if (tty) process.stderr.write('\n');
+      const first = cases[0]?.report;
+      if (first) process.stdout.write(`${first.notice}\n`);
+      process.stdout.write(`${summaryTable(cases)}\n`);
+      process.stdout.write(`outputs in ${opts.out}\n`);
+    });
+}

@@ -1,0 +1,129 @@
+/**
+ * The two trained networks as the pipeline's injected functions (stages.ts), run by
+ * onnxruntime-node. Each ONNX file comes with the manifest `python3 -m training export` writes
+ * beside it; the manifest is checked against what this build of the product feeds the network,
+ * so a model trained on another preprocessing recipe is refused rather than silently wrong.
+ */
+import { PREPROCESSING_VERSION } from './dataset.js';
+import { openOnnxModel, type ExecutionProvider, type OnnxModel, type OpenModelOptions } from './onnx-runtime.js';
+import { LA_HALF_INPUT_SIZE, LA_INPUT_SIZE } from './preprocess.js';
+import { SCAR_PATCH_CHANNELS, SCAR_PATCH_SIZE } from './patches.js';
+import type { StudyNetworks } from './stages.js';
+
+export type ModelKind = 'la' | 'scar';
+
+/** The fields of a model manifest the product relies on (training/export.py writes more). */
+export interface ModelManifest {
+  readonly model: ModelKind;
+  readonly architecture: string;
+  readonly file: string;
+  readonly sha256: string;
+  readonly width: number;
+  readonly parameters: number;
+  readonly inputs: readonly { readonly name: string; readonly shape: readonly (number | string)[] }[];
+  readonly thresholds: { readonly probability: number };
+  readonly preprocessing: string;
+  readonly training_data: { readonly synthetic?: boolean; readonly summary: string };
+  readonly validation?: Record<string, unknown>;
+  readonly exported: string;
+}
+
+export class ModelManifestError extends Error {
+  override name = 'ModelManifestError';
+}
+
+const EXPECTED_INPUTS: Record<ModelKind, Record<string, readonly number[]>> = {
+  la: { image_full: [1, LA_INPUT_SIZE, LA_INPUT_SIZE], image_half: [1, LA_HALF_INPUT_SIZE, LA_HALF_INPUT_SIZE] },
+  scar: { patches: [SCAR_PATCH_CHANNELS, SCAR_PATCH_SIZE, SCAR_PATCH_SIZE] },
+};
+
+/** Validates a parsed manifest JSON for the given kind; errors name the field. */
+export function parseModelManifest(json: unknown, kind: ModelKind, source = `${kind}.json`): ModelManifest {
+  const fail = (why: string): never => {
+    throw new ModelManifestError(`${source}: ${why}`);
+  };
+  if (typeof json !== 'object' || json === null) return fail('not a JSON object');
+  const m = json as Record<string, unknown>;
+  if (m.model !== kind) fail(`'model' is ${JSON.stringify(m.model)}, expected '${kind}'`);
+  for (const field of ['architecture', 'file', 'sha256', 'preprocessing', 'exported'] as const) {
+    if (typeof m[field] !== 'string') fail(`'${field}' must be a string`);
+  }
+  for (const field of ['width', 'parameters'] as const) {
+    if (typeof m[field] !== 'number') fail(`'${field}' must be a number`);
+  }
+  const thresholds = m.thresholds as Record<string, unknown> | undefined;
+  if (typeof thresholds?.probability !== 'number') fail("'thresholds.probability' must be a number");
+  const data = m.training_data as Record<string, unknown> | undefined;
+  if (typeof data?.summary !== 'string') fail("'training_data.summary' must be a string");
+  if (!Array.isArray(m.inputs)) fail("'inputs' must be a list");
+  const manifest = m as unknown as ModelManifest;
+  if (manifest.preprocessing !== PREPROCESSING_VERSION) {
+    fail(
+      `the model was trained on preprocessing '${manifest.preprocessing}' but this product computes '${PREPROCESSING_VERSION}'; retrain or use a matching release`,
+    );
+  }
+  for (const [name, shape] of Object.entries(EXPECTED_INPUTS[kind])) {
+    const input = manifest.inputs.find((i) => i.name === name);
+    if (!input) fail(`input '${name}' is missing`);
+    const perSample = input!.shape.slice(1);
+    if (perSample.length !== shape.length || perSample.some((d, axis) => d !== shape[axis])) {
+      fail(`input '${name}' has shape [batch, ${perSample.join(', ')}], expected [batch, ${shape.join(', ')}]`);
+    }
+  }
+  return manifest;
+}
+
+export interface NetworkFiles {
+  /** Path of the .onnx file, or its bytes. */
+  readonly model: string | Uint8Array;
+  readonly manifest: ModelManifest;
+}
+
+export interface LoadedNetworks {
+  readonly networks: StudyNetworks;
+  readonly executionProvider: ExecutionProvider;
+  readonly providerFallbacks: readonly string[];
+  readonly manifests: { readonly la: ModelManifest; readonly scar: ModelManifest };
+  /** True when either model was trained on synthetic data only (must be shown wherever results are). */
+  readonly synthetic: boolean;
+  release(): Promise<void>;
+}
+
+/**
+ * Opens both networks once (per worker process) on the configured execution provider. With
+ * `auto`, the scar model is opened on whatever the LA model got, so a study never mixes devices.
+ */
+export async function openStudyNetworks(
+  files: { readonly la: NetworkFiles; readonly scar: NetworkFiles },
+  options: OpenModelOptions = {},
+): Promise<LoadedNetworks> {
+  const laModel = await openOnnxModel(files.la.model, options);
+  let scarModel: OnnxModel;
+  try {
+    scarModel = await openOnnxModel(files.scar.model, { ...options, executionProvider: laModel.executionProvider });
+  } catch (error) {
+    await laModel.release();
+    throw error;
+  }
+  const networks: StudyNetworks = {
+    la: (input) =>
+      laModel.run({
+        image_full: { data: input.full, dims: [input.count, 1, LA_INPUT_SIZE, LA_INPUT_SIZE] },
+        image_half: { data: input.half, dims: [input.count, 1, LA_HALF_INPUT_SIZE, LA_HALF_INPUT_SIZE] },
+      }),
+    scar: (input) =>
+      scarModel.run({
+        patches: { data: input.patches, dims: [input.count, SCAR_PATCH_CHANNELS, SCAR_PATCH_SIZE, SCAR_PATCH_SIZE] },
+      }),
+  };
+  return {
+    networks,
+    executionProvider: laModel.executionProvider,
+    providerFallbacks: laModel.providerFallbacks,
+    manifests: { la: files.la.manifest, scar: files.scar.manifest },
+    synthetic: Boolean(files.la.manifest.training_data.synthetic || files.scar.manifest.training_data.synthetic),
+    async release() {
+      await Promise.all([laModel.release(), scarModel.release()]);
+    },
+  };
+}
