@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 import torch
 
-from .models import build_model, count_parameters
+from .models import build_model, count_parameters, pyramid
 from .train import load_checkpoint
 
 OPSET = 17
@@ -24,8 +24,23 @@ OUTPUT_NAME = "probability"
 THRESHOLD = 0.5
 
 
-def input_names(kind: str) -> List[str]:
-    return ["image_full", "image_half"] if kind == "la" else ["patches"]
+SCALE_NAMES = ["image_full", "image_half", "image_quarter", "image_eighth"]
+
+
+def input_names(kind: str, n_scales: int = 2) -> List[str]:
+    if kind != "la":
+        return ["patches"]
+    return [SCALE_NAMES[k] if k < len(SCALE_NAMES) else f"image_scale{k}" for k in range(n_scales)]
+
+
+def scale_shapes(ckpt: Dict[str, Any]) -> Dict[str, List[int]]:
+    """Per-sample input shapes by input name (LA scale k: the full shape halved k times)."""
+    shapes = ckpt["input_shapes"]
+    if ckpt["kind"] != "la":
+        return {"patches": list(shapes["patches"])}
+    c, h, w = shapes["image_full"]
+    n = int(ckpt.get("n_scales", 2))
+    return {name: [c, h >> k, w >> k] for k, name in enumerate(input_names("la", n))}
 
 
 def architecture(kind: str) -> str:
@@ -49,7 +64,7 @@ def example_inputs(ckpt: Dict[str, Any], batch: int, seed: int) -> Tuple[torch.T
     shapes = ckpt["input_shapes"]
     if ckpt["kind"] == "la":
         full = torch.randn([batch] + list(shapes["image_full"]), generator=g)
-        return (full, torch.nn.functional.avg_pool2d(full, 2))
+        return tuple(pyramid(full, int(ckpt.get("n_scales", 2))))
     patches = torch.randn([batch] + list(shapes["patches"]), generator=g)
     patches[:, 1] = torch.rand(patches[:, 1].shape, generator=g)  # a CDF channel lies in [0, 1]
     patches[:, 2] = patches[:, 0].clamp(min=0)
@@ -80,7 +95,7 @@ def export(args) -> Dict[str, Any]:
     if args.kind and args.kind != kind:
         raise SystemExit(f"error: --kind {args.kind} but {args.checkpoint} holds a {kind!r} model")
     model = eval_model(ckpt)
-    names = input_names(kind)
+    names = input_names(kind, int(ckpt.get("n_scales", 2)))
     dummy = example_inputs(ckpt, 1, 0)
     os.makedirs(args.out, exist_ok=True)
     onnx_path = os.path.join(args.out, f"{kind}.onnx")
@@ -110,7 +125,7 @@ def export(args) -> Dict[str, Any]:
     with open(onnx_path, "rb") as fh:
         digest = hashlib.sha256(fh.read()).hexdigest()
 
-    shapes = ckpt["input_shapes"]
+    shapes = scale_shapes(ckpt)
     out_shape = ["batch", 1] + list(shapes[names[0]][1:])
     manifest = {
         "model": kind,
@@ -166,7 +181,7 @@ def reference_output(args) -> Dict[str, Any]:
     os.makedirs(args.out, exist_ok=True)
     desc: Dict[str, Any] = {"kind": kind, "seed": args.seed, "checkpoint": os.path.basename(args.checkpoint),
                             "inputs": [], "torch": torch.__version__}
-    for name, t in zip(input_names(kind), inputs):
+    for name, t in zip(input_names(kind, int(ckpt.get("n_scales", 2))), inputs):
         fname = f"{kind}-ref-{name}.f32"
         t.numpy().astype("<f4").tofile(os.path.join(args.out, fname))
         desc["inputs"].append({"name": name, "shape": list(t.shape), "file": fname})

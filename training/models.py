@@ -154,6 +154,12 @@ class MswsNet(nn.Module):
             raise ValueError(
                 f"MSWS-Net full-scale input must be a multiple of {step} in both axes, got {h} x {w}"
             )
+        least = step << (self.n_scales - 1)
+        if not torch.jit.is_tracing() and (h < least or w < least):
+            raise ValueError(
+                f"MSWS-Net with {self.n_scales} scales needs a full-scale input of at least {least} x {least} "
+                f"(the coarsest scale is pooled {MSWS_POOLINGS} times), got {h} x {w}"
+            )
         per_scale = [self.encoder(s) for s in scales]
         merged: List[torch.Tensor] = []
         for level in range(MSWS_POOLINGS + 1):

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from .augment import augment_la, augment_scar
 from .losses import dice_from_counts, loss_for
-from .models import build_model, half_scale
+from .models import build_model, pyramid
 from .shards import ShardDataset, check_half_scale, open_shards, sample_indices, split_cases
 
 CHECKPOINT_FORMAT = "lascar-training-checkpoint"
@@ -63,10 +63,10 @@ def save_checkpoint(path: str, ckpt: Dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def model_inputs(kind: str, image: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-    """Network inputs from the (augmented) image batch: LA gets (full, half = 2x2 avg pool)."""
+def model_inputs(kind: str, image: torch.Tensor, n_scales: int = 2) -> Tuple[torch.Tensor, ...]:
+    """Network inputs from the (augmented) image batch: LA gets (full, half = 2x2 avg pool, ...)."""
     if kind == "la":
-        return (image, half_scale(image))
+        return tuple(pyramid(image, n_scales))
     return (image,)
 
 
@@ -84,7 +84,7 @@ def _grad_scaler(enabled: bool):
 
 
 def evaluate(model: torch.nn.Module, loader: DataLoader, kind: str, device: torch.device, amp: bool,
-             channels_last: bool) -> Dict[str, float]:
+             channels_last: bool, n_scales: int = 2) -> Dict[str, float]:
     """Validation loss (mean over batches) and Dice at threshold 0.5: per case (slices or patches
     of a case pooled) averaged over cases, and pooled over the whole set."""
     loss_fn = loss_for(kind)
@@ -98,7 +98,7 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, kind: str, device: torc
             if channels_last:
                 image = image.contiguous(memory_format=torch.channels_last)
             with _autocast(device, amp):
-                logits = model(*model_inputs(kind, image))
+                logits = model(*model_inputs(kind, image, n_scales))
             prob = torch.sigmoid(logits.float())
             losses.append(float(loss_fn(prob, label)))
             pred = prob > 0.5  # the product thresholds strictly (core: p > 0.5)
@@ -150,6 +150,12 @@ def train(args) -> Dict[str, Any]:
                   f"these shards are {shards.preprocessing!r}", file=sys.stderr)
     if width is None:
         width = 64
+    if kind == "la":
+        _, _, h, w = shards.arrays["full"].shape
+        least = 32 << (n_scales - 1)
+        if h < least or w < least:
+            raise SystemExit(f"error: {shards.root}: {h} x {w} slices are too small for {n_scales} MSWS-Net "
+                             f"scales (needs at least {least} x {least})")
 
     model = build_model(kind, width, n_scales=n_scales)
     if init is not None:
@@ -228,7 +234,7 @@ def train(args) -> Dict[str, Any]:
                 image = image.contiguous(memory_format=torch.channels_last)
             opt.zero_grad(set_to_none=True)
             with _autocast(device, amp):
-                logits = model(*model_inputs(kind, image))
+                logits = model(*model_inputs(kind, image, n_scales))
             loss = loss_fn(torch.sigmoid(logits.float()), label)
             if not torch.isfinite(loss):
                 raise SystemExit(f"error: non-finite training loss at epoch {epoch}, step {steps + 1}")
@@ -242,7 +248,7 @@ def train(args) -> Dict[str, Any]:
                 print(f"  epoch {epoch} step {steps} loss {running / nb:.4f}", flush=True)
             if args.max_steps and steps >= args.max_steps:
                 break
-        val = evaluate(model, val_loader, kind, device, amp, channels_last)
+        val = evaluate(model, val_loader, kind, device, amp, channels_last, n_scales)
         improved_loss = val["loss"] < best_loss - 1e-6
         improved_dice = val["dice"] > best_dice + 1e-6
         best_loss = min(best_loss, val["loss"])

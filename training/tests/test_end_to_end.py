@@ -135,3 +135,23 @@ def test_validation_dice_is_per_case_then_averaged():
     assert out["dice"] == pytest.approx((1.0 + 0.5) / 2)
     # pooled: TP 2, FP 1, FN 1
     assert out["dice_pooled"] == pytest.approx(4 / 6)
+
+
+def test_three_encoders_train_and_export(tmp_path):
+    make_tiny_shards(str(tmp_path / "shards"), cases=2, per_case=2, la_size=128, patch=8, seed=2)
+    assert main(["train", "--kind", "la", "--shards", str(tmp_path / "shards"), "--out", str(tmp_path / "run"),
+                 "--width", "2", "--n-scales", "3", "--batch", "2", "--max-steps", "1", "--device", "cpu"]) == 0
+    ckpt = str(tmp_path / "run" / "la-best.pt")
+    assert main(["export", "--checkpoint", ckpt, "--out", str(tmp_path / "models")]) == 0
+    manifest = json.loads((tmp_path / "models" / "la.json").read_text())
+    assert manifest["n_encoders"] == 3
+    assert [(i["name"], i["shape"]) for i in manifest["inputs"]] == [
+        ("image_full", ["batch", 1, 128, 128]), ("image_half", ["batch", 1, 64, 64]),
+        ("image_quarter", ["batch", 1, 32, 32])]
+    assert main(["reference-output", "--checkpoint", ckpt, "--out", str(tmp_path / "ref")]) == 0
+    assert main(["check-onnx", "--kind", "la", "--models", str(tmp_path / "models"), "--ref", str(tmp_path / "ref")]) == 0
+    # 64 x 64 slices are too small for three scales: a clear error before any training.
+    make_tiny_shards(str(tmp_path / "small"), cases=2, per_case=1, la_size=64, patch=8)
+    with pytest.raises(SystemExit, match="too small for 3 MSWS-Net scales"):
+        main(["train", "--kind", "la", "--shards", str(tmp_path / "small"), "--out", str(tmp_path / "run2"),
+              "--width", "2", "--n-scales", "3", "--max-steps", "1", "--device", "cpu"])
