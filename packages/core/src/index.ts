@@ -22,3 +22,4 @@ export * from './lascarqs.js';
 export * from './dataset.js';
 export * from './stages.js';
 export * from './dicom/align.js';
+export * from './dicom/bench.js';

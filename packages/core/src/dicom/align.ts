@@ -50,8 +50,7 @@ export function alignMaskToGrid(mask: Mask, target: Geometry, what = 'mask'): Ma
     const b = axisOf[a]!;
     const size = target.dims[b]!;
     const end = start[b]! + signOf[a]! * (g.dims[a]! - 1);
-    if (start[b]! < 0 || start[b]! >= size || end < 0 || end >= size)
-      throw mismatch();
+    if (start[b]! < 0 || start[b]! >= size || end < 0 || end >= size) throw mismatch();
   }
   const [nx, ny, nz] = g.dims;
   const [tx, ty] = target.dims;

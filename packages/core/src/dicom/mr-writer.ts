@@ -73,11 +73,11 @@ function chooseEncoding(data: VoxelArray): Encoding {
   let integral = true;
   for (let n = 0; n < data.length; n++) {
     const v = data[n]!;
-    if (!Number.isFinite(v))
+    if (v - v !== 0)
       throw new DicomError('INVALID_INPUT', `voxel ${n} is ${v}; MR images need finite values`);
     if (v < min) min = v;
     if (v > max) max = v;
-    if (integral && !Number.isInteger(v)) integral = false;
+    if (integral && Math.round(v) !== v) integral = false;
   }
   if (integral && min >= 0 && max <= 65535) {
     const bitsStored = max < 4096 ? 12 : 16;
@@ -93,6 +93,11 @@ function chooseEncoding(data: VoxelArray): Encoding {
 
 function encodeSlice(data: VoxelArray, offset: number, count: number, e: Encoding): ArrayBuffer {
   const out = e.signed ? new Int16Array(count) : new Uint16Array(count);
+  if (e.slope === 1 && e.intercept === 0) {
+    // Integers already known to fit: a typed-array copy converts them exactly.
+    out.set(data.subarray(offset, offset + count));
+    return out.buffer;
+  }
   const top = e.signed ? 32767 : 65535;
   const bottom = e.signed ? -32768 : 0;
   for (let n = 0; n < count; n++) {
@@ -227,10 +232,9 @@ export function writeMrSeries(
       InstanceNumber: formatIs(k + 1),
       ImagePositionPatient: position.map(formatDs),
       SliceLocation: formatDs(dot(position, normal)),
-      PixelData: encodeSlice(volume.data, k * nx * ny, nx * ny, encoding),
-      _vrMap: { PixelData: 'OW' },
     };
-    files.push(writePart10(dataset, MR_IMAGE_STORAGE, sopInstanceUid));
+    const pixels = new Uint8Array(encodeSlice(volume.data, k * nx * ny, nx * ny, encoding));
+    files.push(writePart10(dataset, MR_IMAGE_STORAGE, sopInstanceUid, { vr: 'OW', bytes: pixels }));
   }
   return files;
 }

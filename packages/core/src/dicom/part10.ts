@@ -51,11 +51,16 @@ export function personName(name: string | undefined): { Alphabetic: string }[] |
   return name ? [{ Alphabetic: name }] : '';
 }
 
-/** Writes a naturalized dataset as a Part-10 file in Explicit VR Little Endian. */
+/**
+ * Writes a naturalized dataset as a Part-10 file in Explicit VR Little Endian. Pixel data, when
+ * given, is appended as the last element by hand: dcmjs's growing write buffer would copy a large
+ * value several times.
+ */
 export function writePart10(
   dataset: Record<string, unknown>,
   sopClassUid: string,
   sopInstanceUid: string,
+  pixelData?: { readonly vr: 'OB' | 'OW'; readonly bytes: Uint8Array },
 ): Uint8Array {
   const meta = dcmjs.data.DicomMetaDictionary.denaturalizeDataset({
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
@@ -68,5 +73,19 @@ export function writePart10(
   });
   const dict = new dcmjs.data.DicomDict(meta);
   dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
-  return new Uint8Array(dict.write());
+  const head = new Uint8Array(dict.write());
+  if (!pixelData) return head;
+  const { bytes, vr } = pixelData;
+  const padded = bytes.length % 2; // values have even length
+  const out = new Uint8Array(head.length + 12 + bytes.length + padded);
+  out.set(head);
+  const view = new DataView(out.buffer, head.length, 12);
+  view.setUint16(0, 0x7fe0, true);
+  view.setUint16(2, 0x0010, true);
+  view.setUint8(4, vr.charCodeAt(0));
+  view.setUint8(5, vr.charCodeAt(1));
+  view.setUint16(6, 0, true);
+  view.setUint32(8, bytes.length + padded, true);
+  out.set(bytes, head.length + 12);
+  return out;
 }

@@ -126,10 +126,28 @@ export function segmentationUids(
  */
 export function packBits(frames: readonly Uint8Array[], pixelsPerFrame: number): Uint8Array {
   const totalBits = frames.length * pixelsPerFrame;
-  const out = new Uint8Array(Math.ceil(totalBits / 8) + (Math.ceil(totalBits / 8) % 2)); // even length
+  const byteLength = Math.ceil(totalBits / 8);
+  const out = new Uint8Array(byteLength + (byteLength % 2)); // even length
   let bit = 0;
   for (const frame of frames) {
-    for (let p = 0; p < pixelsPerFrame; p++, bit++) {
+    let p = 0;
+    // Whole bytes at a time while the frame starts on a byte boundary (the usual case).
+    if ((bit & 7) === 0) {
+      let o = bit >> 3;
+      for (; p + 8 <= pixelsPerFrame; p += 8, o++) {
+        out[o] =
+          (frame[p] ? 1 : 0) |
+          (frame[p + 1] ? 2 : 0) |
+          (frame[p + 2] ? 4 : 0) |
+          (frame[p + 3] ? 8 : 0) |
+          (frame[p + 4] ? 16 : 0) |
+          (frame[p + 5] ? 32 : 0) |
+          (frame[p + 6] ? 64 : 0) |
+          (frame[p + 7] ? 128 : 0);
+      }
+      bit += p;
+    }
+    for (; p < pixelsPerFrame; p++, bit++) {
       if (frame[p]) out[bit >> 3]! |= 1 << (bit & 7);
     }
   }
@@ -346,8 +364,9 @@ export function writeSegmentation(
       },
     ],
     PerFrameFunctionalGroupsSequence: perFrameGroups,
-    PixelData: packBits(frames, perFrame).buffer,
-    _vrMap: { PixelData: 'OB' },
   };
-  return writePart10(dataset, SEGMENTATION_STORAGE, uids.sopInstanceUid);
+  return writePart10(dataset, SEGMENTATION_STORAGE, uids.sopInstanceUid, {
+    vr: 'OB',
+    bytes: packBits(frames, perFrame),
+  });
 }

@@ -778,19 +778,20 @@ function storedToFloat(
         : format.signed
           ? new Int32Array(aligned.buffer, aligned.byteOffset, count)
           : new Uint32Array(aligned.buffer, aligned.byteOffset, count);
-  const identity = slope === 1 && intercept === 0;
   if (bits >= format.bitsAllocated) {
-    if (identity) for (let i = 0; i < count; i++) out[offset + i] = raw[i]!;
+    if (slope === 1 && intercept === 0) out.set(raw, offset);
     else for (let i = 0; i < count; i++) out[offset + i] = raw[i]! * slope + intercept;
     return;
   }
   // Bits above BitsStored are not part of the value (old overlays live there): mask them off,
-  // and sign-extend from the high bit for signed pixels.
+  // and sign-extend from the high bit for signed pixels. Kept as separate tight loops: this runs
+  // over every voxel of the series.
   const mask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
-  const signBit = 2 ** (bits - 1);
-  for (let i = 0; i < count; i++) {
-    let v = (raw[i]! & mask) >>> 0;
-    if (format.signed && v >= signBit) v -= 2 ** bits;
-    out[offset + i] = v * slope + intercept;
+  if (!format.signed) {
+    for (let i = 0; i < count; i++) out[offset + i] = (raw[i]! & mask) * slope + intercept;
+    return;
   }
+  const shift = 32 - bits; // sign-extend by shifting the stored high bit into bit 31 and back
+  for (let i = 0; i < count; i++)
+    out[offset + i] = ((raw[i]! << shift) >> shift) * slope + intercept;
 }
