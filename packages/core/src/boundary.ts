@@ -18,6 +18,8 @@
  *   honoured) of a boundary pixel's centre, on either side of the boundary.
  */
 
+import { nonZeroBox, type MaskBox } from './mask-scan.js';
+
 /** A 2D slice of a mask: 0 outside, non-zero inside; index = column + columns * row. */
 export interface SliceMask {
   readonly data: ArrayLike<number>;
@@ -30,6 +32,13 @@ export const DEFAULT_PATCH_STEP_PX = 16;
 /** Default half-width of the boundary band, mm (scar lies in the ~2-3 mm wall; 5 mm gives slack
  * for an LA boundary that is off by a few pixels). */
 export const DEFAULT_BAND_MM = 5;
+
+/** The mask's foreground box (a word-at-a-time scan when the data is a byte array). */
+function sliceBox(m: SliceMask): MaskBox | undefined {
+  const bytes =
+    m.data instanceof Uint8Array ? m.data : Uint8Array.from(m.data, (v) => (v !== 0 ? 1 : 0));
+  return nonZeroBox(bytes, [m.columns, m.rows, 1]);
+}
 
 function checkSliceMask(m: SliceMask): void {
   if (!Number.isInteger(m.columns) || !Number.isInteger(m.rows) || m.columns < 1 || m.rows < 1) {
@@ -47,8 +56,10 @@ export function boundaryPixels(mask: SliceMask): Uint8Array {
   checkSliceMask(mask);
   const { data, columns: nx, rows: ny } = mask;
   const out = new Uint8Array(nx * ny);
-  for (let j = 0; j < ny; j++) {
-    for (let i = 0; i < nx; i++) {
+  const box = sliceBox(mask);
+  if (!box) return out;
+  for (let j = box.y0; j < box.y0 + box.by; j++) {
+    for (let i = box.x0; i < box.x0 + box.bx; i++) {
       const p = i + nx * j;
       if (data[p] === 0) continue;
       if (
@@ -83,19 +94,12 @@ const DY = [0, -1, -1, -1, 0, 1, 1, 1] as const;
  */
 export function traceContours(mask: SliceMask): Int32Array[] {
   checkSliceMask(mask);
-  const { data, columns: nx, rows: ny } = mask;
-  // Bounding box of the foreground.
-  let x0 = nx, y0 = ny, x1 = -1, y1 = -1; // prettier-ignore
-  for (let j = 0; j < ny; j++) {
-    for (let i = 0; i < nx; i++) {
-      if (data[i + nx * j] === 0) continue;
-      if (i < x0) x0 = i;
-      if (i > x1) x1 = i;
-      if (j < y0) y0 = j;
-      if (j > y1) y1 = j;
-    }
-  }
-  if (x1 < 0) return [];
+  const { data, columns: nx } = mask;
+  const box = sliceBox(mask);
+  if (!box) return [];
+  const { x0, y0 } = box;
+  const x1 = x0 + box.bx - 1;
+  const y1 = y0 + box.by - 1;
   // Framed working copy: f = 1 on the mask, 0 elsewhere, a zero frame all round.
   const w = x1 - x0 + 3;
   const h = y1 - y0 + 3;
@@ -229,8 +233,10 @@ export function boundaryBand(
     half[dy] = r2 < 0 ? -1 : Math.floor(Math.sqrt(r2) / sx + 1e-9);
   }
   const band = new Uint8Array(nx * ny);
-  for (let j = 0; j < ny; j++) {
-    for (let i = 0; i < nx; i++) {
+  const box = sliceBox({ data: boundary, columns: nx, rows: ny });
+  if (!box) return band;
+  for (let j = box.y0; j < box.y0 + box.by; j++) {
+    for (let i = box.x0; i < box.x0 + box.bx; i++) {
       if (boundary[i + nx * j] === 0) continue;
       // Stamp the disc as row spans (one fill per row).
       for (let dy = -ry; dy <= ry; dy++) {

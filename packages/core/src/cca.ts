@@ -8,6 +8,7 @@
  * provisional label, with no recursion or queues that could grow with component size.
  */
 
+import { anyNonZero, cropMask, nonZeroBox } from './mask-scan.js';
 import type { Vec3 } from './volume.js';
 
 /**
@@ -192,21 +193,17 @@ export function keepLargestComponent(
     );
   }
   const out = new Uint8Array(mask.length);
-  const box = foregroundBox(mask, dims);
+  const box = nonZeroBox(mask, dims);
   if (!box) return out;
-  const [x0, y0, z0, bx, by, bz] = box;
-  const crop = new Uint8Array(bx * by * bz);
-  let o = 0;
-  for (let k = 0; k < bz; k++) {
-    for (let j = 0; j < by; j++) {
-      const row = x0 + nx * (y0 + j + ny * (z0 + k));
-      for (let i = 0; i < bx; i++) crop[o++] = mask[row + i] !== 0 ? 1 : 0;
-    }
-  }
-  const { labels, count, sizes } = labelComponents(crop, [bx, by, bz], connectivity);
+  const { x0, y0, z0, bx, by, bz } = box;
+  const { labels, count, sizes } = labelComponents(
+    cropMask(mask, dims, box),
+    [bx, by, bz],
+    connectivity,
+  );
   let best = 0;
   for (let l = 1; l <= count; l++) if (sizes[l]! > (best === 0 ? 0 : sizes[best]!)) best = l;
-  o = 0;
+  let o = 0;
   for (let k = 0; k < bz; k++) {
     for (let j = 0; j < by; j++) {
       const row = x0 + nx * (y0 + j + ny * (z0 + k));
@@ -232,7 +229,7 @@ export const SCAR_COMPONENT_MAX_PIXELS = 450;
  * dropped). Why per slice: the paper applies it to its 2D slice predictions, and slices of
  * thick-slice LGE are too far apart for 3D adjacency to mean much. Returns a new 0/1 mask.
  *
- * Works one slice at a time with one reused label buffer, so memory stays one slice's worth.
+ * Works one slice at a time on that slice's foreground box, so memory stays one slice's worth.
  */
 export function filterComponentsPerSlice(
   mask: Uint8Array,
@@ -255,54 +252,24 @@ export function filterComponentsPerSlice(
     );
   }
   const out = new Uint8Array(mask.length);
-  const buffer = new Int32Array(nxy);
   for (let k = 0; k < nz; k++) {
+    if (!anyNonZero(mask, k * nxy, (k + 1) * nxy)) continue; // most slices carry no scar
+    // Label only the slice's foreground box: scar occupies a sliver of a slice.
     const slice = mask.subarray(k * nxy, (k + 1) * nxy);
-    if (!hasNonZero(slice)) continue; // most slices carry no scar
-    const { labels, sizes, count } = labelComponents(slice, [nx, ny, 1], connectivity, buffer);
+    const box = nonZeroBox(slice, [nx, ny, 1])!;
+    const { labels, sizes, count } = labelComponents(
+      cropMask(slice, [nx, ny, 1], box),
+      [box.bx, box.by, 1],
+      connectivity,
+    );
     const keep = new Uint8Array(count + 1);
     for (let l = 1; l <= count; l++)
       keep[l] = sizes[l]! >= minPixels && sizes[l]! <= maxPixels ? 1 : 0;
-    const base = k * nxy;
-    for (let p = 0; p < nxy; p++) {
-      const l = labels[p]!;
-      if (l !== 0 && keep[l] === 1) out[base + p] = 1;
+    let o = 0;
+    for (let j = 0; j < box.by; j++) {
+      const row = k * nxy + box.x0 + nx * (box.y0 + j);
+      for (let i = 0; i < box.bx; i++, o++) if (keep[labels[o]!] === 1) out[row + i] = 1; // keep[0] = 0: background
     }
   }
   return out;
-}
-
-function hasNonZero(a: Uint8Array): boolean {
-  for (let p = 0; p < a.length; p++) if (a[p] !== 0) return true;
-  return false;
-}
-
-/** [x0, y0, z0, bx, by, bz] of the non-zero voxels, or undefined when there are none. */
-function foregroundBox(
-  mask: Uint8Array,
-  dims: Vec3,
-): [number, number, number, number, number, number] | undefined {
-  const [nx, ny, nz] = dims;
-  let x0 = nx, y0 = ny, z0 = nz, x1 = -1, y1 = -1, z1 = -1; // prettier-ignore
-  let v = 0;
-  for (let k = 0; k < nz; k++) {
-    for (let j = 0; j < ny; j++) {
-      const row = v;
-      // Scan the row for its first and last foreground voxel only: cheap on mostly-empty rows.
-      let first = -1;
-      for (let i = 0; i < nx; i++) if (mask[row + i] !== 0) { first = i; break; } // prettier-ignore
-      v += nx;
-      if (first < 0) continue;
-      let last = first;
-      for (let i = nx - 1; i > first; i--) if (mask[row + i] !== 0) { last = i; break; } // prettier-ignore
-      if (first < x0) x0 = first;
-      if (last > x1) x1 = last;
-      if (j < y0) y0 = j;
-      if (j > y1) y1 = j;
-      if (k < z0) z0 = k;
-      if (k > z1) z1 = k;
-    }
-  }
-  if (x1 < 0) return undefined;
-  return [x0, y0, z0, x1 - x0 + 1, y1 - y0 + 1, z1 - z0 + 1];
 }

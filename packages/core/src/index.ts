@@ -23,3 +23,4 @@ export * from './dataset.js';
 export * from './stages.js';
 export * from './dicom/align.js';
 export * from './dicom/bench.js';
+export * from './mask-scan.js';

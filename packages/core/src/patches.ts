@@ -36,6 +36,7 @@ import {
   zScoreScale,
   type SliceStatistics,
 } from './preprocess.js';
+import { countNonZeroBytes, forEachNonZero } from './mask-scan.js';
 import type { Volume, VoxelArray } from './volume.js';
 
 export const SCAR_PATCH_SIZE = 64;
@@ -83,13 +84,15 @@ export interface ScarSlicePlan {
  * the LA mask is empty on that slice (no boundary, nothing to search).
  *
  * `laMask` is a 0/1 volume on the image's grid (the predicted LA at inference, the ground truth
- * when exporting training data).
+ * when exporting training data). `statistics`, when the caller already has slice k's
+ * (buildLaInputBatch returns them), saves a pass over the slice.
  */
 export function planScarSlice(
   image: Volume<VoxelArray>,
   laMask: Uint8Array,
   k: number,
   options: ScarPatchOptions = {},
+  statistics?: SliceStatistics,
 ): ScarSlicePlan | undefined {
   const { dims, spacing } = image.geometry;
   const [nx, ny, nz] = dims;
@@ -113,10 +116,10 @@ export function planScarSlice(
 
   // Sorted band intensities: the empirical distribution channel 1 is read from.
   const base = k * nxy;
-  let bandPixelCount = 0;
-  for (let p = 0; p < nxy; p++) bandPixelCount += band[p]!;
+  const bandPixelCount = countNonZeroBytes(band);
   const sorted = new Float64Array(bandPixelCount);
-  for (let p = 0, n = 0; p < nxy; p++) if (band[p] === 1) sorted[n++] = image.data[base + p]!;
+  let filled = 0;
+  forEachNonZero(band, (p) => (sorted[filled++] = image.data[base + p]!));
   sorted.sort();
 
   let x0 = nx, y0 = ny, x1 = -1, y1 = -1; // prettier-ignore
@@ -149,7 +152,7 @@ export function planScarSlice(
     patchCount: centres.length / 2,
     band,
     bandPixelCount,
-    statistics: sliceStatistics(image.data, dims, k),
+    statistics: statistics ?? sliceStatistics(image.data, dims, k),
     region,
     scarProbability,
   };

@@ -28,6 +28,21 @@ describe('sliceStatistics and z-scoring', () => {
     expect(Array.from(out)).toEqual([0, 0, 0, 0, 0, z(1), z(2), 0, 0, z(3), z(4), 0, 0, 0, 0, 0]);
   });
 
+  it('gives the same statistics for 16-bit (one pass) and float (two passes) slices', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -32768, max: 32767 }), { minLength: 1, maxLength: 300 }),
+        (values) => {
+          const a = sliceStatistics(Int16Array.from(values), [values.length, 1, 1], 0);
+          const b = sliceStatistics(Float64Array.from(values), [values.length, 1, 1], 0);
+          expect(a.mean).toBeCloseTo(b.mean, 9);
+          expect(Math.abs(a.std - b.std)).toBeLessThan(1e-9 * Math.max(1, b.std) + 1e-7);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('turns a constant slice into zeros, not NaN', () => {
     const data = Int16Array.from([1, 2, 3, 4, 7, 7, 7, 7]);
     const out = new Float32Array(16).fill(9);

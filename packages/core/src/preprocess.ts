@@ -27,19 +27,40 @@ export interface SliceStatistics {
 }
 
 /**
- * Mean and population standard deviation of slice k. Two passes in float64 (mean, then squared
- * deviations): a one-pass sum of squares loses precision on 16-bit MRI slices of 400 k pixels.
+ * Mean and population standard deviation of slice k, in float64.
+ *
+ * 8- and 16-bit integer slices (what MRI scanners store) take one pass: their sums and sums of
+ * squares are integers below 2^53, so they are exact, and the variance n * sum(v^2) - sum(v)^2
+ * is formed from exact terms. Other types take two passes (mean, then squared deviations), which
+ * avoids the cancellation a one-pass float formula suffers.
  */
 export function sliceStatistics(data: ArrayLike<number>, dims: Vec3, k: number): SliceStatistics {
   const nxy = dims[0] * dims[1];
   checkSlice(dims, k);
   const base = k * nxy;
+  const small =
+    data instanceof Int16Array ||
+    data instanceof Uint16Array ||
+    data instanceof Uint8Array ||
+    data instanceof Int8Array;
+  if (small && nxy <= 8_000_000) {
+    let sum = 0;
+    let squares = 0;
+    for (let p = base; p < base + nxy; p++) {
+      const v = data[p]!;
+      sum += v;
+      squares += v * v;
+    }
+    const mean = sum / nxy;
+    const variance = Math.max(0, (squares - sum * mean) / nxy);
+    return { mean, std: Math.sqrt(variance) };
+  }
   let sum = 0;
-  for (let p = 0; p < nxy; p++) sum += data[base + p]!;
+  for (let p = base; p < base + nxy; p++) sum += data[p]!;
   const mean = sum / nxy;
   let squares = 0;
-  for (let p = 0; p < nxy; p++) {
-    const d = data[base + p]! - mean;
+  for (let p = base; p < base + nxy; p++) {
+    const d = data[p]! - mean;
     squares += d * d;
   }
   return { mean, std: Math.sqrt(squares / nxy) };
@@ -126,7 +147,7 @@ export function writeZScoredCanvas(
   stats: SliceStatistics = sliceStatistics(data, dims, k),
 ): void {
   const { offset, scale } = zScoreScale(stats);
-  placeOnCanvas(data, dims, k, placement, out, outOffset, (v) => (v - offset) * scale);
+  placeOnCanvas(data, dims, k, placement, out, outOffset, offset, scale);
 }
 
 /**
@@ -141,7 +162,7 @@ export function writeCanvas(
   out: Float32Array,
   outOffset = 0,
 ): void {
-  placeOnCanvas(data, dims, k, placement, out, outOffset, undefined);
+  placeOnCanvas(data, dims, k, placement, out, outOffset, 0, 1);
 }
 
 function placeOnCanvas(
@@ -151,7 +172,8 @@ function placeOnCanvas(
   placement: CanvasPlacement,
   out: Float32Array,
   outOffset: number,
-  transform: ((v: number) => number) | undefined,
+  offset: number,
+  scale: number,
 ): void {
   checkSlice(dims, k);
   checkPlacement(dims, placement);
@@ -167,11 +189,8 @@ function placeOnCanvas(
   for (let j = j0; j < j0 + h; j++) {
     const src = base + nx * j + i0;
     const dst = outOffset + size * (j + offsetY) + i0 + offsetX;
-    if (transform) {
-      for (let i = 0; i < w; i++) out[dst + i] = transform(data[src + i]!);
-    } else {
-      for (let i = 0; i < w; i++) out[dst + i] = data[src + i]!;
-    }
+    // (v - 0) * 1 is exact, so plain copies (masks) share this loop.
+    for (let i = 0; i < w; i++) out[dst + i] = (data[src + i]! - offset) * scale;
   }
 }
 
@@ -213,6 +232,8 @@ export interface LaInputBatch {
   /** count x 1 x 320 x 320, the 2 x 2 block average of `full`. */
   readonly half: Float32Array;
   readonly placement: CanvasPlacement;
+  /** Each slice's statistics (reused by the scar stage's z-score channel). */
+  readonly statistics: readonly SliceStatistics[];
 }
 
 /**
@@ -239,11 +260,14 @@ export function buildLaInputBatch(
     reuse && reuse.half.length >= count * halfLen
       ? reuse.half.subarray(0, count * halfLen)
       : new Float32Array(count * halfLen);
+  const statistics: SliceStatistics[] = [];
   for (let b = 0; b < count; b++) {
-    writeZScoredCanvas(image.data, dims, firstSlice + b, placement, full, b * fullLen);
+    const stats = sliceStatistics(image.data, dims, firstSlice + b);
+    statistics.push(stats);
+    writeZScoredCanvas(image.data, dims, firstSlice + b, placement, full, b * fullLen, stats);
     halveCanvas(full, b * fullLen, size, half, b * halfLen);
   }
-  return { firstSlice, count, full, half, placement };
+  return { firstSlice, count, full, half, placement, statistics };
 }
 
 /**
@@ -280,17 +304,13 @@ export function restoreCanvasSlice(
   k: number,
   out: Float32Array,
 ): void {
-  restore(
-    canvas,
-    canvasOffset,
-    placement,
-    dims,
-    k,
-    (src, dst, w) => {
-      for (let i = 0; i < w; i++) out[dst + i] = canvas[src + i]!;
-    },
-    out,
-  );
+  const rows = restoreRows(canvas, canvasOffset, placement, dims, k, out);
+  out.fill(0, rows.base, rows.base + dims[0] * dims[1]);
+  for (let j = rows.j0; j < rows.j0 + rows.h; j++) {
+    const src = rows.src(j);
+    const dst = rows.dst(j);
+    for (let i = 0; i < rows.w; i++) out[dst + i] = canvas[src + i]!;
+  }
 }
 
 /**
@@ -306,28 +326,31 @@ export function restoreCanvasSliceMask(
   out: Uint8Array,
   threshold: number = DEFAULT_PROBABILITY_THRESHOLD,
 ): void {
-  restore(
-    canvas,
-    canvasOffset,
-    placement,
-    dims,
-    k,
-    (src, dst, w) => {
-      for (let i = 0; i < w; i++) out[dst + i] = canvas[src + i]! > threshold ? 1 : 0;
-    },
-    out,
-  );
+  const rows = restoreRows(canvas, canvasOffset, placement, dims, k, out);
+  out.fill(0, rows.base, rows.base + dims[0] * dims[1]);
+  for (let j = rows.j0; j < rows.j0 + rows.h; j++) {
+    const src = rows.src(j);
+    const dst = rows.dst(j);
+    for (let i = 0; i < rows.w; i++) out[dst + i] = canvas[src + i]! > threshold ? 1 : 0;
+  }
 }
 
-function restore(
+/** Checks, and the row mapping from canvas to source slice shared by the restore functions. */
+function restoreRows(
   canvas: Float32Array,
   canvasOffset: number,
   placement: CanvasPlacement,
   dims: Vec3,
   k: number,
-  copyRow: (src: number, dst: number, width: number) => void,
-  out: { length: number; fill(value: number, start?: number, end?: number): unknown },
-): void {
+  out: { length: number },
+): {
+  base: number;
+  j0: number;
+  h: number;
+  w: number;
+  src(j: number): number;
+  dst(j: number): number;
+} {
   checkSlice(dims, k);
   checkPlacement(dims, placement);
   const { size, offsetX, offsetY } = placement;
@@ -343,12 +366,16 @@ function restore(
     );
   }
   const base = k * nx * ny;
-  out.fill(0, base, base + nx * ny);
   const [i0, w] = overlap(nx, offsetX, size);
   const [j0, h] = overlap(ny, offsetY, size);
-  for (let j = j0; j < j0 + h; j++) {
-    copyRow(canvasOffset + size * (j + offsetY) + i0 + offsetX, base + nx * j + i0, w);
-  }
+  return {
+    base,
+    j0,
+    h,
+    w,
+    src: (j) => canvasOffset + size * (j + offsetY) + i0 + offsetX,
+    dst: (j) => base + nx * j + i0,
+  };
 }
 
 function checkSlice(dims: Vec3, k: number): void {

@@ -8,7 +8,8 @@
  * LAScarQS challenge, CemrgApp) gives different numbers; reports must print `burdenMethod`.
  */
 
-import { distanceTransformMmInBox, nonZeroBoundingBox, type VoxelBox } from './distance.js';
+import { distanceTransformMmInBox, type VoxelBox } from './distance.js';
+import { countNonZeroBytes, nonZeroBox, type MaskBox } from './mask-scan.js';
 import { gridMismatch, voxelVolumeMl, type Mask, type Vec3 } from './volume.js';
 
 /** Default wall thickness outside the cavity surface, mm (method-spec "Decisions"). */
@@ -125,16 +126,12 @@ export function quantifyStudy(
   const { dims, spacing } = la.geometry;
   const voxelMl = voxelVolumeMl(la.geometry);
 
-  let laVoxels = 0;
-  let scarVoxels = 0;
-  for (let v = 0; v < la.data.length; v++) {
-    if (la.data[v] !== 0) laVoxels++;
-    if (scar.data[v] !== 0) scarVoxels++;
-  }
+  const laVoxels = countNonZeroBytes(la.data);
+  const scarVoxels = countNonZeroBytes(scar.data);
 
   let wallVoxels = 0;
   let scarInWallVoxels = 0;
-  const cavityBox = nonZeroBoundingBox(la.data, dims);
+  const cavityBox = nonZeroBox(la.data, dims);
   if (cavityBox) {
     const box = grow(cavityBox, dims, spacing, wallMm);
     const d2 = distanceTransformMmInBox(la.data, dims, spacing, box, true);
@@ -187,10 +184,12 @@ export function quantifyStudy(
 }
 
 /** The box grown by the wall thickness in voxels along each axis, clipped to the grid. */
-function grow(box: VoxelBox, dims: Vec3, spacing: Vec3, mm: number): VoxelBox {
+function grow(box: MaskBox, dims: Vec3, spacing: Vec3, mm: number): VoxelBox {
   const margin = spacing.map((s) => Math.floor(mm / s) + 1);
+  const min = [box.x0, box.y0, box.z0];
+  const max = [box.x0 + box.bx, box.y0 + box.by, box.z0 + box.bz];
   return {
-    min: [0, 1, 2].map((a) => Math.max(0, box.min[a]! - margin[a]!)) as unknown as Vec3,
-    max: [0, 1, 2].map((a) => Math.min(dims[a]!, box.max[a]! + margin[a]!)) as unknown as Vec3,
+    min: [0, 1, 2].map((a) => Math.max(0, min[a]! - margin[a]!)) as unknown as Vec3,
+    max: [0, 1, 2].map((a) => Math.min(dims[a]!, max[a]! + margin[a]!)) as unknown as Vec3,
   };
 }

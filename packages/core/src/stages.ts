@@ -30,6 +30,7 @@ import {
   buildLaInputBatch,
   restoreCanvasSliceMask,
   type LaInputBatch,
+  type SliceStatistics,
 } from './preprocess.js';
 import { quantifyStudy, type QuantifyOptions, type ScarQuantification } from './quantify.js';
 import type { Mask, Volume, VoxelArray } from './volume.js';
@@ -180,11 +181,13 @@ export async function segmentStudy(
 
   // LA: batches of slices -> network -> thresholded straight onto the source grid.
   const laRaw = new Uint8Array(n);
+  const statistics: SliceStatistics[] = [];
   let buffers: LaInputBatch | undefined;
   const canvas = LA_INPUT_SIZE * LA_INPUT_SIZE;
   for (let k0 = 0; k0 < nz; k0 += laBatch) {
     const count = Math.min(laBatch, nz - k0);
     buffers = buildLaInputBatch(image, k0, count, buffers);
+    statistics.push(...buffers.statistics);
     lap('la-input');
     const out = await networks.la({
       firstSlice: k0,
@@ -258,7 +261,7 @@ export async function segmentStudy(
   };
 
   for (let k = 0; k < nz; k++) {
-    const plan = planScarSlice(image, la, k, options.patches);
+    const plan = planScarSlice(image, la, k, options.patches, statistics[k]);
     lap('scar-plan');
     if (!plan) continue;
     const acc = createScarAccumulator(plan);
