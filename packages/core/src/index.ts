@@ -21,6 +21,8 @@ export * from './dicom/seg-writer.js';
 export * from './lascarqs.js';
 export * from './dataset.js';
 export * from './stages.js';
+export * from './phantom/index.js';
+export * from './preview.js';
 export * from './dicom/align.js';
 export * from './dicom/bench.js';
 export * from './mask-scan.js';

@@ -1,0 +1,221 @@
+import { describe, expect, it } from 'vitest';
+import { labelComponents } from '../cca.js';
+import { quantifyStudy } from '../quantify.js';
+import { voxelToPatient } from '../volume.js';
+import { caseSeed } from './random.js';
+import {
+  type PhantomCase,
+  generatePhantom,
+  phantomAcquisition,
+  phantomTargetBurden,
+} from './generate.js';
+import { MAX_STORED_VALUE } from './render.js';
+
+// Tests use the reduced-matrix fast path (scale): same anatomy in mm, coarser voxels.
+const SMALL = { scale: 0.22 } as const;
+const cache = new Map<number, PhantomCase>();
+function small(seed: number): PhantomCase {
+  let c = cache.get(seed);
+  if (!c) {
+    c = generatePhantom(seed, SMALL);
+    cache.set(seed, c);
+  }
+  return c;
+}
+const SEEDS = Array.from({ length: 6 }, (_, i) => caseSeed(2024, i));
+
+describe('phantom determinism', () => {
+  it('gives identical bytes for the same seed', () => {
+    const a = small(SEEDS[0]!);
+    const b = generatePhantom(SEEDS[0]!, SMALL);
+    expect(Buffer.from(b.image.data.buffer).equals(Buffer.from(a.image.data.buffer))).toBe(true);
+    expect(Buffer.from(b.la.data).equals(Buffer.from(a.la.data))).toBe(true);
+    expect(Buffer.from(b.scar.data).equals(Buffer.from(a.scar.data))).toBe(true);
+    expect(JSON.stringify(b.truth)).toBe(JSON.stringify(a.truth));
+    expect(b.image.geometry).toEqual(a.image.geometry);
+  });
+
+  it('gives different studies for different seeds', () => {
+    const a = small(SEEDS[0]!);
+    const b = small(SEEDS[1]!);
+    expect(JSON.stringify(b.truth.quantities)).not.toBe(JSON.stringify(a.truth.quantities));
+    const same =
+      a.image.data.length === b.image.data.length &&
+      Buffer.from(a.image.data.buffer).equals(Buffer.from(b.image.data.buffer));
+    expect(same).toBe(false);
+  });
+
+  it('rejects seeds that are not 32-bit unsigned integers', () => {
+    expect(() => generatePhantom(-1)).toThrow(/seed/);
+    expect(() => generatePhantom(1.5)).toThrow(/seed/);
+    expect(() => generatePhantom(2 ** 32)).toThrow(/seed/);
+  });
+});
+
+describe('phantom masks', () => {
+  it.each(SEEDS.slice(0, 4))(
+    'seed %i: scar lies in the wall shell, outside the cavity; the cavity is one piece',
+    (seed) => {
+      const c = small(seed);
+      let overlap = 0;
+      for (let v = 0; v < c.la.data.length; v++) if (c.la.data[v] && c.scar.data[v]) overlap++;
+      expect(overlap).toBe(0);
+      const q = quantifyStudy(c.la, c.scar);
+      expect(q.scarInWallVoxels).toBe(q.scarVoxels);
+      expect(q.laVoxels).toBeGreaterThan(0);
+      // 6-connected: a cavity in two pieces would be a labelling error.
+      const components = labelComponents(c.la.data, c.la.geometry.dims, 6);
+      expect(components.count).toBe(1);
+      expect(q.laVolumeMl).toBeGreaterThan(40);
+      expect(q.laVolumeMl).toBeLessThan(260);
+      expect(c.truth.quantities.scarBurdenPercent).toBeCloseTo(q.scarBurdenPercent ?? 0, 2);
+      expect(c.truth.quantities.wallVoxels).toBe(q.wallVoxels);
+    },
+  );
+
+  it('aims for scar burdens from none to about 35 % across seeds', () => {
+    const targets = Array.from(
+      { length: 400 },
+      (_, i) => 100 * phantomTargetBurden(caseSeed(9, i)),
+    );
+    const none = targets.filter((t) => t === 0).length;
+    expect(none).toBeGreaterThan(10);
+    expect(none).toBeLessThan(80);
+    expect(Math.max(...targets)).toBeGreaterThan(30);
+    expect(Math.max(...targets)).toBeLessThanOrEqual(35);
+    const sorted = [...targets].sort((a, b) => a - b);
+    const median = sorted[200]!;
+    expect(median).toBeGreaterThan(8);
+    expect(median).toBeLessThan(20);
+    expect(targets.filter((t) => t > 20).length).toBeGreaterThan(60);
+  });
+
+  it('reaches each target burden on the generated masks', () => {
+    const cases = SEEDS.slice(0, 4).map(small);
+    for (const c of cases) {
+      expect(c.truth.quantities.scarBurdenPercent).toBeCloseTo(
+        100 * phantomTargetBurden(c.seed),
+        0,
+      );
+      expect(c.truth.quantities.targetBurdenPercent).toBeCloseTo(
+        100 * phantomTargetBurden(c.seed),
+        2,
+      );
+    }
+  });
+
+  it('puts the LA off the image centre, at different places per seed', () => {
+    const offsets = SEEDS.slice(0, 6).map((s) => {
+      const c = small(s);
+      const g = c.image.geometry;
+      const centre = voxelToPatient(
+        g,
+        (g.dims[0] - 1) / 2,
+        (g.dims[1] - 1) / 2,
+        (g.dims[2] - 1) / 2,
+      );
+      const la = c.truth.anatomy.laCentreMm;
+      return Math.hypot(la[0] - centre[0], la[1] - centre[1]);
+    });
+    expect(Math.max(...offsets)).toBeGreaterThan(15);
+    expect(new Set(offsets.map((o) => o.toFixed(1))).size).toBe(offsets.length);
+  });
+});
+
+describe('phantom images', () => {
+  it('stores 12-bit integers (0..4095) as Int16 and uses the range', () => {
+    for (const seed of SEEDS.slice(0, 3)) {
+      const d = small(seed).image.data;
+      expect(d).toBeInstanceOf(Int16Array);
+      let min = Infinity;
+      let max = -Infinity;
+      for (const v of d) {
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      expect(min).toBeGreaterThanOrEqual(0);
+      expect(max).toBeLessThanOrEqual(MAX_STORED_VALUE);
+      expect(max).toBeGreaterThan(300);
+    }
+  });
+
+  it('is not fooled by brightness alone: voxels as bright as scar exist well outside the scar', () => {
+    // Fat, other blood pools and LV enhancement are scar look-alikes. Count voxels at least as
+    // bright as the median scar voxel that are not scar: they must outnumber the scar itself.
+    const withScar = SEEDS.map(small).filter(
+      (c) => c.truth.quantities.scarVoxels > 20 && !c.truth.contrast.fatSuppressed,
+    );
+    expect(withScar.length).toBeGreaterThan(2);
+    for (const c of withScar) {
+      const scarValues: number[] = [];
+      for (let v = 0; v < c.scar.data.length; v++)
+        if (c.scar.data[v]) scarValues.push(c.image.data[v]!);
+      scarValues.sort((a, b) => a - b);
+      const median = scarValues[Math.floor(scarValues.length / 2)]!;
+      let brightElsewhere = 0;
+      for (let v = 0; v < c.image.data.length; v++)
+        if (!c.scar.data[v] && c.image.data[v]! >= median) brightElsewhere++;
+      expect(brightElsewhere).toBeGreaterThan(scarValues.length);
+    }
+  });
+
+  it('scar is brighter than the LA blood on average (LGE contrast)', () => {
+    const c = SEEDS.map(small).find((p) => p.truth.quantities.scarVoxels > 50)!;
+    let scarSum = 0;
+    let scarN = 0;
+    let bloodSum = 0;
+    let bloodN = 0;
+    for (let v = 0; v < c.image.data.length; v++) {
+      if (c.scar.data[v]) {
+        scarSum += c.image.data[v]!;
+        scarN++;
+      } else if (c.la.data[v]) {
+        bloodSum += c.image.data[v]!;
+        bloodN++;
+      }
+    }
+    expect(scarSum / scarN).toBeGreaterThan(bloodSum / bloodN);
+  });
+});
+
+describe('phantom acquisitions', () => {
+  const acqs = Array.from({ length: 300 }, (_, i) => phantomAcquisition(caseSeed(7, i)));
+
+  it('vary like LAScarQS: matrices 480-864, 44-88 slices, 0.625-1.25 mm in plane, 1.25-2.5 mm slices', () => {
+    const matrices = new Set(acqs.map((a) => a.dims[0]));
+    for (const m of [480, 576, 640, 784, 864]) expect(matrices.has(m)).toBe(true);
+    for (const a of acqs) {
+      expect(a.dims[0]).toBe(a.dims[1]);
+      expect(a.dims[2]).toBeGreaterThanOrEqual(44);
+      expect(a.dims[2]).toBeLessThanOrEqual(88);
+      expect(a.spacing[0]).toBeGreaterThanOrEqual(0.625 - 1e-9);
+      expect(a.spacing[0]).toBeLessThanOrEqual(1.25 + 1e-9);
+      expect(a.spacing[2]).toBeGreaterThanOrEqual(1.25 - 1e-9);
+      expect(a.spacing[2]).toBeLessThanOrEqual(2.5 + 1e-9);
+    }
+    const slices = acqs.map((a) => a.dims[2]);
+    expect(Math.min(...slices)).toBeLessThan(50);
+    expect(Math.max(...slices)).toBeGreaterThan(80);
+    const snr = acqs.map((a) => a.snr);
+    expect(Math.min(...snr)).toBeLessThan(8);
+    expect(Math.max(...snr)).toBeGreaterThan(40);
+    expect(acqs.filter((a) => a.obliqueDeg > 0).length).toBeGreaterThan(30);
+  });
+
+  it('the fast path shrinks the matrix, keeping voxels fine enough for the 3 mm wall shell', () => {
+    for (const seed of [11, 12, 13, 14]) {
+      const full = phantomAcquisition(seed);
+      const reduced = phantomAcquisition(seed, { scale: 0.25 });
+      expect(reduced.dims[0]).toBe(Math.round(full.dims[0] * 0.25));
+      expect(reduced.spacing[0]).toBeLessThanOrEqual(2);
+      expect(reduced.spacing[2]).toBeLessThanOrEqual(3);
+      expect(reduced.dims[2] * reduced.spacing[2]).toBeGreaterThanOrEqual(75 - 3);
+      for (let a = 0; a < 3; a++) {
+        expect(reduced.dims[a]! * reduced.spacing[a]!).toBeLessThanOrEqual(
+          full.dims[a]! * full.spacing[a]! + 1e-6,
+        );
+      }
+    }
+    expect(() => phantomAcquisition(11, { scale: 0 })).toThrow(/scale/);
+  });
+});

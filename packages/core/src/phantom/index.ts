@@ -1,0 +1,14 @@
+// Synthetic LGE phantoms: the public surface.
+export { type Acquisition, type AcquisitionOptions } from './acquisition.js';
+export { caseSeed, hashSeed, Rng } from './random.js';
+export { MAX_STORED_VALUE } from './render.js';
+export {
+  type PhantomCase,
+  type PhantomOptions,
+  type PhantomTruth,
+  WALL_SHELL_MM,
+  generatePhantom,
+  phantomAcquisition,
+  phantomTargetBurden,
+} from './generate.js';
+export { type PhantomDicomDescription, phantomDicomDescription } from './dicom-identity.js';

@@ -1,0 +1,204 @@
+/**
+ * Paints a sampled chest (anatomy.ts) into a tissue-class grid, back to front: torso, fat,
+ * chambers, vessels, pulmonary veins. The LA itself (cavity, wall, scar) is painted afterwards
+ * by generate.ts, which needs distance maps for it.
+ */
+import type { Geometry } from '../volume.js';
+import type { HeartModel, TubeSpec } from './anatomy.js';
+import { namedNoise } from './noise.js';
+import { paint, paintBy } from './raster.js';
+import {
+  type EllipsoidSpec,
+  type Shape,
+  balls,
+  ellipsoid,
+  thickenedTube,
+  tube,
+  union,
+} from './shapes.js';
+import { Tissue } from './tissue.js';
+
+const grow = (e: EllipsoidSpec, mm: number): EllipsoidSpec => ({
+  ...e,
+  radii: [e.radii[0] + mm, e.radii[1] + mm, e.radii[2] + mm],
+});
+const tubeOf = (t: TubeSpec): Shape => tube(t.points, t.radii);
+const grownTube = (t: TubeSpec, mm: number): Shape => thickenedTube(t.points, t.radii, mm);
+
+/** Torso, lungs, spine, liver, stomach, arms: one pass over the whole grid with inline tests. */
+export function paintTorso(g: Geometry, labels: Uint8Array, heart: HeartModel): void {
+  const t = heart.torso;
+  const [cx, cy] = t.centre;
+  const [A, B] = t.semiAxes;
+  const fA = A - t.subcutaneousFatMm;
+  const fB = B - t.subcutaneousFatMm;
+  const mA = fA - t.chestWallMm;
+  const mB = fB - t.chestWallMm;
+  const [sx, sy] = t.spine.centre;
+  const sr = t.spine.radius;
+  const canalY = sy + sr + 9;
+  const lungs = t.lungs.map(
+    (l) => [l.centre[0], l.centre[1], 1 / l.semiAxes[0], 1 / l.semiAxes[1]] as const,
+  );
+  const liver = t.liver;
+  const stomach = t.stomach;
+  const armA = 38;
+  const armB = 46;
+  const armOffset = A + armA + 12;
+  const inv2 = (v: number): number => 1 / (v * v);
+  const liverInv = [inv2(liver.radii[0]), inv2(liver.radii[1]), inv2(liver.radii[2])];
+  const stomachInv = [inv2(stomach.radii[0]), inv2(stomach.radii[1]), inv2(stomach.radii[2])];
+  // One monomorphic loop over the whole grid (no per-voxel callback): this pass touches every voxel.
+  const [nx, ny, nz] = g.dims;
+  const [di, dj, dk] = g.direction;
+  const [si, sj, sk] = g.spacing;
+  for (let k = 0; k < nz; k++) {
+    for (let j = 0; j < ny; j++) {
+      const bx = g.origin[0] + j * sj * dj[0] + k * sk * dk[0];
+      const by = g.origin[1] + j * sj * dj[1] + k * sk * dk[1];
+      const bz = g.origin[2] + j * sj * dj[2] + k * sk * dk[2];
+      const row = nx * (j + ny * k);
+      for (let i = 0; i < nx; i++) {
+        labels[row + i] = torsoClass(bx + i * si * di[0], by + i * si * di[1], bz + i * si * di[2]);
+      }
+    }
+  }
+
+  function torsoClass(x: number, y: number, z: number): number {
+    const dx = x - cx;
+    const dy = y - cy;
+    const outer = (dx * dx) / (A * A) + (dy * dy) / (B * B);
+    if (outer >= 1) {
+      if (t.arms) {
+        const ax = Math.abs(dx) - armOffset;
+        const e = (ax * ax) / (armA * armA) + ((dy + 10) * (dy + 10)) / (armB * armB);
+        if (e < 1) {
+          const bone = ax * ax + (dy + 10) * (dy + 10) < 100;
+          return bone ? Tissue.Marrow : e > 0.6 ? Tissue.Fat : Tissue.Muscle;
+        }
+      }
+      return Tissue.Air;
+    }
+    if ((dx * dx) / (fA * fA) + (dy * dy) / (fB * fB) >= 1) return Tissue.Fat;
+    if ((dx * dx) / (mA * mA) + (dy * dy) / (mB * mB) >= 1) return Tissue.Muscle;
+    const vx = x - sx;
+    const vy = y - sy;
+    if (vx * vx + vy * vy < sr * sr) {
+      const phase = (((z - t.discPhaseMm) % t.discPeriodMm) + t.discPeriodMm) % t.discPeriodMm;
+      return phase < 6 ? Tissue.SoftTissue : Tissue.Marrow;
+    }
+    const cyy = y - canalY;
+    if (vx * vx + cyy * cyy < 49) return Tissue.Csf;
+    // Spinous process behind the canal, paraspinal muscles either side of it.
+    if (Math.abs(vx) < 5 && cyy > 0 && cyy < 28) return Tissue.Marrow;
+    const px = Math.abs(vx) - 30;
+    const py = y - (sy + sr + 14);
+    if ((px * px) / (26 * 26) + (py * py) / (32 * 32) < 1) return Tissue.Muscle;
+    if (Math.abs(vx) < sr + 6 && y > sy - sr * 0.3 && y < sy + sr) return Tissue.SoftTissue;
+    const lx = x - liver.centre[0];
+    const ly = y - liver.centre[1];
+    const lz = z - liver.centre[2];
+    if (lx * lx * liverInv[0]! + ly * ly * liverInv[1]! + lz * lz * liverInv[2]! < 1)
+      return Tissue.Liver;
+    const gx = x - stomach.centre[0];
+    const gy = y - stomach.centre[1];
+    const gz = z - stomach.centre[2];
+    if (gx * gx * stomachInv[0]! + gy * gy * stomachInv[1]! + gz * gz * stomachInv[2]! < 1)
+      return Tissue.Stomach;
+    for (const [lcx, lcy, iax, iay] of lungs) {
+      const ux = (x - lcx) * iax;
+      const uy = (y - lcy) * iay;
+      if (ux * ux + uy * uy < 1) return Tissue.Lung;
+    }
+    return Tissue.SoftTissue;
+  }
+}
+
+/** Everything of the heart and mediastinum except the LA cavity, wall and scar. */
+export function paintHeart(g: Geometry, labels: Uint8Array, heart: HeartModel, seed: number): void {
+  // Fat around the great vessels and inside the pericardium: bright on LGE unless suppressed.
+  const fatField = namedNoise(seed, 91, 9, 2);
+  const bias = heart.epicardialFatBias;
+  const fatOrSoft = (x: number, y: number, z: number): number =>
+    fatField(x, y, z) > bias ? Tissue.EpicardialFat : Tissue.SoftTissue;
+  // Mediastinum: fat and soft tissue packed around the great vessels, oesophagus and atria.
+  const m = heart.periVascularFatMm;
+  const mediastinum = union([
+    grownTube(heart.ascendingAorta, m + 4),
+    ...heart.pulmonaryArteries.map((pa) => grownTube(pa, m)),
+    grownTube(heart.svc, m),
+    grownTube(heart.oesophagus, m * 0.6),
+    grownTube(heart.descendingAorta, m * 0.5),
+    ellipsoid(grow({ ...heart.laBody, clip: undefined }, 4 + m)),
+  ]);
+  paintBy(g, labels, mediastinum, (x, y, z) =>
+    fatField(x + 50, y, z) > bias + 0.15 ? Tissue.Fat : Tissue.SoftTissue,
+  );
+  const envelope = union([
+    ellipsoid(grow(heart.lvMyocardium, heart.epicardialFatMm)),
+    ellipsoid(grow(heart.rvMyocardium, heart.epicardialFatMm)),
+    ellipsoid(grow(heart.raWall, heart.epicardialFatMm * 0.7)),
+    ellipsoid(grow({ ...heart.laBody, clip: undefined }, heart.epicardialFatMm * 0.6)),
+  ]);
+  paintBy(g, labels, envelope, fatOrSoft);
+
+  paint(g, labels, tubeOf(heart.oesophagus), Tissue.Oesophagus);
+  paint(g, labels, grownTube(heart.descendingAorta, 1.5), Tissue.SoftTissue);
+  paint(g, labels, tubeOf(heart.descendingAorta), Tissue.BloodAorta);
+
+  paint(g, labels, ellipsoid(heart.rvMyocardium), Tissue.Myocardium);
+  paint(g, labels, ellipsoid(heart.rvBlood), Tissue.BloodRight);
+  paint(g, labels, ellipsoid(heart.raWall), Tissue.Myocardium);
+  paint(g, labels, ellipsoid(heart.raBlood), Tissue.BloodRight);
+  paint(g, labels, tubeOf(heart.svc), Tissue.BloodRight);
+  paint(g, labels, tubeOf(heart.ivc), Tissue.BloodRight);
+
+  const lvMyo = ellipsoid(heart.lvMyocardium);
+  paint(g, labels, lvMyo, Tissue.Myocardium);
+  if (heart.infarct) {
+    // Subendocardial-to-transmural LV enhancement: bright myocardium that is not LA scar.
+    const inf = heart.infarct;
+    const depthMm = (heart.lvMyocardium.radii[1] - heart.lvBlood.radii[1]) * inf.depth;
+    const region = ellipsoid(grow(heart.lvBlood, depthMm));
+    const blob = balls([inf.centre], [inf.radiusMm]);
+    const onlyMyocardium = new Uint8Array(256).fill(1);
+    onlyMyocardium[Tissue.Myocardium] = 0;
+    paint(
+      g,
+      labels,
+      { box: blob.box, inside: (x, y, z) => blob.inside(x, y, z) && region.inside(x, y, z) },
+      Tissue.EnhancedMyocardium,
+      onlyMyocardium,
+    );
+  }
+  paint(g, labels, ellipsoid(heart.lvBlood), Tissue.BloodLv);
+
+  paint(g, labels, grownTube(heart.ascendingAorta, 1.5), Tissue.SoftTissue);
+  paint(g, labels, tubeOf(heart.ascendingAorta), Tissue.BloodAorta);
+  for (const pa of heart.pulmonaryArteries) paint(g, labels, tubeOf(pa), Tissue.BloodPa);
+
+  // Atrioventricular groove: fat around the coronary sinus, right against the LA wall.
+  paint(
+    g,
+    labels,
+    grownTube(heart.coronarySinus, 2 + heart.epicardialFatMm * 0.4),
+    Tissue.EpicardialFat,
+  );
+  paint(g, labels, tubeOf(heart.coronarySinus), Tissue.CoronarySinus);
+  if (heart.fatPads.centres.length > 0)
+    paint(g, labels, balls(heart.fatPads.centres, heart.fatPads.radii), Tissue.EpicardialFat);
+
+  // Pulmonary veins beyond the LA: a thin dark wall around bright blood, into the lungs.
+  for (const v of heart.veins) {
+    paint(g, labels, grownTube(v.trunk, heart.wallMm), Tissue.LaWall);
+    paint(g, labels, grownTube(v.branch, heart.wallMm * 0.7), Tissue.LaWall);
+  }
+  for (const v of heart.veins) {
+    paint(g, labels, tubeOf(v.trunk), Tissue.BloodLa);
+    paint(g, labels, tubeOf(v.branch), Tissue.BloodLa);
+  }
+  // Lung vessels: branching trees from the hila, drawn only over lung.
+  const lungOnly = new Uint8Array(256).fill(1);
+  lungOnly[Tissue.Lung] = 0;
+  for (const v of heart.lungVessels) paint(g, labels, tubeOf(v), Tissue.LungVessel, lungOnly);
+}
