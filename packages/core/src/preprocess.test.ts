@@ -43,6 +43,14 @@ describe('sliceStatistics and z-scoring', () => {
     );
   });
 
+  it('names a slice with NaN intensities', () => {
+    const data = Float32Array.from([1, 2, 3, 4, 5, Number.NaN, 7, 8]);
+    expect(sliceStatistics(data, [2, 2, 2], 0).mean).toBe(2.5);
+    expect(() => sliceStatistics(data, [2, 2, 2], 1)).toThrow(
+      /slice 1 contains non-finite intensities/,
+    );
+  });
+
   it('turns a constant slice into zeros, not NaN', () => {
     const data = Int16Array.from([1, 2, 3, 4, 7, 7, 7, 7]);
     const out = new Float32Array(16).fill(9);

@@ -29,10 +29,10 @@ export interface SliceStatistics {
 /**
  * Mean and population standard deviation of slice k, in float64.
  *
- * 8- and 16-bit integer slices (what MRI scanners store) take one pass: their sums and sums of
- * squares are integers below 2^53, so they are exact, and the variance n * sum(v^2) - sum(v)^2
- * is formed from exact terms. Other types take two passes (mean, then squared deviations), which
- * avoids the cancellation a one-pass float formula suffers.
+ * 8- and 16-bit integer slices (what MRI scanners store) of up to 8 M pixels take one pass: their
+ * sums and sums of squares are integers below 2^53, so they are exact, and the variance is formed
+ * from exact terms. Other types take two passes (mean, then squared deviations), which avoids the
+ * cancellation a one-pass float formula suffers.
  */
 export function sliceStatistics(data: ArrayLike<number>, dims: Vec3, k: number): SliceStatistics {
   const nxy = dims[0] * dims[1];
@@ -55,6 +55,15 @@ export function sliceStatistics(data: ArrayLike<number>, dims: Vec3, k: number):
     const variance = Math.max(0, (squares - sum * mean) / nxy);
     return { mean, std: Math.sqrt(variance) };
   }
+  const stats = twoPassStatistics(data, base, nxy);
+  // NaN or Infinity (possible in float NIfTI) would turn the whole slice into NaN downstream.
+  if (!Number.isFinite(stats.mean) || !Number.isFinite(stats.std)) {
+    throw new RangeError(`slice ${k} contains non-finite intensities (NaN or Infinity)`);
+  }
+  return stats;
+}
+
+function twoPassStatistics(data: ArrayLike<number>, base: number, nxy: number): SliceStatistics {
   let sum = 0;
   for (let p = base; p < base + nxy; p++) sum += data[p]!;
   const mean = sum / nxy;
