@@ -180,7 +180,7 @@ export async function segmentStudy(
   };
 
   // LA: batches of slices -> network -> thresholded straight onto the source grid.
-  const laRaw = new Uint8Array(n);
+  let laRaw = new Uint8Array(n);
   const statistics: SliceStatistics[] = [];
   let buffers: LaInputBatch | undefined;
   const canvas = LA_INPUT_SIZE * LA_INPUT_SIZE;
@@ -218,6 +218,7 @@ export async function segmentStudy(
   const la = postprocessLaMask(laRaw, geometry.dims, {
     largestComponent: options.laComponents ?? 26,
   });
+  laRaw = new Uint8Array(0); // let the unfiltered mask go: memory stays a few masks, not more
   lap('la-postprocess');
 
   // Scar: patches of several slices share a batch; a slice is finished once all its patches
@@ -225,7 +226,7 @@ export async function segmentStudy(
   const patchValues = SCAR_PATCH_CHANNELS * SCAR_PATCH_SIZE * SCAR_PATCH_SIZE;
   const patchPixels = SCAR_PATCH_SIZE * SCAR_PATCH_SIZE;
   const batch = new Float32Array(scarBatch * patchValues);
-  const scarRaw = new Uint8Array(n);
+  let scarRaw = new Uint8Array(n);
   const scarThreshold = options.scarThreshold ?? DEFAULT_PROBABILITY_THRESHOLD;
   let slots = 0;
   let patchCount = 0;
@@ -280,6 +281,7 @@ export async function segmentStudy(
   await flush();
 
   const scar = filterComponentsPerSlice(scarRaw, geometry.dims, options.scarComponents);
+  scarRaw = new Uint8Array(0);
   lap('scar-cca');
   const laMask: Mask = { geometry, data: la };
   const scarMask: Mask = { geometry, data: scar };
