@@ -226,8 +226,8 @@ export const SCAR_COMPONENT_MAX_PIXELS = 450;
 /**
  * The paper's scar clean-up: 4-connected components per 2D slice, keeping those with
  * minPixels <= size <= maxPixels (defaults 10 and 450; "fewer than 10 or more than 450" are
- * dropped). Why per slice: the paper applies it to its 2D slice predictions, and slices of
- * thick-slice LGE are too far apart for 3D adjacency to mean much. Returns a new 0/1 mask.
+ * dropped). Why per slice: the paper applies it to its 2D slice-by-slice predictions, and its
+ * pixel limits are 2D areas. Returns a new 0/1 mask.
  *
  * Works one slice at a time on that slice's foreground box, so memory stays one slice's worth.
  */

@@ -66,6 +66,51 @@ describe('planScarSlice', () => {
   });
 });
 
+describe('planScarSlice on an LA cut by the image edge', () => {
+  it('finds the same contours and band as the whole-slice functions', () => {
+    const { image, dims } = study();
+    const nxy = dims[0] * dims[1];
+    for (const [cx, cy] of [
+      [3, 50],
+      [60, 97],
+      [118, 2],
+    ] as const) {
+      const la = new Uint8Array(image.data.length);
+      for (let j = 0; j < dims[1]; j++)
+        for (let i = 0; i < dims[0]; i++)
+          if ((i - cx) ** 2 + (j - cy) ** 2 <= 144) la[nxy + i + dims[0] * j] = 1;
+      const plan = planScarSlice(image, la, 1, { bandMm: 4, stepPx: 5 })!;
+      const slice = { data: la.subarray(nxy), columns: dims[0], rows: dims[1] };
+      expect(Array.from(plan.centres)).toEqual(Array.from(samplePatchCentres(slice, 5)));
+      expect(Array.from(plan.band)).toEqual(Array.from(boundaryBand(slice, [0.8, 0.8], 4)));
+    }
+  });
+});
+
+describe('histogram channel on float images', () => {
+  it('is the same empirical CDF as for integer images (sorted search instead of a histogram)', () => {
+    const { image, la, dims } = study();
+    const floats = makeVolume(
+      image.geometry,
+      Float32Array.from(image.data, (v) => v * 1.5 + 0.25),
+    );
+    const a = planScarSlice(image, la, 1)!;
+    const b = planScarSlice(floats, la, 1)!;
+    expect(b.region).toEqual(a.region);
+    // A monotonic map of the intensities leaves every CDF value unchanged.
+    expect(Array.from(b.scarProbability)).toEqual(Array.from(a.scarProbability));
+    const nxy = dims[0] * dims[1];
+    const bandValues: number[] = [];
+    for (let p = 0; p < nxy; p++) if (b.band[p]) bandValues.push(floats.data[nxy + p]!);
+    const v = floats.data[nxy + 30 + dims[0] * 50]!;
+    const expected = bandValues.filter((x) => x <= v).length / bandValues.length;
+    expect(b.scarProbability[30 - b.region.x0 + b.region.width * (50 - b.region.y0)]).toBeCloseTo(
+      expected,
+      6,
+    );
+  });
+});
+
 describe('writeScarPatches', () => {
   it('builds the three channels, zero-padded beyond the image edge', () => {
     const { image, la, dims } = study();

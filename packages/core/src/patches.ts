@@ -36,7 +36,7 @@ import {
   zScoreScale,
   type SliceStatistics,
 } from './preprocess.js';
-import { countNonZeroBytes, forEachNonZero } from './mask-scan.js';
+import { cropMask, nonZeroBox } from './mask-scan.js';
 import type { Volume, VoxelArray } from './volume.js';
 
 export const SCAR_PATCH_SIZE = 64;
@@ -104,23 +104,48 @@ export function planScarSlice(
   }
   if (!Number.isInteger(k) || k < 0 || k >= nz)
     throw new RangeError(`slice ${k} is outside the volume's ${nz} slices`);
-  const maskSlice = { data: laMask.subarray(k * nxy, (k + 1) * nxy), columns: nx, rows: ny };
-  const centres = samplePatchCentres(maskSlice, options.stepPx ?? DEFAULT_PATCH_STEP_PX);
-  if (centres.length === 0) return undefined;
-  const band = boundaryBand(
-    maskSlice,
+  const bandMm = options.bandMm ?? DEFAULT_BAND_MM;
+  const stepPx = options.stepPx ?? DEFAULT_PATCH_STEP_PX;
+  const base = k * nxy;
+
+  // Work on the LA's box grown by the band's reach (and at least one pixel, so the crop edge is
+  // never mistaken for the image edge): contours, boundary and band are the same as on the whole
+  // slice, at a cost proportional to the LA, not the slice.
+  const sliceMask = laMask.subarray(base, base + nxy);
+  const box = nonZeroBox(sliceMask, [nx, ny, 1]);
+  if (!box) return undefined;
+  const reach = Math.max(1, Math.ceil(bandMm / Math.min(spacing[0], spacing[1])) + 1);
+  const cx0 = Math.max(0, box.x0 - reach);
+  const cy0 = Math.max(0, box.y0 - reach);
+  const cw = Math.min(nx, box.x0 + box.bx + reach) - cx0;
+  const ch = Math.min(ny, box.y0 + box.by + reach) - cy0;
+  const crop = cropMask(sliceMask, [nx, ny, 1], { x0: cx0, y0: cy0, z0: 0, bx: cw, by: ch, bz: 1 });
+  const cropSlice = { data: crop, columns: cw, rows: ch };
+  const centres = samplePatchCentres(cropSlice, stepPx);
+  for (let c = 0; c < centres.length; c += 2) {
+    centres[c]! += cx0;
+    centres[c + 1]! += cy0;
+  }
+  const cropBand = boundaryBand(
+    cropSlice,
     [spacing[0], spacing[1]],
-    options.bandMm ?? DEFAULT_BAND_MM,
-    boundaryPixels(maskSlice),
+    bandMm,
+    boundaryPixels(cropSlice),
   );
 
-  // Sorted band intensities: the empirical distribution channel 1 is read from.
-  const base = k * nxy;
-  const bandPixelCount = countNonZeroBytes(band);
-  const sorted = new Float64Array(bandPixelCount);
-  let filled = 0;
-  forEachNonZero(band, (p) => (sorted[filled++] = image.data[base + p]!));
-  sorted.sort();
+  // The band on the whole slice, and its intensities: the distribution channel 1 is read from.
+  const band = new Uint8Array(nxy);
+  const bandIntensities: number[] = [];
+  for (let y = 0; y < ch; y++) {
+    const row = cx0 + nx * (cy0 + y);
+    for (let x = 0; x < cw; x++) {
+      if (cropBand[x + cw * y] === 0) continue;
+      band[row + x] = 1;
+      bandIntensities.push(image.data[base + row + x]!);
+    }
+  }
+  const bandPixelCount = bandIntensities.length;
+  const cdf = empiricalCdf(bandIntensities, isIntegerArray(image.data));
 
   let x0 = nx, y0 = ny, x1 = -1, y1 = -1; // prettier-ignore
   for (let c = 0; c < centres.length; c += 2) {
@@ -136,12 +161,9 @@ export function planScarSlice(
   const region: PixelRect = { x0, y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
 
   const scarProbability = new Float32Array(region.width * region.height);
-  const n = sorted.length;
   for (let y = 0, o = 0; y < region.height; y++) {
     const row = base + x0 + nx * (y0 + y);
-    for (let x = 0; x < region.width; x++, o++) {
-      scarProbability[o] = upperBound(sorted, image.data[row + x]!) / n;
-    }
+    for (let x = 0; x < region.width; x++, o++) scarProbability[o] = cdf(image.data[row + x]!);
   }
 
   return {
@@ -156,6 +178,32 @@ export function planScarSlice(
     region,
     scarProbability,
   };
+}
+
+function isIntegerArray(a: VoxelArray): boolean {
+  return !(a instanceof Float32Array || a instanceof Float64Array);
+}
+
+/**
+ * v -> #{values <= v} / #values. Integer intensities (what scanners store) use a cumulative
+ * histogram over the values' range, O(1) per lookup; other data a sorted copy and binary search.
+ */
+function empiricalCdf(values: number[], integers: boolean): (v: number) => number {
+  const n = values.length;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (integers && max - min <= 1 << 20) {
+    const cumulative = new Int32Array(max - min + 1);
+    for (const v of values) cumulative[v - min]!++;
+    for (let t = 1; t < cumulative.length; t++) cumulative[t]! += cumulative[t - 1]!;
+    return (v) => (v < min ? 0 : v >= max ? 1 : cumulative[Math.floor(v) - min]! / n);
+  }
+  const sorted = Float64Array.from(values).sort();
+  return (v) => upperBound(sorted, v) / n;
 }
 
 /** Number of sorted values <= v. */
