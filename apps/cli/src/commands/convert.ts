@@ -3,11 +3,13 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  createCodecDecoders,
   DicomError,
   readDicomSeries,
   writeNifti,
   type DicomFile,
   type DicomSeries,
+  type FrameDecoders,
   type Volume,
   type VoxelArray,
 } from '@lascar/core';
@@ -40,19 +42,28 @@ export async function readDicomDirectory(dir: string, flag = 'DICOM_DIR'): Promi
   return files;
 }
 
+let codecs: Promise<FrameDecoders> | undefined;
+
+/** JPEG, JPEG-LS and JPEG 2000 decoders, loaded once on first use. */
+function codecDecoders(): Promise<FrameDecoders> {
+  codecs ??= createCodecDecoders();
+  return codecs;
+}
+
 /** Reads the series under `dir`; DICOM problems become plain usage errors. */
 export async function readSeriesFromDirectory(
   dir: string,
   options: { seriesInstanceUid?: string; flag?: string } = {},
 ): Promise<DicomSeries> {
   const files = await readDicomDirectory(dir, options.flag);
+  const decoders = await codecDecoders();
   try {
-    return readDicomSeries(
-      files,
-      options.seriesInstanceUid !== undefined
+    return readDicomSeries(files, {
+      decoders,
+      ...(options.seriesInstanceUid !== undefined
         ? { seriesInstanceUid: options.seriesInstanceUid }
-        : {},
-    );
+        : {}),
+    });
   } catch (error) {
     if (error instanceof DicomError) {
       const hint = error.code === 'MIXED_SERIES' ? ' (use --series UID)' : '';
