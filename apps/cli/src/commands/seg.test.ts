@@ -42,7 +42,7 @@ function sourceDir(name: string): string {
   return dir;
 }
 
-function maskFile(name: string, mask: Mask): string {
+function maskFile(name: string, mask: Mask | { geometry: Geometry; data: Float32Array }): string {
   const file = join(work, name);
   writeFileSync(file, writeNifti(mask, { gzip: true }));
   return file;

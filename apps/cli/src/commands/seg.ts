@@ -41,7 +41,16 @@ async function readMask(file: string, flag: string, series: DicomSeries): Promis
   }
   let mask: Mask;
   try {
-    mask = maskFromLabels(readNifti(bytes));
+    const volume = readNifti(bytes);
+    // A mask holds labels (non-zero = inside). Fractions or big values mean an image was given.
+    for (const v of volume.data) {
+      if (!Number.isInteger(v) || v < 0 || v > 255) {
+        throw new UsageError(
+          `${flag} ${file} holds the value ${v}: it looks like an image, not a label mask`,
+        );
+      }
+    }
+    mask = maskFromLabels(volume);
   } catch (error) {
     if (error instanceof NiftiError) throw new UsageError(`${flag} ${file}: ${error.message}`);
     throw error;
