@@ -130,3 +130,15 @@ describe('writeMrSeries', () => {
     }
   });
 });
+
+describe('writeMrSeries input checks', () => {
+  it('refuses non-finite voxels, naming the voxel', () => {
+    const data = new Float32Array(12 * 10 * 5);
+    data[17] = Number.NaN;
+    expect(() => writeMrSeries({ geometry: AXIAL, data }, identity)).toThrow(/voxel 17 is NaN/);
+    data[17] = Number.POSITIVE_INFINITY;
+    expect(() => writeMrSeries({ geometry: AXIAL, data }, identity)).toThrow(
+      /voxel 17 is Infinity/,
+    );
+  });
+});

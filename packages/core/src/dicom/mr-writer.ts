@@ -70,15 +70,21 @@ interface Encoding {
 function chooseEncoding(data: VoxelArray): Encoding {
   let min = Infinity;
   let max = -Infinity;
-  let integral = true;
+  let fraction = 0; // sum of fractional parts: 0 for integers, NaN once a value is not finite
   for (let n = 0; n < data.length; n++) {
     const v = data[n]!;
-    if (v - v !== 0)
-      throw new DicomError('INVALID_INPUT', `voxel ${n} is ${v}; MR images need finite values`);
     if (v < min) min = v;
     if (v > max) max = v;
-    if (integral && Math.round(v) !== v) integral = false;
+    fraction += v - Math.floor(v);
   }
+  if (Number.isNaN(fraction) || !Number.isFinite(min) || !Number.isFinite(max)) {
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    throw new DicomError(
+      'INVALID_INPUT',
+      `voxel ${bad} is ${data[bad]}; MR images need finite values`,
+    );
+  }
+  const integral = fraction === 0;
   if (integral && min >= 0 && max <= 65535) {
     const bitsStored = max < 4096 ? 12 : 16;
     return { signed: false, bitsStored, slope: 1, intercept: 0 };
