@@ -23,23 +23,34 @@ const work = mkdtempSync(join(tmpdir(), 'lascar-convert-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /**
- * Maps every voxel of ours through our affine, then through the inverse of dcm2niix's affine:
+ * Maps our voxel grid through our affine and the inverse of dcm2niix's affine:
  * the result must land on a voxel centre of dcm2niix's grid holding the same value. This
  * compares through the affines, so dcm2niix's documented row flip / reorientation does not matter.
  */
 const COMPARE = `
-import sys, json, numpy as np, nibabel as nib
+import sys, json, itertools, numpy as np, nibabel as nib
 ours, theirs = nib.load(sys.argv[1]), nib.load(sys.argv[2])
 a = ours.get_fdata(); b = np.squeeze(theirs.get_fdata())
-ijk = np.indices(a.shape).reshape(3, -1)
-world = ours.affine @ np.vstack([ijk, np.ones(ijk.shape[1])])
-theirs_ijk = np.linalg.inv(theirs.affine) @ world
-rounded = np.rint(theirs_ijk[:3]).astype(int)
-off = float(np.abs(theirs_ijk[:3] - rounded).max())
-inside = bool(((rounded >= 0) & (rounded < np.array(b.shape)[:, None])).all())
-diff = float(np.abs(a.reshape(-1) - b[tuple(rounded)]).max()) if inside else None
-centre_mm = float(np.abs(ours.affine[:3, :3] @ (np.array(a.shape) - 1) / 2 + ours.affine[:3, 3] - (theirs.affine[:3, :3] @ (np.array(b.shape) - 1) / 2 + theirs.affine[:3, 3])).max())
-print(json.dumps({"shape": list(a.shape), "theirs": list(b.shape), "voxel_offset": off, "inside": inside, "max_diff": diff, "centre_mm": centre_mm}))
+m = np.linalg.inv(theirs.affine) @ ours.affine  # our voxel index -> their voxel index
+# Affine, so the worst distance from a voxel centre is at a corner of the grid.
+corners = np.array(list(itertools.product(*[(0, n - 1) for n in a.shape])), dtype=float).T
+mapped = m[:3, :3] @ corners + m[:3, 3:4]
+off = float(np.abs(mapped - np.rint(mapped)).max())
+rounded = np.rint(m[:3, :3]).astype(int)
+perm = [int(np.flatnonzero(rounded[:, axis])[0]) if np.count_nonzero(rounded[:, axis]) == 1 else -1 for axis in range(3)]
+inside = bool(((np.rint(mapped) >= 0) & (np.rint(mapped) < np.array(b.shape)[:, None])).all()) and sorted(perm) == [0, 1, 2]
+diff = None
+if inside:
+    # Their array re-indexed into our order: our axis k is their axis perm[k], maybe reversed.
+    start = np.rint(mapped[:, 0]).astype(int)
+    view = np.transpose(b, perm)
+    index = []
+    for k in range(3):
+        step = int(rounded[perm[k], k]); s0 = int(start[perm[k]])
+        index.append(slice(s0, s0 + step * a.shape[k], step) if step > 0 else slice(s0, (s0 + step * a.shape[k]) if s0 + step * a.shape[k] >= 0 else None, step))
+    part = view[tuple(index)]
+    diff = float(np.abs(a - part).max()) if part.shape == a.shape else None
+print(json.dumps({"shape": list(a.shape), "theirs": list(b.shape), "voxel_offset": off, "inside": inside, "max_diff": diff}))
 `;
 
 function dcm2niix(dir: string, name: string): string {
