@@ -411,7 +411,7 @@ export function sampleHeart(rng: Rng): HeartModel {
       grow(end, d2, r2 * 0.85, depth - 1);
     }
   };
-  for (const root of roots) grow(root.p, root.dir, root.r, 3);
+  for (const root of roots) grow(root.p, root.dir, root.r, 2);
 
   const torso = sampleTorso(rng, L, laExtent, rvBlood, descendingAorta, lvBlood);
 

@@ -6,16 +6,8 @@
 import type { Geometry } from '../volume.js';
 import type { HeartModel, TubeSpec } from './anatomy.js';
 import { namedNoise } from './noise.js';
-import { paint, paintBy } from './raster.js';
-import {
-  type EllipsoidSpec,
-  type Shape,
-  balls,
-  ellipsoid,
-  thickenedTube,
-  tube,
-  union,
-} from './shapes.js';
+import { classSet, paint, paintBy } from './raster.js';
+import { type EllipsoidSpec, type Shape, balls, ellipsoid, thickenedTube, tube } from './shapes.js';
 import { Tissue } from './tissue.js';
 
 const grow = (e: EllipsoidSpec, mm: number): EllipsoidSpec => ({
@@ -117,30 +109,32 @@ export function paintTorso(g: Geometry, labels: Uint8Array, heart: HeartModel): 
 /** Everything of the heart and mediastinum except the LA cavity, wall and scar. */
 export function paintHeart(g: Geometry, labels: Uint8Array, heart: HeartModel, seed: number): void {
   // Fat around the great vessels and inside the pericardium: bright on LGE unless suppressed.
-  const fatField = namedNoise(seed, 91, 9, 2);
+  // Smooth, coarse field: fat gathers in broad pads and grooves, not in speckles.
+  const fatField = namedNoise(seed, 91, 16, 2);
   const bias = heart.epicardialFatBias;
   const fatOrSoft = (x: number, y: number, z: number): number =>
     fatField(x, y, z) > bias ? Tissue.EpicardialFat : Tissue.SoftTissue;
   // Mediastinum: fat and soft tissue packed around the great vessels, oesophagus and atria.
   const m = heart.periVascularFatMm;
-  const mediastinum = union([
+  const mediastinum = [
     grownTube(heart.ascendingAorta, m + 4),
     ...heart.pulmonaryArteries.map((pa) => grownTube(pa, m)),
     grownTube(heart.svc, m),
     grownTube(heart.oesophagus, m * 0.6),
     grownTube(heart.descendingAorta, m * 0.5),
     ellipsoid(grow({ ...heart.laBody, clip: undefined }, 4 + m)),
-  ]);
-  paintBy(g, labels, mediastinum, (x, y, z) =>
-    fatField(x + 50, y, z) > bias + 0.15 ? Tissue.Fat : Tissue.SoftTissue,
-  );
-  const envelope = union([
+  ];
+  // Members painted one by one with the same per-voxel rule: the union's box would be huge.
+  const mediastinalTissue = (x: number, y: number, z: number): number =>
+    fatField(x + 50, y, z) > bias + 0.15 ? Tissue.Fat : Tissue.SoftTissue;
+  for (const part of mediastinum) paintBy(g, labels, part, mediastinalTissue);
+  const envelope = [
     ellipsoid(grow(heart.lvMyocardium, heart.epicardialFatMm)),
     ellipsoid(grow(heart.rvMyocardium, heart.epicardialFatMm)),
     ellipsoid(grow(heart.raWall, heart.epicardialFatMm * 0.7)),
     ellipsoid(grow({ ...heart.laBody, clip: undefined }, heart.epicardialFatMm * 0.6)),
-  ]);
-  paintBy(g, labels, envelope, fatOrSoft);
+  ];
+  for (const part of envelope) paintBy(g, labels, part, fatOrSoft);
 
   paint(g, labels, tubeOf(heart.oesophagus), Tissue.Oesophagus);
   paint(g, labels, grownTube(heart.descendingAorta, 1.5), Tissue.SoftTissue);
@@ -173,8 +167,10 @@ export function paintHeart(g: Geometry, labels: Uint8Array, heart: HeartModel, s
   }
   paint(g, labels, ellipsoid(heart.lvBlood), Tissue.BloodLv);
 
-  paint(g, labels, grownTube(heart.ascendingAorta, 1.5), Tissue.SoftTissue);
-  paint(g, labels, tubeOf(heart.ascendingAorta), Tissue.BloodAorta);
+  // The aortic root starts inside the LV outflow tract: no wall drawn across LV blood there.
+  const lvBloodOnly = classSet([Tissue.BloodLv]);
+  paint(g, labels, grownTube(heart.ascendingAorta, 1.5), Tissue.SoftTissue, lvBloodOnly);
+  paint(g, labels, tubeOf(heart.ascendingAorta), Tissue.BloodAorta, lvBloodOnly);
   for (const pa of heart.pulmonaryArteries) paint(g, labels, tubeOf(pa), Tissue.BloodPa);
 
   // Atrioventricular groove: fat around the coronary sinus, right against the LA wall.
@@ -189,13 +185,22 @@ export function paintHeart(g: Geometry, labels: Uint8Array, heart: HeartModel, s
     paint(g, labels, balls(heart.fatPads.centres, heart.fatPads.radii), Tissue.EpicardialFat);
 
   // Pulmonary veins beyond the LA: a thin dark wall around bright blood, into the lungs.
+  // A vein passing a ventricle or great artery goes behind it, never through it.
+  const chambers = classSet([
+    Tissue.BloodLv,
+    Tissue.BloodRight,
+    Tissue.BloodAorta,
+    Tissue.BloodPa,
+    Tissue.Myocardium,
+    Tissue.EnhancedMyocardium,
+  ]);
   for (const v of heart.veins) {
-    paint(g, labels, grownTube(v.trunk, heart.wallMm), Tissue.LaWall);
-    paint(g, labels, grownTube(v.branch, heart.wallMm * 0.7), Tissue.LaWall);
+    paint(g, labels, grownTube(v.trunk, heart.wallMm), Tissue.LaWall, chambers);
+    paint(g, labels, grownTube(v.branch, heart.wallMm * 0.7), Tissue.LaWall, chambers);
   }
   for (const v of heart.veins) {
-    paint(g, labels, tubeOf(v.trunk), Tissue.BloodLa);
-    paint(g, labels, tubeOf(v.branch), Tissue.BloodLa);
+    paint(g, labels, tubeOf(v.trunk), Tissue.BloodLa, chambers);
+    paint(g, labels, tubeOf(v.branch), Tissue.BloodLa, chambers);
   }
   // Lung vessels: branching trees from the hila, drawn only over lung.
   const lungOnly = new Uint8Array(256).fill(1);

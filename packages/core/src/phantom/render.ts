@@ -40,9 +40,13 @@ export function renderImage(
   const acq = s.acquisition;
   const sigmaInPlaneMm = 0.45 * acq.acquiredInPlaneMm;
   const sigmaSliceMm = 0.35 * acq.sliceThicknessMm;
-  blurAxis(img, g.dims, 0, sigmaInPlaneMm / g.spacing[0]);
-  blurAxis(img, g.dims, 1, sigmaInPlaneMm / g.spacing[1]);
-  blurAxis(img, g.dims, 2, sigmaSliceMm / g.spacing[2]);
+  // Air is exactly 0 before blurring: only the body's box needs work.
+  const body = nonZeroBox(labels, g.dims);
+  if (body) {
+    let box = blurAxis(img, g.dims, 0, sigmaInPlaneMm / g.spacing[0], body);
+    box = blurAxis(img, g.dims, 1, sigmaInPlaneMm / g.spacing[1], box);
+    blurAxis(img, g.dims, 2, sigmaSliceMm / g.spacing[2], box);
+  }
 
   // Respiratory ghosts along the phase-encoding direction (navigator-gated 3D LGE shows them).
   const ghosts = rng.chance(0.35) ? rng.int(1, 2) : 0;
@@ -116,14 +120,52 @@ export function renderImage(
   };
 }
 
-/** In-place Gaussian blur along one axis (clamped edges); sigma in voxels, skipped when tiny. */
+/** An inclusive voxel-index box [lo, hi] per axis. */
+export interface IndexBox {
+  readonly lo: readonly [number, number, number];
+  readonly hi: readonly [number, number, number];
+}
+
+/** The box holding every non-zero label (air is 0 and stays 0 under blurring). */
+export function nonZeroBox(
+  labels: Uint8Array,
+  dims: readonly [number, number, number],
+): IndexBox | undefined {
+  const [nx, ny, nz] = dims;
+  const lo: [number, number, number] = [nx, ny, nz];
+  const hi: [number, number, number] = [-1, -1, -1];
+  for (let k = 0; k < nz; k++) {
+    for (let j = 0; j < ny; j++) {
+      const row = nx * (j + ny * k);
+      let first = 0;
+      while (first < nx && labels[row + first] === 0) first++;
+      if (first === nx) continue;
+      let last = nx - 1;
+      while (labels[row + last] === 0) last--;
+      if (first < lo[0]) lo[0] = first;
+      if (last > hi[0]) hi[0] = last;
+      if (j < lo[1]) lo[1] = j;
+      if (j > hi[1]) hi[1] = j;
+      if (k < lo[2]) lo[2] = k;
+      if (k > hi[2]) hi[2] = k;
+    }
+  }
+  return hi[0] < 0 ? undefined : { lo, hi };
+}
+
+/**
+ * In-place Gaussian blur along one axis (edges replicated); sigma in voxels, skipped when tiny.
+ * Only the lines through `box` are worked (the data must be 0 outside it); returns the box the
+ * non-zero values occupy afterwards (grown by the kernel radius along `axis`).
+ */
 export function blurAxis(
   data: Float32Array,
   dims: readonly [number, number, number],
   axis: 0 | 1 | 2,
   sigma: number,
-): void {
-  if (!(sigma > 0.2)) return;
+  box: IndexBox = { lo: [0, 0, 0], hi: [dims[0] - 1, dims[1] - 1, dims[2] - 1] },
+): IndexBox {
+  if (!(sigma > 0.2)) return box;
   const radius = Math.max(1, Math.ceil(2 * sigma));
   const taps = 2 * radius + 1;
   const weights = new Float64Array(taps);
@@ -134,51 +176,65 @@ export function blurAxis(
     sum += w;
   }
   for (let t = 0; t < taps; t++) weights[t]! /= sum;
-  const [nx, ny, nz] = dims;
+  const [nx, ny] = dims;
+  const n = dims[axis];
+  const outLo = Math.max(0, box.lo[axis] - radius);
+  const outHi = Math.min(n - 1, box.hi[axis] + radius);
+  const grown: IndexBox = {
+    lo: box.lo.map((v, a) => (a === axis ? outLo : v)) as [number, number, number],
+    hi: box.hi.map((v, a) => (a === axis ? outHi : v)) as [number, number, number],
+  };
+  const len = outHi - outLo + 1;
   if (axis === 0) {
-    // Each row into a padded copy (edges replicated), then taps outermost: branch-free inner loops.
-    const padded = new Float32Array(nx + 2 * radius);
-    const acc = new Float32Array(nx);
-    for (let row = 0; row < ny * nz; row++) {
-      const o = row * nx;
-      padded.set(data.subarray(o, o + nx), radius);
-      const first = data[o]!;
-      const last = data[o + nx - 1]!;
-      for (let t = 0; t < radius; t++) {
-        padded[t] = first;
-        padded[nx + radius + t] = last;
+    // Each row segment into a padded copy (edges replicated), then taps outermost.
+    const padded = new Float32Array(len + 2 * radius);
+    const acc = new Float32Array(len);
+    for (let k = box.lo[2]; k <= box.hi[2]; k++) {
+      for (let j = box.lo[1]; j <= box.hi[1]; j++) {
+        const o = nx * (j + ny * k);
+        for (let p = 0; p < len + 2 * radius; p++) {
+          const i = outLo - radius + p;
+          padded[p] = data[o + (i < 0 ? 0 : i >= nx ? nx - 1 : i)]!;
+        }
+        const w0 = weights[0]!;
+        for (let i = 0; i < len; i++) acc[i] = w0 * padded[i]!;
+        for (let t = 1; t < taps; t++) {
+          const w = weights[t]!;
+          for (let i = 0; i < len; i++) acc[i]! += w * padded[i + t]!;
+        }
+        data.set(acc, o + outLo);
       }
-      const w0 = weights[0]!;
-      for (let i = 0; i < nx; i++) acc[i] = w0 * padded[i]!;
-      for (let t = 1; t < taps; t++) {
-        const w = weights[t]!;
-        for (let i = 0; i < nx; i++) acc[i]! += w * padded[i + t]!;
-      }
-      data.set(acc, o);
     }
-    return;
+    return grown;
   }
-  // Along j or k: blur whole rows at once (contiguous in i) from a copy of the lines involved.
-  const count = axis === 1 ? ny : nz;
+  // Along j or k: blur row segments (contiguous in i) from a copy of the lines involved.
+  const i0 = box.lo[0];
+  const width = box.hi[0] - i0 + 1;
   const stride = axis === 1 ? nx : nx * ny;
-  const outer = axis === 1 ? nz : ny;
   const outerStride = axis === 1 ? nx * ny : nx;
-  const copy = new Float32Array(count * nx);
-  const acc = new Float32Array(nx);
-  for (let o = 0; o < outer; o++) {
-    const base = o * outerStride;
-    for (let q = 0; q < count; q++)
-      copy.set(data.subarray(base + q * stride, base + q * stride + nx), q * nx);
-    for (let q = 0; q < count; q++) {
+  const outerLo = axis === 1 ? box.lo[2] : box.lo[1];
+  const outerHi = axis === 1 ? box.hi[2] : box.hi[1];
+  const readLo = Math.max(0, outLo - radius);
+  const readHi = Math.min(n - 1, outHi + radius);
+  const copy = new Float32Array((readHi - readLo + 1) * width);
+  const acc = new Float32Array(width);
+  for (let o = outerLo; o <= outerHi; o++) {
+    const base = o * outerStride + i0;
+    for (let q = readLo; q <= readHi; q++) {
+      copy.set(data.subarray(base + q * stride, base + q * stride + width), (q - readLo) * width);
+    }
+    for (let q = outLo; q <= outHi; q++) {
       acc.fill(0);
       for (let t = -radius; t <= radius; t++) {
-        const src = (q + t < 0 ? 0 : q + t >= count ? count - 1 : q + t) * nx;
+        const src = q + t < 0 ? 0 : q + t >= n ? n - 1 : q + t;
+        const from = (src - readLo) * width;
         const w = weights[t + radius]!;
-        for (let i = 0; i < nx; i++) acc[i]! += w * copy[src + i]!;
+        for (let i = 0; i < width; i++) acc[i]! += w * copy[from + i]!;
       }
       data.set(acc, base + q * stride);
     }
   }
+  return grown;
 }
 
 /** Adds `count` faint copies of the image shifted (with wrap-around) along the phase axis. */

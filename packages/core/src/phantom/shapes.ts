@@ -160,7 +160,18 @@ export function ellipsoid(spec: EllipsoidSpec): Shape {
     const s = deformedRadius(deform, a / rho, b / rho, c / rho, scratch);
     return rho < s;
   };
-  return { box: ballBox(spec.centre, reach), inside };
+  // Exact axis-aligned half-widths of the ellipsoid (times the deformation's largest scale).
+  const half = [0, 1, 2].map((a) => {
+    let h = 0;
+    for (let t = 0; t < 3; t++) h += (spec.frame[t]![a]! * spec.radii[t]!) ** 2;
+    return Math.min(Math.sqrt(h) * maxScale, reach);
+  });
+  const [cxx, cyy, czz] = spec.centre;
+  const box: Box = {
+    min: [cxx - half[0]!, cyy - half[1]!, czz - half[2]!],
+    max: [cxx + half[0]!, cyy + half[1]!, czz + half[2]!],
+  };
+  return { box, inside };
 }
 
 /** Distance (mm) from the ellipsoid centre to its (deformed) surface along the world direction u. */
