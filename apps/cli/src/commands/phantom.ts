@@ -48,7 +48,9 @@ export async function writePhantoms(options: PhantomRunOptions): Promise<Written
   for (let index = 0; index < options.cases; index++) {
     const name = phantomCaseName(index);
     const seed = caseSeed(options.seed, index);
+    const started = performance.now();
     const phantom = generatePhantom(seed, options.generator ?? {});
+    const generatedS = (performance.now() - started) / 1000;
     const dir = path.join(options.out, name);
     await mkdir(dir, { recursive: true });
     const files: string[] = [];
@@ -58,7 +60,7 @@ export async function writePhantoms(options: PhantomRunOptions): Promise<Written
     await writeFile(truthFile, `${JSON.stringify({ case: name, ...phantom.truth }, null, 2)}\n`);
     files.push(truthFile);
     written.push({ name, dir, seed, files });
-    options.onCase?.(summaryLine(name, phantom));
+    options.onCase?.(`${summaryLine(name, phantom)}  (generated in ${generatedS.toFixed(1)} s)`);
   }
   return written;
 }

@@ -21,7 +21,7 @@ import {
   toWorld,
 } from './shapes.js';
 
-export type VeinName = 'LSPV' | 'LIPV' | 'RSPV' | 'RIPV';
+export type VeinName = 'LSPV' | 'LIPV' | 'RSPV' | 'RIPV' | 'RMPV';
 
 export interface TubeSpec {
   readonly points: readonly Vec3[];
@@ -109,6 +109,8 @@ const VEIN_DIRECTIONS: Record<VeinName, Vec3> = {
   LIPV: [0.85, 0.4, -0.3],
   RSPV: [-0.85, 0.3, 0.45],
   RIPV: [-0.85, 0.35, -0.3],
+  // A right middle vein: a common variant (about one person in five).
+  RMPV: [-0.95, 0.25, 0.05],
 };
 
 export function sampleHeart(rng: Rng): HeartModel {
@@ -121,9 +123,11 @@ export function sampleHeart(rng: Rng): HeartModel {
     normalize([v[0] + rng.normal() * sd, v[1] + rng.normal() * sd, v[2] + rng.normal() * sd]);
 
   // --- LA body: an ellipsoid deformed by low-order harmonics (never a sphere, never centred).
-  const a = rng.uniform(26, 38);
-  const b = rng.uniform(17, 27);
-  const c = rng.uniform(22, 30);
+  // Normal to enlarged (long-standing AF) atria: about 50-170 mL with veins and appendage.
+  const enlarged = rng.chance(0.3) ? rng.uniform(1.05, 1.2) : 1;
+  const a = rng.uniform(26, 38) * enlarged;
+  const b = rng.uniform(17, 27) * enlarged;
+  const c = rng.uniform(22, 30) * enlarged;
   const deform = new Float64Array(DEFORM_TERMS);
   const sd = [
     0.03, 0.03, 0.03, 0.06, 0.06, 0.06, 0.06, 0.05, 0.035, 0.035, 0.035, 0.035, 0.03, 0.03, 0.03,
@@ -144,10 +148,17 @@ export function sampleHeart(rng: Rng): HeartModel {
   const laExtent = ellipsoidExtent(bodyNoClip);
 
   // --- Pulmonary veins.
-  const veins: PulmonaryVein[] = (Object.keys(VEIN_DIRECTIONS) as VeinName[]).map((name) => {
+  const names: VeinName[] = ['LSPV', 'LIPV', 'RSPV', 'RIPV'];
+  if (rng.chance(0.2)) names.push('RMPV');
+  const veins: PulmonaryVein[] = names.map((name) => {
     const u = D(jitter(VEIN_DIRECTIONS[name], 0.12));
     const superior = name.endsWith('SPV');
-    const r = superior ? rng.uniform(6.5, 10) : rng.uniform(5.5, 9);
+    const r =
+      name === 'RMPV'
+        ? rng.uniform(3.5, 5.5)
+        : superior
+          ? rng.uniform(6.5, 10)
+          : rng.uniform(5.5, 9);
     const s = surfaceDistance(bodyNoClip, u);
     const start = add(L, scale(u, s - 7));
     const ostium = add(L, scale(u, s));

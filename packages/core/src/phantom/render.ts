@@ -54,7 +54,16 @@ export function renderImage(
   if (ghosts) {
     const axisLen = acq.phaseEncoding === 'column' ? ny : nx;
     const base = Math.round(axisLen * rng.uniform(0.12, 0.3));
-    addGhosts(img, g.dims, acq.phaseEncoding === 'column' ? 1 : 0, base, ghosts, ghostAmplitude);
+    addGhosts(
+      img,
+      labels,
+      levels,
+      g.dims,
+      acq.phaseEncoding === 'column' ? 1 : 0,
+      base,
+      ghosts,
+      ghostAmplitude,
+    );
   }
 
   // Receive-coil bias: smooth, multiplicative, brighter near the anterior/posterior coils.
@@ -237,9 +246,15 @@ export function blurAxis(
   return grown;
 }
 
-/** Adds `count` faint copies of the image shifted (with wrap-around) along the phase axis. */
+/**
+ * Adds `count` faint copies of the anatomy shifted (with wrap-around) along the phase axis.
+ * Drawn from the tissue classes, not the blurred image: a ghost is smeared anyway, and this
+ * needs no copy of the volume.
+ */
 function addGhosts(
   data: Float32Array,
+  labels: Uint8Array,
+  levels: Float32Array,
   dims: readonly [number, number, number],
   axis: 0 | 1,
   shift: number,
@@ -247,18 +262,17 @@ function addGhosts(
   amplitude: number,
 ): void {
   const [nx, ny, nz] = dims;
-  const source = Float32Array.from(data);
   for (let g = 1; g <= count; g++) {
-    const a = amplitude / g;
+    const scaled = levels.map((v) => (v * amplitude) / g);
     const sh = shift * g;
     for (let k = 0; k < nz; k++) {
       for (let j = 0; j < ny; j++) {
         const row = nx * (j + ny * k);
         if (axis === 1) {
           const srcRow = nx * (((j + sh) % ny) + ny * k);
-          for (let i = 0; i < nx; i++) data[row + i]! += a * source[srcRow + i]!;
+          for (let i = 0; i < nx; i++) data[row + i]! += scaled[labels[srcRow + i]!]!;
         } else {
-          for (let i = 0; i < nx; i++) data[row + i]! += a * source[row + ((i + sh) % nx)]!;
+          for (let i = 0; i < nx; i++) data[row + i]! += scaled[labels[row + ((i + sh) % nx)]!]!;
         }
       }
     }
