@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-4)
     t.add_argument("--patience", type=_positive("--patience"), default=5)
     t.add_argument("--max-steps", type=int, default=0, help="stop after this many optimiser steps (0: no limit)")
+    t.add_argument("--max-minutes", type=float, default=0,
+                   help="wall-clock budget: finish the epoch in progress early and stop (0: no limit)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--amp", action="store_true", help="fp16 autocast with gradient scaling (CUDA only)")
     t.add_argument("--init", default=None, help="checkpoint to start from (task-2 LA model -> task-1 fine-tuning)")
@@ -73,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     b.add_argument("--amp", action="store_true")
 
+    m = sub.add_parser("merge-shards", help="concatenate shard folders (e.g. written by parallel `lascar dataset` jobs)")
+    m.add_argument("--out", required=True, help="output folder (gets la/ and scar/)")
+    m.add_argument("inputs", nargs="+", help="shard folders, each with la/ and scar/")
+
     ts = sub.add_parser("tiny-shards", help="tiny synthetic shards for smoke tests")
     ts.add_argument("--out", required=True)
     ts.add_argument("--seed", type=int, default=0)
@@ -95,6 +101,16 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         try:
             train(args)
+        except ShardError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    elif args.command == "merge-shards":
+        from .merge import merge_shards
+        from .shards import ShardError
+
+        try:
+            for kind in ("la", "scar"):
+                print(merge_shards(args.inputs, args.out, kind), flush=True)
         except ShardError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

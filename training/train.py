@@ -221,6 +221,11 @@ def train(args) -> Dict[str, Any]:
     since_improved = 0
     steps = 0
     stop_reason = "max epochs"
+    # A wall-clock budget (a lent GPU is held for minutes, not hours): the epoch in progress is cut
+    # short, validated and checkpointed, so the best model so far is always on disk.
+    max_minutes = getattr(args, "max_minutes", 0) or 0
+    deadline = time.time() + 60 * max_minutes if max_minutes > 0 else None
+    out_of_time = False
     for epoch in range(1, args.epochs + 1):
         model.train()
         t0 = time.time()
@@ -247,6 +252,9 @@ def train(args) -> Dict[str, Any]:
             if steps % args.print_every == 0:
                 print(f"  epoch {epoch} step {steps} loss {running / nb:.4f}", flush=True)
             if args.max_steps and steps >= args.max_steps:
+                break
+            if deadline is not None and time.time() >= deadline:
+                out_of_time = True
                 break
         val = evaluate(model, val_loader, kind, device, amp, channels_last, n_scales)
         improved_loss = val["loss"] < best_loss - 1e-6
@@ -288,6 +296,9 @@ def train(args) -> Dict[str, Any]:
         _write_json(log_path, log)
         if args.max_steps and steps >= args.max_steps:
             stop_reason = f"max steps ({args.max_steps})"
+            break
+        if out_of_time:
+            stop_reason = f"time budget ({max_minutes} min)"
             break
         if since_improved >= args.patience:
             stop_reason = f"early stop: neither validation loss nor Dice improved for {args.patience} epochs"

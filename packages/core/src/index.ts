@@ -27,3 +27,4 @@ export * from './dicom/align.js';
 export * from './dicom/bench.js';
 export * from './mask-scan.js';
 export * from './dicom/codecs.js';
+export * from './execution-provider.js';

@@ -7,10 +7,9 @@
  */
 import * as ort from 'onnxruntime-node';
 
-export type ExecutionProviderChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu';
-export type ExecutionProvider = Exclude<ExecutionProviderChoice, 'auto'>;
+import type { ExecutionProvider, ExecutionProviderChoice } from './execution-provider.js';
 
-export const EXECUTION_PROVIDER_CHOICES: readonly ExecutionProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+export * from './execution-provider.js';
 
 /** What `auto` tries, fastest first. */
 const AUTO_ORDER: readonly ExecutionProvider[] = ['cuda', 'webgpu', 'cpu'];
@@ -40,10 +39,6 @@ export interface OpenModelOptions {
   readonly executionProvider?: ExecutionProviderChoice;
   /** CPU threads for one inference; default: onnxruntime's (all cores). */
   readonly intraOpNumThreads?: number;
-}
-
-export function isExecutionProviderChoice(value: string): value is ExecutionProviderChoice {
-  return (EXECUTION_PROVIDER_CHOICES as readonly string[]).includes(value);
 }
 
 /** Opens an ONNX model (file path or bytes) on the requested execution provider. */

@@ -57,6 +57,8 @@ export interface DatasetOptions {
   /** Canvas size of the LA samples; 640 except in tiny tests. */
   readonly size?: number;
   readonly source?: string;
+  /** Prepended to every case id (jobs run in parallel over separate folders stay distinct when merged). */
+  readonly idPrefix?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -95,7 +97,7 @@ export async function buildDataset(dataDir: string, options: DatasetOptions): Pr
     // Our phantoms carry a truth.json naming their generator: shards made only of them are synthetic.
     if (!files.truth || !(await readFile(files.truth, 'utf8')).includes('"generator"')) synthetic = false;
     const study = await readLascarqsCase(files);
-    const c = { id: study.id, image: study.image, la: study.la!, ...(study.scar ? { scar: study.scar } : {}) };
+    const c = { id: `${options.idPrefix ?? ''}${study.id}`, image: study.image, la: study.la!, ...(study.scar ? { scar: study.scar } : {}) };
     const laIndex = laCases.length;
     laCases.push({ id: c.id });
     let laCount = 0;
@@ -127,10 +129,12 @@ export function registerDataset(program: Command): void {
     .argument('<data-dir>', 'a folder of case folders (task 1 and/or task 2 layout)')
     .requiredOption('--out <dir>', 'where to write <dir>/la and <dir>/scar shards')
     .option('--source <text>', 'describes the data in the model manifests (default: the folder)')
-    .action(async (dataDir: string, opts: { out: string; source?: string }) => {
+    .option('--id-prefix <text>', 'prefix for case ids (parallel jobs whose shards are merged later)')
+    .action(async (dataDir: string, opts: { out: string; source?: string; idPrefix?: string }) => {
       const summary = await buildDataset(dataDir, {
         out: opts.out,
         ...(opts.source ? { source: opts.source } : {}),
+        ...(opts.idPrefix ? { idPrefix: opts.idPrefix } : {}),
         log: (line) => process.stderr.write(`${line}\n`),
       });
       process.stdout.write(

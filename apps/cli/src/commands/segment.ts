@@ -1,6 +1,6 @@
 // `lascar segment INPUT --out DIR`: the whole method on one study (a DICOM series folder or a
 // NIfTI file) or on a LAScarQS folder of cases, with masks, report and, for DICOM, a DICOM SEG.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,15 +22,10 @@ import {
 } from '@lascar/core';
 import {
   EXECUTION_PROVIDER_CHOICES,
-  ExecutionProviderError,
   isExecutionProviderChoice,
-  ModelManifestError,
-  openStudyNetworks,
-  parseModelManifest,
   type ExecutionProviderChoice,
-  type LoadedNetworks,
-  type ModelKind,
-} from '@lascar/core/onnx';
+} from '@lascar/core';
+import type { LoadedNetworks, ModelKind } from '@lascar/core/onnx';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { findLascarqsCases, readLascarqsCase } from '../lascarqs-io.js';
@@ -48,6 +43,9 @@ export async function loadNetworks(
   modelsDir: string,
   executionProvider: ExecutionProviderChoice,
 ): Promise<LoadedNetworks> {
+  // Loaded on demand: onnxruntime-node's native library is only needed by commands that infer.
+  const { ExecutionProviderError, ModelManifestError, openStudyNetworks, parseModelManifest } =
+    await import('@lascar/core/onnx');
   const files = async (kind: ModelKind) => {
     const manifestPath = path.join(modelsDir, `${kind}.json`);
     const modelPath = path.join(modelsDir, `${kind}.onnx`);
@@ -243,7 +241,8 @@ function round(ms: number): number {
 
 type InputKind = 'dicom' | 'nifti' | 'lascarqs';
 
-export function inputKind(input: string): InputKind {
+/** A NIfTI file, a folder holding LAScarQS case folders (at any depth up to 4), or else a DICOM folder. */
+export async function inputKind(input: string): Promise<InputKind> {
   if (!existsSync(input)) throw new UsageError(`INPUT ${input} does not exist`);
   if (statSync(input).isFile()) {
     if (/\.nii(\.gz)?$/.test(input)) return 'nifti';
@@ -251,24 +250,7 @@ export function inputKind(input: string): InputKind {
       `INPUT ${input} is a file but not .nii/.nii.gz; give a NIfTI file, a DICOM series folder or a LAScarQS folder`,
     );
   }
-  return existsSync(path.join(input, 'lgemri.nii.gz')) ||
-    existsSync(path.join(input, 'enhanced.nii.gz')) ||
-    existsSync(path.join(input, 'lgemri.nii'))
-    ? 'lascarqs'
-    : looksLikeCaseCollection(input)
-      ? 'lascarqs'
-      : 'dicom';
-}
-
-/** A folder of NIfTI case folders (no DICOM at its top level, but case folders with images). */
-function looksLikeCaseCollection(dir: string): boolean {
-  return readdirSync(dir, { withFileTypes: true }).some(
-    (entry) =>
-      entry.isDirectory() &&
-      ['lgemri.nii.gz', 'enhanced.nii.gz', 'lgemri.nii', 'enhanced.nii'].some((n) =>
-        existsSync(path.join(dir, entry.name, n)),
-      ),
-  );
+  return (await findLascarqsCases(input)).length > 0 ? 'lascarqs' : 'dicom';
 }
 
 async function readNiftiImage(file: string): Promise<Volume<Float32Array>> {
@@ -294,7 +276,7 @@ export interface CaseSummary {
 
 /** Runs `lascar segment` and returns the reports (one per case). */
 export async function runSegment(input: string, options: SegmentOptions): Promise<CaseSummary[]> {
-  const kind = inputKind(input);
+  const kind = await inputKind(input);
   const networks = await loadNetworks(options.models, options.ep);
   options.progress?.(
     `models: ${networks.manifests.la.architecture} + ${networks.manifests.scar.architecture} on ${networks.executionProvider}` +
