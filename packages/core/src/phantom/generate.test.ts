@@ -73,6 +73,17 @@ describe('phantom masks', () => {
     },
   );
 
+  it('keeps the masks consistent on an oblique stack too', () => {
+    const seed = Array.from({ length: 50 }, (_, i) => caseSeed(5, i)).find(
+      (s) => phantomAcquisition(s).obliqueDeg > 0,
+    )!;
+    const c = generatePhantom(seed, SMALL);
+    expect(c.image.geometry.direction[2][2]).toBeLessThan(0.9999);
+    const q = quantifyStudy(c.la, c.scar);
+    expect(q.scarInWallVoxels).toBe(q.scarVoxels);
+    expect(labelComponents(c.la.data, c.la.geometry.dims, 6).count).toBe(1);
+  });
+
   it('aims for scar burdens from none to about 35 % across seeds', () => {
     const targets = Array.from(
       { length: 400 },

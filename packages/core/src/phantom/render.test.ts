@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { blurAxis, nonZeroBox } from './render.js';
+import { makeGeometry } from '../volume.js';
+import type { Acquisition } from './acquisition.js';
+import { blurAxis, nonZeroBox, renderImage } from './render.js';
+import { TISSUE_COUNT, Tissue } from './tissue.js';
 
 describe('blurAxis', () => {
   const dims = [23, 19, 11] as const;
@@ -44,5 +47,56 @@ describe('blurAxis', () => {
     expect(total).toBeCloseTo(100, 3);
     expect(d[centre]).toBeLessThan(20);
     expect(d[centre + 1]).toBeGreaterThan(1);
+  });
+});
+
+describe('renderImage noise', () => {
+  const g = makeGeometry({ dims: [64, 64, 4], spacing: [0.625, 0.625, 2] });
+  const acq = (acquiredInPlaneMm: number): Acquisition => ({
+    dims: g.dims,
+    spacing: g.spacing,
+    obliqueDeg: 0,
+    direction: g.direction,
+    acquiredInPlaneMm,
+    sliceThicknessMm: 2,
+    snr: 10,
+    gain: 2000,
+    phaseEncoding: 'column',
+  });
+  const levels = new Float32Array(TISSUE_COUNT);
+  levels[Tissue.BloodLa] = 0.5;
+  const air = new Uint8Array(64 * 64 * 4);
+
+  /** Mean, and correlation of horizontally adjacent voxels (ghosts/bias cannot reach pure air). */
+  function stats(acquired: number, seed: number): { mean: number; sigma: number; corr: number } {
+    const { data, report } = renderImage(g, air, {
+      levels,
+      blood: 0.5,
+      acquisition: acq(acquired),
+      seed,
+    });
+    let sum = 0;
+    for (const v of data) sum += v;
+    const mean = sum / data.length;
+    let cov = 0;
+    let varSum = 0;
+    for (let v = 0; v < data.length - 1; v++) {
+      if ((v + 1) % 64 === 0) continue;
+      cov += (data[v]! - mean) * (data[v + 1]! - mean);
+      varSum += (data[v]! - mean) ** 2;
+    }
+    return { mean, sigma: report.noiseSigma, corr: cov / varSum };
+  }
+
+  it('is Rician: the background is Rayleigh with mean sigma * sqrt(pi / 2)', () => {
+    const s = stats(0.625, 3);
+    expect(s.sigma).toBeCloseTo((0.5 * 2000) / 10, 6);
+    expect(s.mean / s.sigma).toBeGreaterThan(1.2533 * 0.95);
+    expect(s.mean / s.sigma).toBeLessThan(1.2533 * 1.05);
+  });
+
+  it('has grains when the image was interpolated from a coarser acquisition, white noise otherwise', () => {
+    expect(Math.abs(stats(0.625, 4).corr)).toBeLessThan(0.1);
+    expect(stats(1.5, 4).corr).toBeGreaterThan(0.15); // 0.5 in the complex noise, less in its magnitude
   });
 });

@@ -106,21 +106,57 @@ export function renderImage(
   const gain = acq.gain;
   const sigma = (s.blood * gain) / acq.snr;
   const out = new Int16Array(n);
-  const plane = nx * ny;
+  const next = (): number => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return state >>> 0;
+  };
+  // Interpolated (zero-filled) reconstructions have noise grains of about 2 x 2 pixels: average
+  // each white sample with its left, upper and upper-left neighbours (variance kept at 1).
+  const grain = acq.acquiredInPlaneMm >= 1.5 * g.spacing[0];
+  const upRe = new Float32Array(nx);
+  const upIm = new Float32Array(nx);
+  const rowRe = new Float32Array(nx);
+  const rowIm = new Float32Array(nx);
   for (let k = 0; k < nz; k++) {
     const zb = sliceBias[k]!;
-    const offset = k * plane;
-    for (let p = 0; p < plane; p++) {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      const n1 = table[state & 0xffff]!;
-      const n2 = table[(state >>> 16) & 0xffff]!;
-      const signal = img[offset + p]! * gain * zb * planeBias[p]!;
-      const re = signal + sigma * n1;
-      const im = sigma * n2;
-      const m = Math.round(Math.sqrt(re * re + im * im));
-      out[offset + p] = m > MAX_STORED_VALUE ? MAX_STORED_VALUE : m;
+    for (let i = 0; i < nx; i++) {
+      const r = next();
+      upRe[i] = table[r & 0xffff]!;
+      upIm[i] = table[r >>> 16]!;
+    }
+    for (let j = 0; j < ny; j++) {
+      const offset = nx * (j + ny * k);
+      const r0 = next();
+      let leftRe = table[r0 & 0xffff]!;
+      let leftIm = table[r0 >>> 16]!;
+      let upLeftRe = leftRe;
+      let upLeftIm = leftIm;
+      for (let i = 0; i < nx; i++) {
+        const r = next();
+        const wRe = table[r & 0xffff]!;
+        const wIm = table[r >>> 16]!;
+        let n1 = wRe;
+        let n2 = wIm;
+        if (grain) {
+          n1 = 0.5 * (wRe + leftRe + upRe[i]! + upLeftRe);
+          n2 = 0.5 * (wIm + leftIm + upIm[i]! + upLeftIm);
+          upLeftRe = upRe[i]!;
+          upLeftIm = upIm[i]!;
+          leftRe = wRe;
+          leftIm = wIm;
+        }
+        rowRe[i] = wRe;
+        rowIm[i] = wIm;
+        const signal = img[offset + i]! * gain * zb * planeBias[i + nx * j]!;
+        const re = signal + sigma * n1;
+        const im = sigma * n2;
+        const m = Math.round(Math.sqrt(re * re + im * im));
+        out[offset + i] = m > MAX_STORED_VALUE ? MAX_STORED_VALUE : m;
+      }
+      upRe.set(rowRe);
+      upIm.set(rowIm);
     }
   }
   return {
