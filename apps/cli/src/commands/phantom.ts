@@ -2,6 +2,7 @@
 // a DICOM MR series), and `--preview` to look at one as a picture.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import {
   LASCARQS_FILES,
   caseSeed,
@@ -74,7 +75,8 @@ async function writeLascarqs(dir: string, phantom: PhantomCase): Promise<string[
   const files: string[] = [];
   for (const [name, volume, description] of items) {
     const file = path.join(dir, name);
-    await writeFile(file, writeNifti(volume, { gzip: true, description }));
+    // Node's gzip writes no timestamp: the same seed gives byte-identical files.
+    await writeFile(file, gzipSync(writeNifti(volume, { gzip: false, description }), { level: 6 }));
     files.push(file);
   }
   return files;
