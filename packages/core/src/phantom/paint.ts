@@ -7,15 +7,41 @@ import type { Geometry } from '../volume.js';
 import type { HeartModel, TubeSpec } from './anatomy.js';
 import { namedNoise } from './noise.js';
 import { classSet, paint, paintBy } from './raster.js';
-import { type EllipsoidSpec, type Shape, balls, ellipsoid, thickenedTube, tube } from './shapes.js';
+import { type EllipsoidSpec, type Shape, balls, ellipsoid, tube } from './shapes.js';
 import { Tissue } from './tissue.js';
 
 const grow = (e: EllipsoidSpec, mm: number): EllipsoidSpec => ({
   ...e,
   radii: [e.radii[0] + mm, e.radii[1] + mm, e.radii[2] + mm],
 });
-const tubeOf = (t: TubeSpec): Shape => tube(t.points, t.radii);
-const grownTube = (t: TubeSpec, mm: number): Shape => thickenedTube(t.points, t.radii, mm);
+/** A tube as one shape per segment: each is painted over its own small box, not the chain's. */
+const segments = (t: TubeSpec, mm: number): Shape[] =>
+  t.points
+    .slice(1)
+    .map((p, s) => tube([t.points[s]!, p], [t.radii[s]! + mm, t.radii[s + 1]! + mm]));
+const tubeOf = (t: TubeSpec): Shape[] => segments(t, 0);
+const grownTube = (t: TubeSpec, mm: number): Shape[] => segments(t, mm);
+
+type Paintable = Shape | readonly Shape[];
+const parts = (p: Paintable): readonly Shape[] =>
+  'inside' in p ? [p as Shape] : (p as readonly Shape[]);
+function draw(
+  g: Geometry,
+  labels: Uint8Array,
+  p: Paintable,
+  tissue: number,
+  keep?: Uint8Array,
+): void {
+  for (const shape of parts(p)) paint(g, labels, shape, tissue, keep);
+}
+function drawBy(
+  g: Geometry,
+  labels: Uint8Array,
+  p: Paintable,
+  classify: (x: number, y: number, z: number) => number,
+): void {
+  for (const shape of parts(p)) paintBy(g, labels, shape, classify);
+}
 
 /** Torso, lungs, spine, liver, stomach, arms: one pass over the whole grid with inline tests. */
 export function paintTorso(g: Geometry, labels: Uint8Array, heart: HeartModel): void {
@@ -44,14 +70,34 @@ export function paintTorso(g: Geometry, labels: Uint8Array, heart: HeartModel): 
   const [nx, ny, nz] = g.dims;
   const [di, dj, dk] = g.direction;
   const [si, sj, sk] = g.spacing;
+  // Only the stretches of each row inside the body (or an arm) are classified; the rest is air.
+  // Along a row the position is b + i * step, so each ellipse gives an interval of i (a quadratic).
+  const ellipses: [number, number, number, number][] = [[cx, cy, A, B]];
+  if (t.arms)
+    ellipses.push([cx - armOffset, cy - 10, armA, armB], [cx + armOffset, cy - 10, armA, armB]);
+  const sx0 = si * di[0];
+  const sy0 = si * di[1];
   for (let k = 0; k < nz; k++) {
     for (let j = 0; j < ny; j++) {
       const bx = g.origin[0] + j * sj * dj[0] + k * sk * dk[0];
       const by = g.origin[1] + j * sj * dj[1] + k * sk * dk[1];
       const bz = g.origin[2] + j * sj * dj[2] + k * sk * dk[2];
       const row = nx * (j + ny * k);
-      for (let i = 0; i < nx; i++) {
-        labels[row + i] = torsoClass(bx + i * si * di[0], by + i * si * di[1], bz + i * si * di[2]);
+      labels.fill(Tissue.Air, row, row + nx);
+      for (const [ex, ey, ea, eb] of ellipses) {
+        const qa = (sx0 * sx0) / (ea * ea) + (sy0 * sy0) / (eb * eb);
+        const dx0 = bx - ex;
+        const dy0 = by - ey;
+        const qb = 2 * ((dx0 * sx0) / (ea * ea) + (dy0 * sy0) / (eb * eb));
+        const qc = (dx0 * dx0) / (ea * ea) + (dy0 * dy0) / (eb * eb) - 1;
+        const disc = qb * qb - 4 * qa * qc;
+        if (!(qa > 0) || disc <= 0) continue;
+        const root = Math.sqrt(disc);
+        const i0 = Math.max(0, Math.floor((-qb - root) / (2 * qa)));
+        const i1 = Math.min(nx - 1, Math.ceil((-qb + root) / (2 * qa)));
+        for (let i = i0; i <= i1; i++) {
+          labels[row + i] = torsoClass(bx + i * sx0, by + i * sy0, bz + i * si * di[2]);
+        }
       }
     }
   }
@@ -110,45 +156,45 @@ export function paintTorso(g: Geometry, labels: Uint8Array, heart: HeartModel): 
 export function paintHeart(g: Geometry, labels: Uint8Array, heart: HeartModel, seed: number): void {
   // Fat around the great vessels and inside the pericardium: bright on LGE unless suppressed.
   // Smooth, coarse field: fat gathers in broad pads and grooves, not in speckles.
-  const fatField = namedNoise(seed, 91, 16, 2);
+  const fatField = namedNoise(seed, 91, 16, 1);
   const bias = heart.epicardialFatBias;
   const fatOrSoft = (x: number, y: number, z: number): number =>
     fatField(x, y, z) > bias ? Tissue.EpicardialFat : Tissue.SoftTissue;
   // Mediastinum: fat and soft tissue packed around the great vessels, oesophagus and atria.
   const m = heart.periVascularFatMm;
   const mediastinum = [
-    grownTube(heart.ascendingAorta, m + 4),
-    ...heart.pulmonaryArteries.map((pa) => grownTube(pa, m)),
-    grownTube(heart.svc, m),
-    grownTube(heart.oesophagus, m * 0.6),
-    grownTube(heart.descendingAorta, m * 0.5),
+    ...grownTube(heart.ascendingAorta, m + 4),
+    ...heart.pulmonaryArteries.flatMap((pa) => grownTube(pa, m)),
+    ...grownTube(heart.svc, m),
+    ...grownTube(heart.oesophagus, m * 0.6),
+    ...grownTube(heart.descendingAorta, m * 0.5),
     ellipsoid(grow({ ...heart.laBody, clip: undefined }, 4 + m)),
   ];
   // Members painted one by one with the same per-voxel rule: the union's box would be huge.
   const mediastinalTissue = (x: number, y: number, z: number): number =>
     fatField(x + 50, y, z) > bias + 0.15 ? Tissue.Fat : Tissue.SoftTissue;
-  for (const part of mediastinum) paintBy(g, labels, part, mediastinalTissue);
+  for (const part of mediastinum) drawBy(g, labels, part, mediastinalTissue);
   const envelope = [
     ellipsoid(grow(heart.lvMyocardium, heart.epicardialFatMm)),
     ellipsoid(grow(heart.rvMyocardium, heart.epicardialFatMm)),
     ellipsoid(grow(heart.raWall, heart.epicardialFatMm * 0.7)),
     ellipsoid(grow({ ...heart.laBody, clip: undefined }, heart.epicardialFatMm * 0.6)),
   ];
-  for (const part of envelope) paintBy(g, labels, part, fatOrSoft);
+  for (const part of envelope) drawBy(g, labels, part, fatOrSoft);
 
-  paint(g, labels, tubeOf(heart.oesophagus), Tissue.Oesophagus);
-  paint(g, labels, grownTube(heart.descendingAorta, 1.5), Tissue.SoftTissue);
-  paint(g, labels, tubeOf(heart.descendingAorta), Tissue.BloodAorta);
+  draw(g, labels, tubeOf(heart.oesophagus), Tissue.Oesophagus);
+  draw(g, labels, grownTube(heart.descendingAorta, 1.5), Tissue.SoftTissue);
+  draw(g, labels, tubeOf(heart.descendingAorta), Tissue.BloodAorta);
 
-  paint(g, labels, ellipsoid(heart.rvMyocardium), Tissue.Myocardium);
-  paint(g, labels, ellipsoid(heart.rvBlood), Tissue.BloodRight);
-  paint(g, labels, ellipsoid(heart.raWall), Tissue.Myocardium);
-  paint(g, labels, ellipsoid(heart.raBlood), Tissue.BloodRight);
-  paint(g, labels, tubeOf(heart.svc), Tissue.BloodRight);
-  paint(g, labels, tubeOf(heart.ivc), Tissue.BloodRight);
+  draw(g, labels, ellipsoid(heart.rvMyocardium), Tissue.Myocardium);
+  draw(g, labels, ellipsoid(heart.rvBlood), Tissue.BloodRight);
+  draw(g, labels, ellipsoid(heart.raWall), Tissue.Myocardium);
+  draw(g, labels, ellipsoid(heart.raBlood), Tissue.BloodRight);
+  draw(g, labels, tubeOf(heart.svc), Tissue.BloodRight);
+  draw(g, labels, tubeOf(heart.ivc), Tissue.BloodRight);
 
   const lvMyo = ellipsoid(heart.lvMyocardium);
-  paint(g, labels, lvMyo, Tissue.Myocardium);
+  draw(g, labels, lvMyo, Tissue.Myocardium);
   if (heart.infarct) {
     // Subendocardial-to-transmural LV enhancement: bright myocardium that is not LA scar.
     const inf = heart.infarct;
@@ -157,7 +203,7 @@ export function paintHeart(g: Geometry, labels: Uint8Array, heart: HeartModel, s
     const blob = balls([inf.centre], [inf.radiusMm]);
     const onlyMyocardium = new Uint8Array(256).fill(1);
     onlyMyocardium[Tissue.Myocardium] = 0;
-    paint(
+    draw(
       g,
       labels,
       { box: blob.box, inside: (x, y, z) => blob.inside(x, y, z) && region.inside(x, y, z) },
@@ -165,24 +211,24 @@ export function paintHeart(g: Geometry, labels: Uint8Array, heart: HeartModel, s
       onlyMyocardium,
     );
   }
-  paint(g, labels, ellipsoid(heart.lvBlood), Tissue.BloodLv);
+  draw(g, labels, ellipsoid(heart.lvBlood), Tissue.BloodLv);
 
   // The aortic root starts inside the LV outflow tract: no wall drawn across LV blood there.
   const lvBloodOnly = classSet([Tissue.BloodLv]);
-  paint(g, labels, grownTube(heart.ascendingAorta, 1.5), Tissue.SoftTissue, lvBloodOnly);
-  paint(g, labels, tubeOf(heart.ascendingAorta), Tissue.BloodAorta, lvBloodOnly);
-  for (const pa of heart.pulmonaryArteries) paint(g, labels, tubeOf(pa), Tissue.BloodPa);
+  draw(g, labels, grownTube(heart.ascendingAorta, 1.5), Tissue.SoftTissue, lvBloodOnly);
+  draw(g, labels, tubeOf(heart.ascendingAorta), Tissue.BloodAorta, lvBloodOnly);
+  for (const pa of heart.pulmonaryArteries) draw(g, labels, tubeOf(pa), Tissue.BloodPa);
 
   // Atrioventricular groove: fat around the coronary sinus, right against the LA wall.
-  paint(
+  draw(
     g,
     labels,
     grownTube(heart.coronarySinus, 2 + heart.epicardialFatMm * 0.4),
     Tissue.EpicardialFat,
   );
-  paint(g, labels, tubeOf(heart.coronarySinus), Tissue.CoronarySinus);
+  draw(g, labels, tubeOf(heart.coronarySinus), Tissue.CoronarySinus);
   if (heart.fatPads.centres.length > 0)
-    paint(g, labels, balls(heart.fatPads.centres, heart.fatPads.radii), Tissue.EpicardialFat);
+    draw(g, labels, balls(heart.fatPads.centres, heart.fatPads.radii), Tissue.EpicardialFat);
 
   // Pulmonary veins beyond the LA: a thin dark wall around bright blood, into the lungs.
   // A vein passing a ventricle or great artery goes behind it, never through it.
@@ -195,15 +241,15 @@ export function paintHeart(g: Geometry, labels: Uint8Array, heart: HeartModel, s
     Tissue.EnhancedMyocardium,
   ]);
   for (const v of heart.veins) {
-    paint(g, labels, grownTube(v.trunk, heart.wallMm), Tissue.LaWall, chambers);
-    paint(g, labels, grownTube(v.branch, heart.wallMm * 0.7), Tissue.LaWall, chambers);
+    draw(g, labels, grownTube(v.trunk, heart.wallMm), Tissue.LaWall, chambers);
+    draw(g, labels, grownTube(v.branch, heart.wallMm * 0.7), Tissue.LaWall, chambers);
   }
   for (const v of heart.veins) {
-    paint(g, labels, tubeOf(v.trunk), Tissue.BloodLa, chambers);
-    paint(g, labels, tubeOf(v.branch), Tissue.BloodLa, chambers);
+    draw(g, labels, tubeOf(v.trunk), Tissue.BloodLa, chambers);
+    draw(g, labels, tubeOf(v.branch), Tissue.BloodLa, chambers);
   }
   // Lung vessels: branching trees from the hila, drawn only over lung.
   const lungOnly = new Uint8Array(256).fill(1);
   lungOnly[Tissue.Lung] = 0;
-  for (const v of heart.lungVessels) paint(g, labels, tubeOf(v), Tissue.LungVessel, lungOnly);
+  for (const v of heart.lungVessels) draw(g, labels, tubeOf(v), Tissue.LungVessel, lungOnly);
 }

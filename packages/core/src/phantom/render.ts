@@ -43,6 +43,18 @@ export function renderImage(
   // Air is exactly 0 before blurring: only the body's box needs work.
   const body = nonZeroBox(labels, g.dims);
   if (body) {
+    // Tissue is never perfectly flat (flow, partial volume of small structures): a gentle
+    // multiplicative mottle a few millimetres across.
+    const texture = rng.fork(0x7e);
+    applyTexture(
+      img,
+      g.dims,
+      g.spacing,
+      body,
+      texture,
+      texture.uniform(0.03, 0.08),
+      texture.uniform(4, 9),
+    );
     let box = blurAxis(img, g.dims, 0, sigmaInPlaneMm / g.spacing[0], body);
     box = blurAxis(img, g.dims, 1, sigmaInPlaneMm / g.spacing[1], box);
     blurAxis(img, g.dims, 2, sigmaSliceMm / g.spacing[2], box);
@@ -120,7 +132,7 @@ export function renderImage(
   const rowRe = new Float32Array(nx);
   const rowIm = new Float32Array(nx);
   for (let k = 0; k < nz; k++) {
-    const zb = sliceBias[k]!;
+    const scaleK = sliceBias[k]! * gain;
     for (let i = 0; i < nx; i++) {
       const r = next();
       upRe[i] = table[r & 0xffff]!;
@@ -128,31 +140,43 @@ export function renderImage(
     }
     for (let j = 0; j < ny; j++) {
       const offset = nx * (j + ny * k);
-      const r0 = next();
-      let leftRe = table[r0 & 0xffff]!;
-      let leftIm = table[r0 >>> 16]!;
-      let upLeftRe = leftRe;
-      let upLeftIm = leftIm;
+      const biasRow = nx * j;
+      // White samples for this row (one 32-bit draw gives both components).
       for (let i = 0; i < nx; i++) {
-        const r = next();
-        const wRe = table[r & 0xffff]!;
-        const wIm = table[r >>> 16]!;
+        state ^= state << 13;
+        state ^= state >>> 17;
+        state ^= state << 5;
+        rowRe[i] = table[state & 0xffff]!;
+        rowIm[i] = table[(state >>> 16) & 0xffff]!;
+      }
+      let leftRe = 0;
+      let leftIm = 0;
+      let upLeftRe = 0;
+      let upLeftIm = 0;
+      for (let i = 0; i < nx; i++) {
+        const wRe = rowRe[i]!;
+        const wIm = rowIm[i]!;
         let n1 = wRe;
         let n2 = wIm;
         if (grain) {
-          n1 = 0.5 * (wRe + leftRe + upRe[i]! + upLeftRe);
-          n2 = 0.5 * (wIm + leftIm + upIm[i]! + upLeftIm);
-          upLeftRe = upRe[i]!;
-          upLeftIm = upIm[i]!;
+          const uRe = upRe[i]!;
+          const uIm = upIm[i]!;
+          // At the row start the missing left neighbours are replaced by the sample itself
+          // and its upper neighbour (variance stays 1).
+          n1 = i
+            ? 0.5 * (wRe + leftRe + uRe + upLeftRe)
+            : 0.5 * (wRe + wRe + uRe + uRe) * Math.SQRT1_2;
+          n2 = i
+            ? 0.5 * (wIm + leftIm + uIm + upLeftIm)
+            : 0.5 * (wIm + wIm + uIm + uIm) * Math.SQRT1_2;
+          upLeftRe = uRe;
+          upLeftIm = uIm;
           leftRe = wRe;
           leftIm = wIm;
         }
-        rowRe[i] = wRe;
-        rowIm[i] = wIm;
-        const signal = img[offset + i]! * gain * zb * planeBias[i + nx * j]!;
-        const re = signal + sigma * n1;
+        const re = img[offset + i]! * scaleK * planeBias[biasRow + i]! + sigma * n1;
         const im = sigma * n2;
-        const m = Math.round(Math.sqrt(re * re + im * im));
+        const m = (Math.sqrt(re * re + im * im) + 0.5) | 0;
         out[offset + i] = m > MAX_STORED_VALUE ? MAX_STORED_VALUE : m;
       }
       upRe.set(rowRe);
@@ -163,6 +187,60 @@ export function renderImage(
     data: out,
     report: { ghosts, ghostAmplitude, noiseSigma: sigma, biasRange: [biasLo, biasHi] },
   };
+}
+
+/**
+ * Multiplies the voxels of `box` by 1 + amplitude * t, t a random lattice field in [-1, 1] with
+ * cells of `cellMm`, linearly interpolated: per voxel two reads and a lerp (rows precomputed).
+ */
+function applyTexture(
+  img: Float32Array,
+  dims: readonly [number, number, number],
+  spacing: readonly [number, number, number],
+  box: IndexBox,
+  rng: Rng,
+  amplitude: number,
+  cellMm: number,
+): void {
+  const [nx, ny] = dims;
+  const step = spacing.map((sp) => Math.max(1, cellMm / sp));
+  const size = [0, 1, 2].map((a) => Math.ceil((box.hi[a]! - box.lo[a]!) / step[a]!) + 2);
+  const [gx, gy, gz] = size as [number, number, number];
+  const lattice = new Float32Array(gx * gy * gz);
+  for (let t = 0; t < lattice.length; t++) lattice[t] = 2 * rng.next() - 1;
+  const ix = new Int32Array(nx);
+  const fx = new Float32Array(nx);
+  for (let i = box.lo[0]; i <= box.hi[0]; i++) {
+    const u = (i - box.lo[0]) / step[0]!;
+    ix[i] = Math.floor(u);
+    fx[i] = u - ix[i]!;
+  }
+  const row = new Float32Array(gx);
+  for (let k = box.lo[2]; k <= box.hi[2]; k++) {
+    const w = (k - box.lo[2]) / step[2]!;
+    const kz = Math.floor(w);
+    const fz = w - kz;
+    for (let j = box.lo[1]; j <= box.hi[1]; j++) {
+      const v = (j - box.lo[1]) / step[1]!;
+      const jy = Math.floor(v);
+      const fy = v - jy;
+      const b00 = gx * (jy + gy * kz);
+      const b10 = gx * (jy + 1 + gy * kz);
+      const b01 = gx * (jy + gy * (kz + 1));
+      const b11 = gx * (jy + 1 + gy * (kz + 1));
+      for (let x = 0; x < gx; x++) {
+        const a0 = lattice[b00 + x]! + fy * (lattice[b10 + x]! - lattice[b00 + x]!);
+        const a1 = lattice[b01 + x]! + fy * (lattice[b11 + x]! - lattice[b01 + x]!);
+        row[x] = amplitude * (a0 + fz * (a1 - a0));
+      }
+      const o = nx * (j + ny * k);
+      for (let i = box.lo[0]; i <= box.hi[0]; i++) {
+        const x = ix[i]!;
+        const t = row[x]! + fx[i]! * (row[x + 1]! - row[x]!);
+        img[o + i]! *= 1 + t;
+      }
+    }
+  }
 }
 
 /** An inclusive voxel-index box [lo, hi] per axis. */

@@ -223,18 +223,6 @@ export function tube(points: readonly Vec3[], radii: readonly number[]): Shape {
   return { box: unionBox(boxes), inside };
 }
 
-/** A tube grown by `mm` (its wall). */
-export function thickenedTube(
-  points: readonly Vec3[],
-  radii: readonly number[],
-  mm: number,
-): Shape {
-  return tube(
-    points,
-    radii.map((r) => r + mm),
-  );
-}
-
 /** Union of balls (a lobulated appendage, fat pads). */
 export function balls(centres: readonly Vec3[], radii: readonly number[]): Shape {
   const n = centres.length;
