@@ -94,6 +94,8 @@ export interface HeartModel {
   readonly svc: TubeSpec;
   readonly ivc: TubeSpec;
   readonly coronarySinus: TubeSpec;
+  /** Mitral leaflets (open, diastole): thin dark strands from the annulus into the LV. */
+  readonly mitralLeaflets: readonly TubeSpec[];
   readonly oesophagus: TubeSpec;
   /** Branching vessel trees in the lungs, from the pulmonary arteries' and veins' ends. */
   readonly lungVessels: readonly TubeSpec[];
@@ -363,6 +365,17 @@ export function sampleHeart(rng: Rng): HeartModel {
     csRadii.push(rCs * (0.7 + 0.5 * (s / 6)));
   }
   const coronarySinus: TubeSpec = { points: csPoints, radii: csRadii };
+  const mitralLeaflets: TubeSpec[] = [];
+  const leafletMm = rng.uniform(1.5, 2.8);
+  for (let s = 0; s < 16; s++) {
+    const theta = (2 * Math.PI * s) / 16 + rng.uniform(-0.1, 0.1);
+    const radial = add(scale(e1, Math.cos(theta)), scale(e2, Math.sin(theta)));
+    const hinge = add(M, scale(radial, annulusRadiusMm * 0.95));
+    // Leaflets hang into the ventricle and lean towards its axis; the anterior one is longer.
+    const length = rng.uniform(10, 18) * (Math.cos(theta) < 0 ? 1.2 : 0.9);
+    const tip = add(hinge, add(scale(d, length), scale(radial, -length * rng.uniform(0.15, 0.4))));
+    mitralLeaflets.push({ points: [hinge, tip], radii: [leafletMm / 2, leafletMm / 2.5] });
+  }
 
   const rOe = rng.uniform(7, 11);
   const oeX = L[0] + rng.uniform(-14, 0);
@@ -448,6 +461,7 @@ export function sampleHeart(rng: Rng): HeartModel {
     svc,
     ivc,
     coronarySinus,
+    mitralLeaflets,
     oesophagus,
     lungVessels,
     fatPads: { centres: padCentres, radii: padRadii },

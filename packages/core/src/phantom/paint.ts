@@ -212,6 +212,10 @@ export function paintHeart(g: Geometry, labels: Uint8Array, heart: HeartModel, s
     );
   }
   draw(g, labels, ellipsoid(heart.lvBlood), Tissue.BloodLv);
+  const notLvBlood = new Uint8Array(256).fill(1);
+  notLvBlood[Tissue.BloodLv] = 0;
+  for (const leaflet of heart.mitralLeaflets)
+    draw(g, labels, tubeOf(leaflet), Tissue.Myocardium, notLvBlood);
 
   // The aortic root starts inside the LV outflow tract: no wall drawn across LV blood there.
   const lvBloodOnly = classSet([Tissue.BloodLv]);
