@@ -99,8 +99,14 @@ describe('lascar phantom', () => {
 
   it('is deterministic per seed: same seed, byte-identical files', async () => {
     const again = join(dir, 'again');
-    await writePhantoms({ out: again, cases: 1, seed: 42, format: 'lascarqs', generator: SMALL });
-    for (const f of [LASCARQS_FILES.image, LASCARQS_FILES.laCavity, LASCARQS_FILES.scar]) {
+    await writePhantoms({ out: again, cases: 1, seed: 42, format: 'both', generator: SMALL });
+    const dicom = readdirSync(join(caseDir, 'dicom')).map((f) => join('dicom', f));
+    for (const f of [
+      LASCARQS_FILES.image,
+      LASCARQS_FILES.laCavity,
+      LASCARQS_FILES.scar,
+      ...dicom,
+    ]) {
       const a = readFileSync(join(caseDir, f));
       const b = readFileSync(join(again, phantomCaseName(0), f));
       expect(b.equals(a)).toBe(true);
