@@ -210,26 +210,30 @@ function paintLeftAtrium(
   const n = heart.mitral.normal;
   const body = ellipsoid(heart.laBody);
   const appendage = clipped(balls(heart.appendage.centres, heart.appendage.radii), M, n);
-  const fullBlood: Shape = union([
-    body,
-    appendage,
-    ...heart.veins.map((v) => clipped(tube(v.trunk.points, v.trunk.radii), M, n)),
-  ]);
-  const labelShape: Shape = union([
-    body,
-    appendage,
-    ...heart.veins.map((v) => clipped(tube(v.labelled.points, v.labelled.radii), M, n)),
-  ]);
+  const trunks: Shape = union(
+    heart.veins.map((v) => clipped(tube(v.trunk.points, v.trunk.radii), M, n)),
+  );
+  const stubs: Shape = union(
+    heart.veins.map((v) => clipped(tube(v.labelled.points, v.labelled.radii), M, n)),
+  );
+  const labelShape: Shape = union([body, appendage, stubs]);
   const margin = Math.max(WALL_SHELL_MM, heart.wallMm) + 5;
   const vb = voxelBox(g, growBox(unionBox([body.box, appendage.box, labelShape.box]), margin));
   const blockDims: Vec3 = [vb.i1 - vb.i0 + 1, vb.j1 - vb.j0 + 1, vb.k1 - vb.k0 + 1];
   const size = blockDims[0] * blockDims[1] * blockDims[2];
+  // blood: 1 in the LA body, 2 in the appendage only, 3 in a vein only (each shape tested once).
   const blood = new Uint8Array(size);
   let cavity: Uint8Array = new Uint8Array(size);
   forEachVoxel(g, vb, (_index, x, y, z, local) => {
-    if (fullBlood.inside(x, y, z)) {
+    if (body.inside(x, y, z)) {
       blood[local] = 1;
-      if (labelShape.inside(x, y, z)) cavity[local] = 1;
+      cavity[local] = 1;
+    } else if (appendage.inside(x, y, z)) {
+      blood[local] = 2;
+      cavity[local] = 1;
+    } else if (trunks.inside(x, y, z)) {
+      blood[local] = 3;
+      if (stubs.inside(x, y, z)) cavity[local] = 1;
     }
   });
   // The label is one piece (6-connected), as a cavity must be.
@@ -248,7 +252,7 @@ function paintLeftAtrium(
   // Candidate scar voxels: image wall inside the label shell, away from the mitral annulus.
   const field = scarField(heart, rng);
   const candidates: number[] = [];
-  const values: number[] = [];
+  const fieldValues: number[] = [];
   let wallVoxels = 0;
   let laVoxels = 0;
   forEachVoxel(g, vb, (index, x, y, z, local) => {
@@ -258,26 +262,25 @@ function paintLeftAtrium(
     if (labels[index] === Tissue.BloodLv) return;
     if ((x - M[0]) * n[0] + (y - M[1]) * n[1] + (z - M[2]) * n[2] > -4) return;
     candidates.push(local);
-    values.push(field(x, y, z));
+    fieldValues.push(field(x, y, z));
   });
   const target = Math.min(candidates.length, Math.round(targetBurden * wallVoxels));
-  const order = Array.from(values.keys()).sort((p, q) => values[q]! - values[p]! || p - q);
+  const values = Float64Array.from(fieldValues);
   const isScar = new Uint8Array(size);
   const dense = new Uint8Array(size);
   const denseCount = Math.round(target * rng.uniform(0.3, 0.7));
-  for (let r = 0; r < target; r++) {
-    const local = candidates[order[r]!]!;
-    isScar[local] = 1;
-    if (r < denseCount) dense[local] = 1;
+  const scarPick = selectTop(values, target);
+  const densePick = selectTop(values, denseCount);
+  for (let c = 0; c < candidates.length; c++) {
+    if (scarPick[c]) isScar[candidates[c]!] = 1;
+    if (densePick[c]) dense[candidates[c]!] = 1;
   }
 
-  const appendageOnly = appendage;
   let scarVoxels = 0;
-  forEachVoxel(g, vb, (index, x, y, z, local) => {
+  forEachVoxel(g, vb, (index, _x, _y, _z, local) => {
     if (cavity[local]) laMask[index] = 1;
     if (blood[local]) {
-      labels[index] =
-        appendageOnly.inside(x, y, z) && !body.inside(x, y, z) ? Tissue.BloodLaa : Tissue.BloodLa;
+      labels[index] = blood[local] === 2 ? Tissue.BloodLaa : Tissue.BloodLa;
     } else if (isScar[local]) {
       labels[index] = dense[local] ? Tissue.ScarDense : Tissue.Scar;
       scarMask[index] = 1;
@@ -287,6 +290,29 @@ function paintLeftAtrium(
     }
   });
   return { laVoxels, scarVoxels, wallVoxels };
+}
+
+/**
+ * Marks the `k` largest values (ties: lower index first), without sorting indices: the threshold
+ * comes from a sorted copy of the values.
+ */
+export function selectTop(values: Float64Array, k: number): Uint8Array {
+  const picked = new Uint8Array(values.length);
+  if (k <= 0) return picked;
+  if (k >= values.length) return picked.fill(1);
+  const sorted = Float64Array.from(values).sort();
+  const threshold = sorted[values.length - k]!;
+  let above = 0;
+  for (let v = 0; v < values.length; v++) if (values[v]! > threshold) above++;
+  let ties = k - above;
+  for (let v = 0; v < values.length; v++) {
+    if (values[v]! > threshold) picked[v] = 1;
+    else if (values[v] === threshold && ties > 0) {
+      picked[v] = 1;
+      ties--;
+    }
+  }
+  return picked;
 }
 
 /**

@@ -34,7 +34,7 @@ export function renderImage(
   const n = nx * ny * nz;
   const img = new Float32Array(n);
   const levels = s.levels;
-  for (let v = 0; v < n; v++) img[v] = levels[labels[v]!]!;
+  // Tissue levels are written inside the body's box only (applyTexture): the rest is air, 0.
 
   // Partial volume: the image was acquired coarser than it is stored.
   const acq = s.acquisition;
@@ -48,6 +48,8 @@ export function renderImage(
     const texture = rng.fork(0x7e);
     applyTexture(
       img,
+      labels,
+      levels,
       g.dims,
       g.spacing,
       body,
@@ -190,11 +192,13 @@ export function renderImage(
 }
 
 /**
- * Multiplies the voxels of `box` by 1 + amplitude * t, t a random lattice field in [-1, 1] with
- * cells of `cellMm`, linearly interpolated: per voxel two reads and a lerp (rows precomputed).
+ * Writes level(label) * (1 + amplitude * t) into the voxels of `box`, t a random lattice field in
+ * [-1, 1] with cells of `cellMm`, linearly interpolated: per voxel a few reads and a lerp.
  */
 function applyTexture(
   img: Float32Array,
+  labels: Uint8Array,
+  levels: Float32Array,
   dims: readonly [number, number, number],
   spacing: readonly [number, number, number],
   box: IndexBox,
@@ -237,7 +241,7 @@ function applyTexture(
       for (let i = box.lo[0]; i <= box.hi[0]; i++) {
         const x = ix[i]!;
         const t = row[x]! + fx[i]! * (row[x + 1]! - row[x]!);
-        img[o + i]! *= 1 + t;
+        img[o + i] = levels[labels[o + i]!]! * (1 + t);
       }
     }
   }
@@ -315,10 +319,14 @@ export function blurAxis(
     for (let k = box.lo[2]; k <= box.hi[2]; k++) {
       for (let j = box.lo[1]; j <= box.hi[1]; j++) {
         const o = nx * (j + ny * k);
-        for (let p = 0; p < len + 2 * radius; p++) {
-          const i = outLo - radius + p;
-          padded[p] = data[o + (i < 0 ? 0 : i >= nx ? nx - 1 : i)]!;
-        }
+        // Copy the row segment in one go, then replicate the row's end values into the margins.
+        const from = Math.max(0, outLo - radius);
+        const to = Math.min(nx - 1, outHi + radius);
+        const shift = from - (outLo - radius);
+        padded.set(data.subarray(o + from, o + to + 1), shift);
+        for (let p = 0; p < shift; p++) padded[p] = data[o]!;
+        for (let p = shift + to - from + 1; p < len + 2 * radius; p++)
+          padded[p] = data[o + nx - 1]!;
         const w0 = weights[0]!;
         for (let i = 0; i < len; i++) acc[i] = w0 * padded[i]!;
         for (let t = 1; t < taps; t++) {
