@@ -8,6 +8,7 @@ import {
   generatePhantom,
   phantomAcquisition,
   phantomTargetBurden,
+  selectTop,
 } from './generate.js';
 import { MAX_STORED_VALUE } from './render.js';
 
@@ -228,5 +229,15 @@ describe('phantom acquisitions', () => {
       }
     }
     expect(() => phantomAcquisition(11, { scale: 0 })).toThrow(/scale/);
+  });
+});
+
+describe('selectTop', () => {
+  it('marks the k largest values, ties broken by lower index', () => {
+    const v = Float64Array.from([0.5, 2, 1, 2, 0.1, 1, 1]);
+    expect(Array.from(selectTop(v, 3))).toEqual([0, 1, 1, 1, 0, 0, 0]);
+    expect(Array.from(selectTop(v, 4))).toEqual([0, 1, 1, 1, 0, 1, 0]);
+    expect(Array.from(selectTop(v, 0))).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    expect(Array.from(selectTop(v, 9))).toEqual([1, 1, 1, 1, 1, 1, 1]);
   });
 });
