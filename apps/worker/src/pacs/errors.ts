@@ -1,0 +1,63 @@
+import { PacsUnavailableError } from './types.js';
+
+/**
+ * The PACS answered, but refused the request (HTTP 4xx): retrying the same request will not help.
+ * The message names the request (method and URL without credentials) and the status.
+ */
+export class PacsRequestError extends Error {
+  override name = 'PacsRequestError';
+  readonly retryable = false;
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly status: number,
+    detail?: string,
+  ) {
+    super(`PACS refused ${method} ${url}: HTTP ${status}${detail ? ` (${detail})` : ''}`);
+  }
+}
+
+/** The PACS answered 2xx but the content is unusable (e.g. a STOW-RS failure list). */
+export class PacsResponseError extends Error {
+  override name = 'PacsResponseError';
+  readonly retryable = false;
+}
+
+/** URL without user:password, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//');
+  }
+}
+
+/** Builds the error for a failed request: unreachable / 5xx / timeout -> retryable. */
+export function requestFailure(
+  method: string,
+  url: string,
+  status: number,
+  cause?: string,
+  body?: string,
+): Error {
+  const where = redactUrl(url);
+  if (status === 0) {
+    return new PacsUnavailableError(
+      `PACS unreachable: ${method} ${where}${cause ? ` (${cause})` : ''}`,
+    );
+  }
+  if (status >= 500 || status === 408 || status === 429) {
+    return new PacsUnavailableError(`PACS failed: ${method} ${where}: HTTP ${status}`);
+  }
+  return new PacsRequestError(method, where, status, shortDetail(body));
+}
+
+function shortDetail(body: string | undefined): string | undefined {
+  if (!body) return undefined;
+  const oneLine = body.replace(/\s+/g, ' ').trim();
+  if (!oneLine) return undefined;
+  return oneLine.length > 200 ? `${oneLine.slice(0, 200)}...` : oneLine;
+}
