@@ -28,3 +28,4 @@ export * from './dicom/bench.js';
 export * from './mask-scan.js';
 export * from './dicom/codecs.js';
 export * from './execution-provider.js';
+export * from './selection.js';
