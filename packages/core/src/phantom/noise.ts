@@ -28,6 +28,10 @@ export function valueNoise(seed: number, cellMm: number, octaves = 2): Field3 {
   const smooth = (t: number): number => t * t * (3 - 2 * t);
   let norm = 0;
   for (let o = 0; o < octaves; o++) norm += 0.5 ** o;
+  // Consecutive points mostly fall in the same lattice cell (voxels walk a row): keep the last
+  // cell's eight corner values per octave instead of re-hashing them.
+  const cached = new Float64Array(octaves * 8);
+  const cell = new Float64Array(octaves * 3).fill(NaN);
   return (x, y, z) => {
     let total = 0;
     let f = inv;
@@ -39,21 +43,27 @@ export function valueNoise(seed: number, cellMm: number, octaves = 2): Field3 {
       const i = Math.floor(fx);
       const j = Math.floor(fy);
       const k = Math.floor(fz);
+      const c = o * 8;
+      if (cell[o * 3] !== i || cell[o * 3 + 1] !== j || cell[o * 3 + 2] !== k) {
+        cell[o * 3] = i;
+        cell[o * 3 + 1] = j;
+        cell[o * 3 + 2] = k;
+        cached[c] = lattice(i, j, k, o);
+        cached[c + 1] = lattice(i + 1, j, k, o);
+        cached[c + 2] = lattice(i, j + 1, k, o);
+        cached[c + 3] = lattice(i + 1, j + 1, k, o);
+        cached[c + 4] = lattice(i, j, k + 1, o);
+        cached[c + 5] = lattice(i + 1, j, k + 1, o);
+        cached[c + 6] = lattice(i, j + 1, k + 1, o);
+        cached[c + 7] = lattice(i + 1, j + 1, k + 1, o);
+      }
       const u = smooth(fx - i);
       const v = smooth(fy - j);
       const w = smooth(fz - k);
-      const c000 = lattice(i, j, k, o);
-      const c100 = lattice(i + 1, j, k, o);
-      const c010 = lattice(i, j + 1, k, o);
-      const c110 = lattice(i + 1, j + 1, k, o);
-      const c001 = lattice(i, j, k + 1, o);
-      const c101 = lattice(i + 1, j, k + 1, o);
-      const c011 = lattice(i, j + 1, k + 1, o);
-      const c111 = lattice(i + 1, j + 1, k + 1, o);
-      const x00 = c000 + u * (c100 - c000);
-      const x10 = c010 + u * (c110 - c010);
-      const x01 = c001 + u * (c101 - c001);
-      const x11 = c011 + u * (c111 - c011);
+      const x00 = cached[c]! + u * (cached[c + 1]! - cached[c]!);
+      const x10 = cached[c + 2]! + u * (cached[c + 3]! - cached[c + 2]!);
+      const x01 = cached[c + 4]! + u * (cached[c + 5]! - cached[c + 4]!);
+      const x11 = cached[c + 6]! + u * (cached[c + 7]! - cached[c + 6]!);
       const y0 = x00 + v * (x10 - x00);
       const y1 = x01 + v * (x11 - x01);
       total += amp * (y0 + w * (y1 - y0));

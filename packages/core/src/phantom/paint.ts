@@ -14,11 +14,34 @@ const grow = (e: EllipsoidSpec, mm: number): EllipsoidSpec => ({
   ...e,
   radii: [e.radii[0] + mm, e.radii[1] + mm, e.radii[2] + mm],
 });
-/** A tube as one shape per segment: each is painted over its own small box, not the chain's. */
-const segments = (t: TubeSpec, mm: number): Shape[] =>
-  t.points
-    .slice(1)
-    .map((p, s) => tube([t.points[s]!, p], [t.radii[s]! + mm, t.radii[s + 1]! + mm]));
+/**
+ * A tube as short pieces (at most PIECE_MM long), each painted over its own small box: a long
+ * vertical vessel's box on an oblique grid would otherwise cover much of each slice.
+ */
+const PIECE_MM = 25;
+function segments(t: TubeSpec, mm: number): Shape[] {
+  const pieces: Shape[] = [];
+  for (let s = 0; s + 1 < t.points.length; s++) {
+    const a = t.points[s]!;
+    const b = t.points[s + 1]!;
+    const ra = t.radii[s]! + mm;
+    const rb = t.radii[s + 1]! + mm;
+    const length = Math.hypot(b[0] - a[0], b[1] - a[1], b[2] - a[2]);
+    // Thick tubes get longer pieces (their boxes would overlap heavily otherwise).
+    const count = Math.max(1, Math.ceil(length / Math.max(PIECE_MM, 1.5 * Math.max(ra, rb))));
+    const at = (f: number): [number, number, number] => [
+      a[0] + f * (b[0] - a[0]),
+      a[1] + f * (b[1] - a[1]),
+      a[2] + f * (b[2] - a[2]),
+    ];
+    for (let c = 0; c < count; c++) {
+      const f0 = c / count;
+      const f1 = (c + 1) / count;
+      pieces.push(tube([at(f0), at(f1)], [ra + f0 * (rb - ra), ra + f1 * (rb - ra)]));
+    }
+  }
+  return pieces;
+}
 const tubeOf = (t: TubeSpec): Shape[] => segments(t, 0);
 const grownTube = (t: TubeSpec, mm: number): Shape[] => segments(t, mm);
 

@@ -79,6 +79,50 @@ export function forEachVoxel(
 }
 
 /**
+ * Calls visit(index, x, y, z) for the voxels whose centres lie in the LPS box `box`. Each row
+ * is clipped to the box analytically (a row is a line in patient space), so on an oblique grid
+ * the work stays proportional to the box, not to its larger bounding box in voxel space.
+ */
+export function forEachVoxelInBox(
+  g: Geometry,
+  box: Box,
+  visit: (index: number, x: number, y: number, z: number) => void,
+): void {
+  const vb = voxelBox(g, box);
+  if (isEmpty(vb)) return;
+  const [nx, ny] = g.dims;
+  const [di, dj, dk] = g.direction;
+  const [si, sj, sk] = g.spacing;
+  const step = [di[0] * si, di[1] * si, di[2] * si];
+  for (let k = vb.k0; k <= vb.k1; k++) {
+    for (let j = vb.j0; j <= vb.j1; j++) {
+      const base = [
+        g.origin[0] + j * sj * dj[0] + k * sk * dk[0],
+        g.origin[1] + j * sj * dj[1] + k * sk * dk[1],
+        g.origin[2] + j * sj * dj[2] + k * sk * dk[2],
+      ];
+      let lo = vb.i0;
+      let hi = vb.i1;
+      for (let a = 0; a < 3 && lo <= hi; a++) {
+        const s = step[a]!;
+        const b = base[a]!;
+        if (Math.abs(s) < 1e-12) {
+          if (b < box.min[a]! || b > box.max[a]!) hi = lo - 1;
+          continue;
+        }
+        const t0 = (box.min[a]! - b) / s;
+        const t1 = (box.max[a]! - b) / s;
+        lo = Math.max(lo, Math.ceil(Math.min(t0, t1) - 1e-9));
+        hi = Math.min(hi, Math.floor(Math.max(t0, t1) + 1e-9));
+      }
+      const row = nx * (j + ny * k);
+      for (let i = lo; i <= hi; i++)
+        visit(row + i, base[0]! + i * step[0]!, base[1]! + i * step[1]!, base[2]! + i * step[2]!);
+    }
+  }
+}
+
+/**
  * Paints `tissue` into `labels` wherever `shape` holds. `keep` (optional, indexed by the class
  * already there) marks classes that must not be painted over.
  */
@@ -90,7 +134,7 @@ export function paint(
   keep?: Uint8Array,
 ): void {
   const inside = shape.inside;
-  forEachVoxel(g, voxelBox(g, shape.box), (index, x, y, z) => {
+  forEachVoxelInBox(g, shape.box, (index, x, y, z) => {
     if (keep && keep[labels[index]!]) return;
     if (inside(x, y, z)) labels[index] = tissue;
   });
@@ -112,7 +156,7 @@ export function paintBy(
   keep?: Uint8Array,
 ): void {
   const inside = shape.inside;
-  forEachVoxel(g, voxelBox(g, shape.box), (index, x, y, z) => {
+  forEachVoxelInBox(g, shape.box, (index, x, y, z) => {
     if (keep && keep[labels[index]!]) return;
     if (inside(x, y, z)) labels[index] = classify(x, y, z);
   });
