@@ -1,0 +1,115 @@
+// The whole networks path on tiny data: phantoms -> `lascar dataset` shards -> PyTorch trains a
+// width-4 model for a few steps -> ONNX export -> onnxruntime-node must reproduce PyTorch's output
+// -> `lascar segment` on a DICOM series and on a LAScarQS folder. Real PyTorch (Debian
+// python3-torch), real onnxruntime-node, real dciodvfy; nothing faked.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openOnnxModel } from '@lascar/core/onnx';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dciodvfy } from '../../../../packages/core/test-data/dciodvfy.js';
+import { UsageError } from '../errors.js';
+import { buildDataset } from './dataset.js';
+import { writePhantoms } from './phantom.js';
+import { runSegment, summaryTable, type StudyReport } from './segment.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const PYTHON = '/usr/bin/python3';
+let work: string;
+
+function python(...args: string[]): string {
+  const run = spawnSync(PYTHON, ['-m', 'training', ...args], { cwd: REPO, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`python3 -m training ${args.join(' ')} failed:\n${run.stdout}\n${run.stderr}`);
+  return run.stdout;
+}
+
+function readF32(file: string): Float32Array {
+  const bytes = readFileSync(file);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(tmpdir(), 'lascar-segment-'));
+  await writePhantoms({ out: path.join(work, 'phantoms'), cases: 3, seed: 11, format: 'both', generator: { scale: 0.15 } });
+  const summary = await buildDataset(path.join(work, 'phantoms'), { out: path.join(work, 'shards') });
+  expect(summary.synthetic).toBe(true);
+  for (const kind of ['la', 'scar']) {
+    python('train', '--kind', kind, '--shards', path.join(work, 'shards'), '--out', path.join(work, `run-${kind}`),
+      '--width', '4', '--batch', '4', '--max-steps', '2', '--device', 'cpu');
+    python('export', '--kind', kind, '--checkpoint', path.join(work, `run-${kind}`, `${kind}-best.pt`), '--out', path.join(work, 'models'));
+    python('reference-output', '--checkpoint', path.join(work, `run-${kind}`, `${kind}-best.pt`), '--seed', '3', '--batch', '2',
+      '--out', path.join(work, 'ref'));
+  }
+}, 600_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('trained networks in the product', () => {
+  it.each(['la', 'scar'])('onnxruntime-node reproduces PyTorch on the exported %s model (max |diff| < 1e-4)', async (kind) => {
+    const ref = JSON.parse(readFileSync(path.join(work, 'ref', `${kind}-ref.json`), 'utf8')) as {
+      inputs: { name: string; shape: number[]; file: string }[];
+      output: { file: string };
+    };
+    const model = await openOnnxModel(path.join(work, 'models', `${kind}.onnx`), { executionProvider: 'cpu' });
+    const feeds = Object.fromEntries(
+      ref.inputs.map((i) => [i.name, { data: readF32(path.join(work, 'ref', i.file)), dims: i.shape }]),
+    );
+    const ours = await model.run(feeds);
+    const theirs = readF32(path.join(work, 'ref', ref.output.file));
+    expect(ours.length).toBe(theirs.length);
+    let worst = 0;
+    for (let n = 0; n < ours.length; n++) worst = Math.max(worst, Math.abs(ours[n]! - theirs[n]!));
+    expect(worst).toBeLessThan(1e-4);
+    await model.release();
+  });
+
+  it('segments a DICOM series: masks, report and a valid DICOM SEG on the source grid', async () => {
+    const out = path.join(work, 'out-dicom');
+    const [study] = await runSegment(path.join(work, 'phantoms', 'case_000', 'dicom'), {
+      out,
+      models: path.join(work, 'models'),
+      ep: 'cpu',
+    });
+    for (const f of ['la.nii.gz', 'scar.nii.gz', 'report.json', 'seg.dcm']) expect(existsSync(path.join(out, f))).toBe(true);
+    const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as StudyReport;
+    expect(report.seriesInstanceUid).toBe(study!.id);
+    expect(report.syntheticTrainingOnly).toBe(true);
+    expect(report.notice).toMatch(/SYNTHETIC/);
+    expect(report.executionProvider).toBe('cpu');
+    expect(report.burdenMethod).toMatch(/volume-based/);
+    expect(report.timingsMs.total).toBeGreaterThan(0);
+    expect(report.models.la.architecture).toBe('MSWS-Net');
+    const validation = dciodvfy(readFileSync(path.join(out, 'seg.dcm')));
+    expect(validation.errors).toEqual([]);
+  });
+
+  it('segments a LAScarQS folder and scores every case against its ground truth', async () => {
+    const cases = await runSegment(path.join(work, 'phantoms'), {
+      out: path.join(work, 'out-lascarqs'),
+      models: path.join(work, 'models'),
+      ep: 'cpu',
+    });
+    expect(cases.map((c) => c.id)).toEqual(['case_000', 'case_001', 'case_002']);
+    for (const c of cases) {
+      expect(c.report.evaluation?.la?.truthVoxels).toBeGreaterThan(0);
+      expect(c.report.evaluation?.scar).toBeDefined();
+    }
+    expect(summaryTable(cases)).toMatch(/mean \(3\)/);
+  });
+
+  it('refuses unusable input with a usage error that names it', async () => {
+    const models = path.join(work, 'models');
+    await expect(runSegment(path.join(work, 'nowhere'), { out: work, models, ep: 'cpu' })).rejects.toThrow(UsageError);
+    await expect(runSegment(path.join(work, 'shards'), { out: work, models, ep: 'cpu' })).rejects.toThrow(/INPUT/);
+    await expect(
+      runSegment(path.join(work, 'phantoms', 'case_000', 'dicom'), { out: work, models: path.join(work, 'ref'), ep: 'cpu' }),
+    ).rejects.toThrow(/model file .* is missing/);
+    await expect(
+      runSegment(path.join(work, 'phantoms', 'case_000', 'dicom'), { out: work, models, ep: 'cuda' }),
+    ).rejects.toThrow(/'cuda' was requested/);
+  });
+});
