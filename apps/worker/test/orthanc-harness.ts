@@ -19,6 +19,7 @@ import {
   readDicomSeries,
   writeMrSeries,
   type MrAcquisition,
+  type StudyIdentity,
 } from '@lascar/core';
 
 export const ORTHANC_BINARY = '/usr/sbin/Orthanc';
@@ -253,13 +254,21 @@ export interface PhantomSeries {
  */
 export function phantomSeries(
   seed: number,
-  options: { scale?: number; slices?: number; acquisition?: MrAcquisition } = {},
+  options: {
+    scale?: number;
+    slices?: number;
+    acquisition?: MrAcquisition;
+    /** Overrides of the phantom's patient/study identity (e.g. studyDate for a date window). */
+    identity?: Partial<Omit<StudyIdentity, 'studyInstanceUid'>>;
+  } = {},
 ): PhantomSeries {
   const phantom = generatePhantom(seed, {
     scale: options.scale ?? 0.2,
     ...(options.slices ? { slices: options.slices } : {}),
   });
-  const { identity, acquisition } = phantomDicomDescription(phantom.truth, `phantom-${seed}`);
+  const described = phantomDicomDescription(phantom.truth, `phantom-${seed}`);
+  const identity: StudyIdentity = { ...described.identity, ...options.identity };
+  const acquisition = described.acquisition;
   const merged: MrAcquisition = { ...acquisition, ...options.acquisition };
   const instances = writeMrSeries(phantom.image, identity, merged);
   const first = readDicomSeries(instances).source;
