@@ -6,6 +6,7 @@ import { registerEvaluate } from './evaluate.js';
 import { registerPhantom } from './phantom.js';
 import { registerSeg } from './seg.js';
 import { registerSegment } from './segment.js';
+import { registerWorker } from './worker.js';
 
 /** Every `lascar` sub-command, in the order `lascar --help` lists them. */
 export function registerCommands(program: Command): void {
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerEvaluate(program);
   registerDataset(program);
   registerBench(program);
+  registerWorker(program);
 }

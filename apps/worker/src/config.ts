@@ -1,0 +1,186 @@
+/**
+ * The worker's configuration: read from the environment here and nowhere else, validated at
+ * start, with errors that name the variable. `describeConfig` prints it without secrets.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  EXECUTION_PROVIDER_CHOICES,
+  isExecutionProviderChoice,
+  type ExecutionProviderChoice,
+} from '@lascar/core';
+
+/** The shipped weights: <repo>/models (this file is apps/worker/{src,dist}/config.{ts,js}). */
+export const DEFAULT_MODELS_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../models',
+);
+
+export interface WorkerConfig {
+  readonly pacs: {
+    /** DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web */
+    readonly url: string;
+    readonly username?: string;
+    readonly password?: string;
+    readonly timeoutMs: number;
+  };
+  /** Orthanc's REST root for its change feed; unset for a PACS that is not Orthanc. */
+  readonly orthancUrl?: string;
+  readonly database:
+    | { readonly kind: 'postgres'; readonly url: string }
+    | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number };
+  readonly modelsDir: string;
+  readonly executionProvider: ExecutionProviderChoice;
+  /** JSON file with the LGE selection rules; unset = the built-in defaults. */
+  readonly selectionRulesFile?: string;
+  /** Jobs processed at once by this process. */
+  readonly concurrency: number;
+  /** Retries after the first attempt, with exponential backoff from retryDelaySeconds. */
+  readonly retryLimit: number;
+  readonly retryDelaySeconds: number;
+  /** A job running longer (or whose worker died) is failed and retried after this. */
+  readonly jobTimeoutSeconds: number;
+  /** On SIGTERM, how long a running job may finish before it is handed back to the queue. */
+  readonly shutdownGraceSeconds: number;
+  /** How often pg-boss looks for expired jobs (a killed worker's job) and retries them. */
+  readonly maintenanceSeconds: number;
+  readonly webhookSecret?: string;
+  readonly http: { readonly host: string; readonly port: number };
+  /** Seconds between reads of Orthanc's change feed (0 = off). */
+  readonly changesPollSeconds: number;
+  /** Seconds between QIDO-RS polls (0 = off), and the quiet time before a series counts as complete. */
+  readonly qidoPollSeconds: number;
+  readonly qidoQuietSeconds: number;
+  readonly qidoWindowDays: number;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function text(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v ? v : undefined;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(`${name}=${raw} is not a whole number`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name}=${raw} is outside ${min}..${max}`);
+  return n;
+}
+
+function httpUrl(env: Env, name: string, raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name}=${redact(raw)} is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new ConfigError(`${name}=${redact(raw)} must be an http:// or https:// URL`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env = process.env): WorkerConfig {
+  const pacsUrl = text(env, 'LASCAR_PACS_URL');
+  if (!pacsUrl) {
+    throw new ConfigError(
+      'LASCAR_PACS_URL is not set: give the PACS DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web',
+    );
+  }
+  const orthanc = text(env, 'LASCAR_ORTHANC_URL');
+  const databaseUrl = text(env, 'DATABASE_URL');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(
+      `DATABASE_URL=${redact(databaseUrl)} must start with postgres:// or postgresql://`,
+    );
+  }
+  const ep = text(env, 'LASCAR_EXECUTION_PROVIDER') ?? 'auto';
+  if (!isExecutionProviderChoice(ep)) {
+    throw new ConfigError(
+      `LASCAR_EXECUTION_PROVIDER=${ep} is not one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`,
+    );
+  }
+  const logLevel = text(env, 'LASCAR_LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`LASCAR_LOG_LEVEL=${logLevel} is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const secret = text(env, 'LASCAR_WEBHOOK_SECRET');
+  if (secret !== undefined && secret.length < 16) {
+    throw new ConfigError('LASCAR_WEBHOOK_SECRET must be at least 16 characters');
+  }
+  const jobTimeoutSeconds = integer(env, 'LASCAR_JOB_TIMEOUT_SECONDS', 900, 5, 86_400);
+  const username = text(env, 'LASCAR_PACS_USERNAME');
+  const password = text(env, 'LASCAR_PACS_PASSWORD');
+  const rules = text(env, 'LASCAR_SELECTION_RULES');
+  return {
+    pacs: {
+      url: httpUrl(env, 'LASCAR_PACS_URL', pacsUrl),
+      ...(username ? { username } : {}),
+      ...(password ? { password } : {}),
+      timeoutMs: integer(env, 'LASCAR_PACS_TIMEOUT_SECONDS', 60, 1, 3600) * 1000,
+    },
+    ...(orthanc ? { orthancUrl: httpUrl(env, 'LASCAR_ORTHANC_URL', orthanc) } : {}),
+    database: databaseUrl
+      ? { kind: 'postgres', url: databaseUrl }
+      : {
+          kind: 'embedded',
+          dataDir: path.resolve(text(env, 'LASCAR_DATA_DIR') ?? '.lascar/db'),
+          port: integer(env, 'LASCAR_EMBEDDED_DB_PORT', 54329, 0, 65535),
+        },
+    modelsDir: path.resolve(text(env, 'LASCAR_MODELS_DIR') ?? DEFAULT_MODELS_DIR),
+    executionProvider: ep,
+    ...(rules ? { selectionRulesFile: path.resolve(rules) } : {}),
+    concurrency: integer(env, 'LASCAR_CONCURRENCY', 1, 1, 64),
+    retryLimit: integer(env, 'LASCAR_RETRY_LIMIT', 5, 0, 100),
+    retryDelaySeconds: integer(env, 'LASCAR_RETRY_DELAY_SECONDS', 30, 1, 86_400),
+    jobTimeoutSeconds,
+    shutdownGraceSeconds: integer(env, 'LASCAR_SHUTDOWN_GRACE_SECONDS', 60, 1, 86_400),
+    maintenanceSeconds: integer(env, 'LASCAR_MAINTENANCE_SECONDS', 30, 1, 3600),
+    ...(secret ? { webhookSecret: secret } : {}),
+    http: {
+      host: text(env, 'LASCAR_HTTP_HOST') ?? '127.0.0.1',
+      port: integer(env, 'LASCAR_HTTP_PORT', 8300, 0, 65535),
+    },
+    changesPollSeconds: integer(env, 'LASCAR_CHANGES_POLL_SECONDS', 10, 0, 86_400),
+    qidoPollSeconds: integer(env, 'LASCAR_QIDO_POLL_SECONDS', 0, 0, 86_400),
+    qidoQuietSeconds: integer(env, 'LASCAR_QIDO_QUIET_SECONDS', 60, 0, 86_400),
+    qidoWindowDays: integer(env, 'LASCAR_QIDO_WINDOW_DAYS', 2, 1, 3650),
+    logLevel,
+  };
+}
+
+/** The configuration as a log line can show it: no passwords, no secrets. */
+export function describeConfig(c: WorkerConfig): Record<string, unknown> {
+  return {
+    pacsUrl: redact(c.pacs.url),
+    pacsUser: c.pacs.username ?? null,
+    orthancUrl: c.orthancUrl ? redact(c.orthancUrl) : null,
+    database:
+      c.database.kind === 'postgres' ? redact(c.database.url) : `embedded:${c.database.dataDir}`,
+    modelsDir: c.modelsDir,
+    executionProvider: c.executionProvider,
+    selectionRules: c.selectionRulesFile ?? 'built-in',
+    concurrency: c.concurrency,
+    retryLimit: c.retryLimit,
+    retryDelaySeconds: c.retryDelaySeconds,
+    jobTimeoutSeconds: c.jobTimeoutSeconds,
+    webhook: c.webhookSecret ? 'enabled' : 'disabled (LASCAR_WEBHOOK_SECRET unset)',
+    http: `${c.http.host}:${c.http.port}`,
+    changesPollSeconds: c.changesPollSeconds,
+    qidoPollSeconds: c.qidoPollSeconds,
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * Opens the worker's database: the configured PostgreSQL, or the embedded one (PGlite served on
+ * loopback) when DATABASE_URL is unset; applies pending migrations; returns a Prisma client
+ * (prisma-client generator, @prisma/adapter-pg: no native engine) and the URL pg-boss uses.
+ */
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import type { WorkerConfig } from '../config.js';
+import { PrismaClient } from '../generated/prisma/client.js';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
+import { migrate, type MigrateResult } from './migrate.js';
+
+export { PrismaClient };
+
+export interface Database {
+  readonly url: string;
+  readonly embedded: boolean;
+  readonly prisma: PrismaClient;
+  readonly migrations: MigrateResult;
+  /** Connections a process should open at most (the embedded database runs one session). */
+  readonly poolSize: number;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function applyMigrations(url: string): Promise<MigrateResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await migrate(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function openDatabase(config: WorkerConfig['database']): Promise<Database> {
+  let embedded: EmbeddedDatabase | undefined;
+  let url: string;
+  if (config.kind === 'embedded') {
+    embedded = await startEmbeddedDatabase({ dataDir: config.dataDir, port: config.port });
+    url = embedded.url;
+  } else {
+    url = config.url;
+  }
+  try {
+    const migrations = await applyMigrations(url);
+    const poolSize = embedded ? 4 : 10;
+    const prisma = new PrismaClient({
+      adapter: new PrismaPg({ connectionString: url, max: poolSize }),
+    });
+    return {
+      url,
+      embedded: Boolean(embedded),
+      prisma,
+      migrations,
+      poolSize,
+      async ping() {
+        await prisma.$queryRawUnsafe('SELECT 1');
+      },
+      async close() {
+        await prisma.$disconnect();
+        await embedded?.stop();
+      },
+    };
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+}

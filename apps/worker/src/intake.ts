@@ -1,0 +1,91 @@
+/**
+ * Where every discovered series enters (webhook, Orthanc change feed, QIDO poll, manual):
+ * its attributes are read from the PACS, the selection rules decide, the decision is recorded
+ * with its reason, and a selected series gets its job (one per series and model version).
+ */
+import { selectSeries, type SelectionRules } from '@lascar/core';
+import type PgBoss from 'pg-boss';
+import { ensureJob, jobKeyOf, recordDecision, recordSeries } from './db/records.js';
+import type { PrismaClient } from './generated/prisma/client.js';
+import type { Logger } from './log.js';
+import type { PacsClient, SeriesAttributes, SeriesCandidate } from './pacs/types.js';
+import { queueJobId, sendSegmentJob } from './queue.js';
+
+export interface IntakeDeps {
+  readonly prisma: PrismaClient;
+  readonly pacs: PacsClient;
+  readonly boss: PgBoss;
+  readonly rules: SelectionRules;
+  readonly modelVersion: string;
+  readonly log: Logger;
+}
+
+export interface IntakeResult {
+  readonly seriesInstanceUid: string;
+  readonly selected: boolean;
+  readonly reason: string;
+  /** Set for a selected series. */
+  readonly jobKey?: string;
+  /** True when this call created the job (false: it already existed). */
+  readonly jobCreated?: boolean;
+}
+
+export async function intakeSeries(
+  candidate: SeriesCandidate,
+  deps: IntakeDeps,
+): Promise<IntakeResult> {
+  const { series } = candidate;
+  // The PACS's own answer is the reference (a webhook body is only a hint); the candidate fills gaps.
+  const fromPacs = await deps.pacs.seriesAttributes(series);
+  const attrs: SeriesAttributes = {
+    ...dropUndefined(series),
+    ...dropUndefined(fromPacs),
+    studyInstanceUid: fromPacs.studyInstanceUid,
+    seriesInstanceUid: fromPacs.seriesInstanceUid,
+  };
+  const decision = selectSeries(attrs, deps.rules);
+  const seriesRef = await recordSeries(deps.prisma, attrs);
+  await recordDecision(deps.prisma, seriesRef, decision, candidate.source);
+  const log = deps.log.child({
+    studyInstanceUid: attrs.studyInstanceUid,
+    seriesInstanceUid: attrs.seriesInstanceUid,
+    source: candidate.source,
+  });
+  if (!decision.selected) {
+    log.info({ selected: false, reason: decision.reason }, 'series not selected');
+    return { seriesInstanceUid: attrs.seriesInstanceUid, selected: false, reason: decision.reason };
+  }
+  const jobKey = jobKeyOf(attrs.seriesInstanceUid, deps.modelVersion);
+  const { job, created } = await ensureJob(
+    deps.prisma,
+    seriesRef,
+    attrs.seriesInstanceUid,
+    deps.modelVersion,
+    queueJobId(jobKey),
+  );
+  // Sent again while the job is still waiting: covers a crash between the row and the send;
+  // the queue id is derived from the key, so pg-boss keeps one.
+  if (job.state === 'queued') {
+    await sendSegmentJob(deps.boss, {
+      jobKey,
+      studyInstanceUid: attrs.studyInstanceUid,
+      seriesInstanceUid: attrs.seriesInstanceUid,
+      modelVersion: deps.modelVersion,
+    });
+  }
+  log.info(
+    { selected: true, reason: decision.reason, jobKey, jobCreated: created },
+    'series selected',
+  );
+  return {
+    seriesInstanceUid: attrs.seriesInstanceUid,
+    selected: true,
+    reason: decision.reason,
+    jobKey,
+    jobCreated: created,
+  };
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,212 @@
+/**
+ * The worker's HTTP surface (express 5): health, readiness, Prometheus metrics, the Orthanc
+ * webhook, and the job list for operators and scripts. No route returns patient names.
+ */
+import express, { type Request, type Response } from 'express';
+import type PgBoss from 'pg-boss';
+import type { PrismaClient } from './generated/prisma/client.js';
+import { retryJob } from './jobs.js';
+import type { Logger } from './log.js';
+import type { WorkerMetrics } from './metrics.js';
+import { parseOrthancWebhook, WebhookError } from './pacs/discovery.js';
+import type { PacsClient, SeriesCandidate } from './pacs/types.js';
+
+export interface ServiceDeps {
+  readonly prisma: PrismaClient;
+  readonly pacs: PacsClient;
+  readonly boss: PgBoss;
+  readonly metrics: WorkerMetrics;
+  readonly log: Logger;
+  readonly webhookSecret?: string;
+  readonly onCandidate: (candidate: SeriesCandidate) => Promise<unknown>;
+  readonly pingDatabase: () => Promise<void>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A job as GET /jobs shows it: identifiers, state, stages, error, measurements; no names. */
+export async function listJobs(
+  prisma: PrismaClient,
+  filter: { state?: string; seriesInstanceUid?: string; limit?: number } = {},
+) {
+  const states = ['queued', 'active', 'retrying', 'completed', 'failed'] as const;
+  const state = states.find((s) => s === filter.state);
+  const jobs = await prisma.job.findMany({
+    where: {
+      ...(state ? { state } : {}),
+      ...(filter.seriesInstanceUid
+        ? { series: { seriesInstanceUid: filter.seriesInstanceUid } }
+        : {}),
+    },
+    orderBy: { createdAt: 'desc' },
+    take: Math.min(Math.max(filter.limit ?? 100, 1), 1000),
+    include: {
+      series: {
+        select: {
+          seriesInstanceUid: true,
+          seriesDescription: true,
+          study: { select: { studyInstanceUid: true } },
+        },
+      },
+      stages: { orderBy: [{ attempt: 'asc' }, { startedAt: 'asc' }] },
+      measurement: {
+        include: { overlays: { select: { sliceIndex: true, width: true, height: true } } },
+      },
+    },
+  });
+  return jobs.map((j) => ({
+    id: j.id,
+    jobKey: j.jobKey,
+    studyInstanceUid: j.series.study.studyInstanceUid,
+    seriesInstanceUid: j.series.seriesInstanceUid,
+    seriesDescription: j.series.seriesDescription,
+    modelVersion: j.modelVersion,
+    state: j.state,
+    attempts: j.attempts,
+    error: j.error,
+    segSeriesInstanceUid: j.segSeriesInstanceUid,
+    createdAt: j.createdAt,
+    startedAt: j.startedAt,
+    finishedAt: j.finishedAt,
+    stages: j.stages.map((s) => ({
+      attempt: s.attempt,
+      stage: s.stage,
+      startedAt: s.startedAt,
+      durationMs: s.durationMs === null ? null : Math.round(s.durationMs * 10) / 10,
+      error: s.error,
+    })),
+    measurement: j.measurement
+      ? {
+          laVolumeMl: j.measurement.laVolumeMl,
+          scarVolumeMl: j.measurement.scarVolumeMl,
+          wallVolumeMl: j.measurement.wallVolumeMl,
+          scarBurdenPercent: j.measurement.scarBurdenPercent,
+          burdenMethod: j.measurement.burdenMethod,
+          wallDefinition: j.measurement.wallDefinition,
+          utahStage: j.measurement.utahStage,
+          decaafStage: j.measurement.decaafStage,
+          modelVersion: j.measurement.modelVersion,
+          syntheticTraining: j.measurement.syntheticTraining,
+          executionProvider: j.measurement.executionProvider,
+          overlays: j.measurement.overlays.map((o) => ({
+            ...o,
+            href: `/jobs/${j.id}/overlays/${o.sliceIndex}.png`,
+          })),
+        }
+      : null,
+  }));
+}
+
+export function createService(deps: ServiceDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const check = async (f: () => Promise<void>) => {
+      try {
+        await f();
+        return 'ok';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    const [database, pacs] = await Promise.all([
+      check(deps.pingDatabase),
+      check(() => deps.pacs.ping()),
+    ]);
+    const ready = database === 'ok' && pacs === 'ok';
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', database, pacs });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
+  app.post(
+    '/webhook/orthanc',
+    express.text({ type: '*/*', limit: '64kb' }),
+    async (req: Request, res: Response) => {
+      let candidate: SeriesCandidate;
+      try {
+        candidate = parseOrthancWebhook(req.headers, req.body, deps.webhookSecret ?? '');
+      } catch (error) {
+        if (error instanceof WebhookError) {
+          deps.log.warn({ status: error.status, error: error.message }, 'webhook refused');
+          res.status(error.status).json({ error: error.message });
+          return;
+        }
+        throw error;
+      }
+      try {
+        const result = await deps.onCandidate(candidate);
+        res.status(202).json(result);
+      } catch (error) {
+        // The change feed will find the series again; tell Orthanc it failed.
+        deps.log.error(
+          {
+            seriesInstanceUid: candidate.series.seriesInstanceUid,
+            error: (error as Error).message,
+          },
+          'webhook intake failed',
+        );
+        res.status(503).json({ error: (error as Error).message });
+      }
+    },
+  );
+
+  app.get('/jobs', async (req, res) => {
+    const q = req.query;
+    res.json(
+      await listJobs(deps.prisma, {
+        ...(typeof q.state === 'string' ? { state: q.state } : {}),
+        ...(typeof q.series === 'string' ? { seriesInstanceUid: q.series } : {}),
+        ...(typeof q.limit === 'string' && /^\d+$/.test(q.limit) ? { limit: Number(q.limit) } : {}),
+      }),
+    );
+  });
+
+  app.get('/jobs/:id/overlays/:slice.png', async (req, res) => {
+    const { id, slice } = req.params;
+    if (!UUID.test(id) || !/^\d+$/.test(slice)) {
+      res.status(404).end();
+      return;
+    }
+    const m = await deps.prisma.measurement.findUnique({
+      where: { jobRef: id },
+      select: { id: true },
+    });
+    const o = m
+      ? await deps.prisma.overlayImage.findUnique({
+          where: { measurementRef_sliceIndex: { measurementRef: m.id, sliceIndex: Number(slice) } },
+        })
+      : null;
+    if (!o) {
+      res.status(404).json({ error: `no overlay for job ${id} slice ${slice}` });
+      return;
+    }
+    res.type('image/png').send(Buffer.from(o.png));
+  });
+
+  app.post('/jobs/:id/retry', async (req, res) => {
+    const { id } = req.params;
+    if (!UUID.test(id)) {
+      res.status(404).json({ error: `no job ${id}` });
+      return;
+    }
+    const outcome = await retryJob(deps.prisma, deps.boss, id);
+    if (outcome === 'not-found') res.status(404).json({ error: `no job ${id}` });
+    else if (outcome === 'busy')
+      res.status(409).json({ error: `job ${id} is still queued or running` });
+    else res.status(202).json({ id, state: 'queued' });
+  });
+
+  app.use((error: Error, _req: Request, res: Response, _next: express.NextFunction) => {
+    deps.log.error({ error: error.message }, 'request failed');
+    res.status(500).json({ error: error.message });
+  });
+  return app;
+}
