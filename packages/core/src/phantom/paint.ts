@@ -3,7 +3,7 @@
  * chambers, vessels, pulmonary veins. The LA itself (cavity, wall, scar) is painted afterwards
  * by generate.ts, which needs distance maps for it.
  */
-import type { Geometry } from '../volume.js';
+import type { Geometry, Vec3 } from '../volume.js';
 import type { HeartModel, TubeSpec } from './anatomy.js';
 import { namedNoise } from './noise.js';
 import { classSet, paint, paintBy } from './raster.js';
@@ -100,6 +100,70 @@ export function paintTorso(g: Geometry, labels: Uint8Array, heart: HeartModel): 
     ellipses.push([cx - armOffset, cy - 10, armA, armB], [cx + armOffset, cy - 10, armA, armB]);
   const sx0 = si * di[0];
   const sy0 = si * di[1];
+  const rowInterval = (
+    bx: number,
+    by: number,
+    ex: number,
+    ey: number,
+    ea: number,
+    eb: number,
+  ): [number, number] => {
+    const qa = (sx0 * sx0) / (ea * ea) + (sy0 * sy0) / (eb * eb);
+    const dx0 = bx - ex;
+    const dy0 = by - ey;
+    const qb = 2 * ((dx0 * sx0) / (ea * ea) + (dy0 * sy0) / (eb * eb));
+    const qc = (dx0 * dx0) / (ea * ea) + (dy0 * dy0) / (eb * eb) - 1;
+    const disc = qb * qb - 4 * qa * qc;
+    if (!(qa > 0) || disc <= 0) return [0, -1];
+    const root = Math.sqrt(disc);
+    return [
+      Math.max(0, Math.floor((-qb - root) / (2 * qa))),
+      Math.min(nx - 1, Math.ceil((-qb + root) / (2 * qa))),
+    ];
+  };
+
+  if (di[2] === 0 && dj[2] === 0 && dk[0] === 0 && dk[1] === 0) {
+    // Axial stack: x and y do not change with the slice, so classify one plane and redo per
+    // slice only what depends on z (vertebral discs; liver and stomach where the slice cuts them).
+    const plane = nx * ny;
+    const base = new Uint8Array(plane);
+    const kind = new Uint8Array(plane); // 0 fixed, 1 vertebral body, 2 below-diaphragm candidate
+    const px = new Float64Array(plane);
+    const py = new Float64Array(plane);
+    const z0 = g.origin[2];
+    for (let j = 0; j < ny; j++) {
+      const bx = g.origin[0] + j * sj * dj[0];
+      const by = g.origin[1] + j * sj * dj[1];
+      for (const [ex, ey, ea, eb] of ellipses) {
+        const [i0, i1] = rowInterval(bx, by, ex, ey, ea, eb);
+        for (let i = i0; i <= i1; i++) {
+          const p = i + nx * j;
+          const x = bx + i * sx0;
+          const y = by + i * sy0;
+          px[p] = x;
+          py[p] = y;
+          kind[p] = zKind(x, y);
+          base[p] = kind[p] === 2 ? interiorClass(x, y) : torsoClass(x, y, z0);
+        }
+      }
+    }
+    const dependent: number[] = [];
+    for (let p = 0; p < plane; p++) if (kind[p]) dependent.push(p);
+    // A slice misses an organ when it lies (safely) beyond the ellipsoid's z extent.
+    const cuts = (c: Vec3, r: Vec3, z: number): boolean =>
+      Math.abs(z - c[2]) <= r[2] * 1.001 + 1e-6;
+    for (let k = 0; k < nz; k++) {
+      const z = g.origin[2] + k * sk * dk[2];
+      const offset = k * plane;
+      labels.set(base, offset);
+      const organs = cuts(liver.centre, liver.radii, z) || cuts(stomach.centre, stomach.radii, z);
+      for (const p of dependent) {
+        if (kind[p] === 1 || organs) labels[offset + p] = torsoClass(px[p]!, py[p]!, z);
+      }
+    }
+    return;
+  }
+
   for (let k = 0; k < nz; k++) {
     for (let j = 0; j < ny; j++) {
       const bx = g.origin[0] + j * sj * dj[0] + k * sk * dk[0];
@@ -108,21 +172,41 @@ export function paintTorso(g: Geometry, labels: Uint8Array, heart: HeartModel): 
       const row = nx * (j + ny * k);
       labels.fill(Tissue.Air, row, row + nx);
       for (const [ex, ey, ea, eb] of ellipses) {
-        const qa = (sx0 * sx0) / (ea * ea) + (sy0 * sy0) / (eb * eb);
-        const dx0 = bx - ex;
-        const dy0 = by - ey;
-        const qb = 2 * ((dx0 * sx0) / (ea * ea) + (dy0 * sy0) / (eb * eb));
-        const qc = (dx0 * dx0) / (ea * ea) + (dy0 * dy0) / (eb * eb) - 1;
-        const disc = qb * qb - 4 * qa * qc;
-        if (!(qa > 0) || disc <= 0) continue;
-        const root = Math.sqrt(disc);
-        const i0 = Math.max(0, Math.floor((-qb - root) / (2 * qa)));
-        const i1 = Math.min(nx - 1, Math.ceil((-qb + root) / (2 * qa)));
+        const [i0, i1] = rowInterval(bx, by, ex, ey, ea, eb);
         for (let i = i0; i <= i1; i++) {
           labels[row + i] = torsoClass(bx + i * sx0, by + i * sy0, bz + i * si * di[2]);
         }
       }
     }
+  }
+
+  /** 1 inside a vertebral body, 2 where liver or stomach may reach, else 0 (z-independent). */
+  function zKind(x: number, y: number): number {
+    const dx = x - cx;
+    const dy = y - cy;
+    if ((dx * dx) / (A * A) + (dy * dy) / (B * B) >= 1) return 0;
+    if ((dx * dx) / (mA * mA) + (dy * dy) / (mB * mB) >= 1) return 0;
+    const vx = x - sx;
+    const vy = y - sy;
+    if (vx * vx + vy * vy < sr * sr) return 1;
+    const cyy = y - canalY;
+    if (vx * vx + cyy * cyy < 49) return 0;
+    if (Math.abs(vx) < 5 && cyy > 0 && cyy < 28) return 0;
+    const ppx = Math.abs(vx) - 30;
+    const ppy = y - (sy + sr + 14);
+    if ((ppx * ppx) / (26 * 26) + (ppy * ppy) / (32 * 32) < 1) return 0;
+    if (Math.abs(vx) < sr + 6 && y > sy - sr * 0.3 && y < sy + sr) return 0;
+    return 2;
+  }
+
+  /** The chest interior above the diaphragm: lung or mediastinal soft tissue. */
+  function interiorClass(x: number, y: number): number {
+    for (const [lcx, lcy, iax, iay] of lungs) {
+      const ux = (x - lcx) * iax;
+      const uy = (y - lcy) * iay;
+      if (ux * ux + uy * uy < 1) return Tissue.Lung;
+    }
+    return Tissue.SoftTissue;
   }
 
   function torsoClass(x: number, y: number, z: number): number {
