@@ -43,7 +43,7 @@ describe('multipart/related reader', () => {
 
   it('reads every part byte-exact whatever the chunking', () => {
     const whole = message(boundary, bodies, 'preamble text');
-    for (const size of [1, 2, 7, 13, 64, 4096, whole.length]) {
+    for (const size of [1, 2, 7, 13, 16, 17, 18, 33, 64, 4096, whole.length]) {
       const parts: MultipartPart[] = [];
       const reader = new MultipartReader(boundary, (p) => parts.push(p));
       for (let at = 0; at < whole.length; at += size) reader.push(whole.subarray(at, at + size));

@@ -55,6 +55,7 @@ export class MultipartReader {
 
   push(chunk: Uint8Array): void {
     if (this.state === 'done') return; // epilogue: ignored
+    if (this.state === 'body' && this.bodyFastPath(chunk)) return;
     this.pending = this.pending.length
       ? Buffer.concat([this.pending, chunk])
       : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -152,6 +153,24 @@ export class MultipartReader {
           return;
       }
     }
+  }
+
+  /**
+   * Inside a part body, most chunks hold no delimiter: keep them as they are instead of copying
+   * them behind the pending tail. Returns false (nothing consumed) when a delimiter may be near.
+   */
+  private bodyFastPath(chunk: Uint8Array): boolean {
+    const keep = this.delimiter.length - 1;
+    if (chunk.length <= keep) return false;
+    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // A delimiter starting in the tail and ending in the chunk?
+    const seam = Buffer.concat([this.pending, buf.subarray(0, keep)]);
+    if (seam.indexOf(this.delimiter) >= 0) return false;
+    if (buf.indexOf(this.delimiter) >= 0) return false;
+    if (this.pending.length) this.chunks.push(this.pending);
+    this.chunks.push(buf.subarray(0, buf.length - keep));
+    this.pending = Buffer.from(buf.subarray(buf.length - keep));
+    return true;
   }
 
   private keepTail(): void {
