@@ -1,6 +1,14 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { literalQuery, seriesAttributesFromJson, stowFailures } from './dicomweb.js';
+import {
+  DicomWebPacsClient,
+  literalQuery,
+  seriesAttributesFromJson,
+  stowFailures,
+} from './dicomweb.js';
 import { PacsRequestError, redactUrl, requestFailure } from './errors.js';
+import { OrthancRest } from './orthanc-rest.js';
 import { PacsUnavailableError } from './types.js';
 
 describe('DICOMweb helpers', () => {
@@ -87,5 +95,103 @@ describe('DICOMweb helpers', () => {
     expect(stowFailures(answer)).toEqual(['1.2.9: failure reason 272']);
     expect(stowFailures('')).toEqual([]);
     expect(stowFailures({ '00081199': { vr: 'SQ', Value: [] } })).toEqual([]);
+  });
+});
+
+describe('DICOMweb client failure handling (local HTTP server standing in for a misbehaving PACS)', () => {
+  async function server(
+    handler: (req: IncomingMessage, res: ServerResponse) => void,
+  ): Promise<{ url: string; close(): Promise<void> }> {
+    const s = createServer(handler);
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const port = (s.address() as AddressInfo).port;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      close: () =>
+        new Promise<void>((resolve) => {
+          s.closeAllConnections();
+          s.close(() => resolve());
+        }),
+    };
+  }
+  const ref = { studyInstanceUid: '1.2.3', seriesInstanceUid: '1.2.3.4' };
+
+  it('a PACS that never answers times out as PacsUnavailableError on every path', async () => {
+    const hung = await server(() => {
+      /* never answers */
+    });
+    try {
+      const pacs = new DicomWebPacsClient({
+        url: `${hung.url}/dicom-web`,
+        username: 'u',
+        password: 'secret-pw',
+        timeoutMs: 300,
+      });
+      const rest = new OrthancRest({
+        url: hung.url,
+        username: 'u',
+        password: 'secret-pw',
+        timeoutMs: 300,
+      });
+      for (const call of [
+        () => pacs.ping(),
+        () => pacs.searchSeries({ Modality: 'MR' }),
+        () => pacs.retrieveSeries(ref),
+        () => rest.getJson('/changes'),
+      ]) {
+        const err = await call().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(PacsUnavailableError);
+        expect((err as Error).message).toMatch(/timed out/);
+        expect((err as Error).message).toContain(hung.url);
+        expect((err as Error).message).not.toContain('secret-pw');
+      }
+    } finally {
+      await hung.close();
+    }
+  });
+
+  it('5xx is retryable, 4xx is not, on every path', async () => {
+    let status = 503;
+    const s = await server((_req, res) => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end('{"Message":"busy"}');
+    });
+    try {
+      const pacs = new DicomWebPacsClient({ url: `${s.url}/dicom-web` });
+      const rest = new OrthancRest({ url: s.url });
+      const calls = [
+        () => pacs.searchSeries({ Modality: 'MR' }),
+        () => pacs.retrieveSeries(ref),
+        () => pacs.storeInstances('1.2.3', [new Uint8Array(4)]),
+        () => rest.getJson('/changes'),
+      ];
+      for (const call of calls)
+        expect(await call().catch((e: unknown) => e)).toBeInstanceOf(PacsUnavailableError);
+      status = 404;
+      for (const call of calls) {
+        const err = await call().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(PacsRequestError);
+        expect((err as PacsRequestError).status).toBe(404);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a WADO-RS answer cut mid-series is retryable', async () => {
+    const s = await server((_req, res) => {
+      res.writeHead(200, {
+        'content-type': 'multipart/related; type="application/dicom"; boundary=XyZ',
+      });
+      res.write('--XyZ\r\nContent-Type: application/dicom\r\n\r\n0123456789');
+      res.destroy(); // connection dropped
+    });
+    try {
+      const err = await new DicomWebPacsClient({ url: `${s.url}/dicom-web` })
+        .retrieveSeries(ref)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PacsUnavailableError);
+    } finally {
+      await s.close();
+    }
   });
 });
