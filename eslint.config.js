@@ -2,7 +2,18 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/.turbo/**', '**/.next/**', 'training/**', 'apps/worker/src/generated/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '**/.turbo/**',
+      '**/.next/**',
+      'training/**',
+      'apps/worker/src/generated/**',
+      '.gpu/**',
+      'demo/**',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     rules: {

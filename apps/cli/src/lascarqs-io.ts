@@ -41,7 +41,14 @@ function caseFilesIn(dir: string, id: string): LascarqsCaseFiles | undefined {
   const laCavity = firstExisting(dir, LASCARQS_FILES.laCavityAlternatives);
   const scar = firstExisting(dir, LASCARQS_FILES.scarAlternatives);
   const truth = firstExisting(dir, [LASCARQS_FILES.truth]);
-  return { id, dir, image, ...(laCavity ? { laCavity } : {}), ...(scar ? { scar } : {}), ...(truth ? { truth } : {}) };
+  return {
+    id,
+    dir,
+    image,
+    ...(laCavity ? { laCavity } : {}),
+    ...(scar ? { scar } : {}),
+    ...(truth ? { truth } : {}),
+  };
 }
 
 /**
@@ -55,7 +62,9 @@ export async function findLascarqsCases(root: string): Promise<LascarqsCaseFiles
   const found: LascarqsCaseFiles[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
-    for (const entry of entries.filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of entries
+      .filter((e) => e.isDirectory())
+      .sort((a, b) => a.name.localeCompare(b.name))) {
       const sub = path.join(dir, entry.name);
       const files = caseFilesIn(sub, path.relative(root, sub));
       if (files) found.push(files);

@@ -42,7 +42,9 @@ describe('training samples', () => {
     for (const s of samples) {
       expect(s.full).toHaveLength(64 * 64);
       expect(s.half).toHaveLength(32 * 32);
-      const onSlice = la.subarray(s.slice * nx * ny, (s.slice + 1) * nx * ny).reduce((a, b) => a + b, 0);
+      const onSlice = la
+        .subarray(s.slice * nx * ny, (s.slice + 1) * nx * ny)
+        .reduce((a, b) => a + b, 0);
       expect(s.label.reduce((a, b) => a + b, 0)).toBe(onSlice);
     }
     // Centred padding: 48 -> 64 puts column 0 at canvas column 8; the label pixel (24, 20) at (32, 32).
@@ -67,7 +69,8 @@ describe('training samples', () => {
     expect(labelled).toBeGreaterThanOrEqual(scar.reduce((a, b) => a + b, 0));
     // Channel 2 is max(channel 0, 0).
     const b = batches[0]!;
-    for (let p = 0; p < 64 * 64; p++) expect(b.patches[2 * 4096 + p]).toBe(Math.max(b.patches[p]!, 0));
+    for (let p = 0; p < 64 * 64; p++)
+      expect(b.patches[2 * 4096 + p]).toBe(Math.max(b.patches[p]!, 0));
   });
 
   it('a case without scar labels yields no scar samples; misaligned labels are an error', () => {

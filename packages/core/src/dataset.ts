@@ -70,7 +70,10 @@ function checkCase(c: TrainingCase): void {
     gridMismatch(c.image.geometry, c.la.geometry),
     c.scar ? gridMismatch(c.image.geometry, c.scar.geometry) : undefined,
   ].filter((p): p is string => p !== undefined);
-  if (problems.length > 0) throw new TrainingCaseError(`case ${c.id}: labels do not lie on the image grid: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new TrainingCaseError(
+      `case ${c.id}: labels do not lie on the image grid: ${problems.join('; ')}`,
+    );
 }
 
 /** Which slices of a case become LA samples (ascending). */
@@ -112,7 +115,10 @@ export function* laSamples(c: TrainingCase, options: LaSampleOptions = {}): Gene
  * Scar network samples of one task-1 case: every boundary patch of every slice, centred on the
  * GROUND-TRUTH LA boundary (at inference the predicted one), with the matching scar labels.
  */
-export function* scarSamples(c: TrainingCase, options: ScarPatchOptions = {}): Generator<ScarSampleBatch> {
+export function* scarSamples(
+  c: TrainingCase,
+  options: ScarPatchOptions = {},
+): Generator<ScarSampleBatch> {
   checkCase(c);
   const scar = c.scar;
   if (!scar) return;

@@ -5,7 +5,12 @@
  * so a model trained on another preprocessing recipe is refused rather than silently wrong.
  */
 import { PREPROCESSING_VERSION } from './dataset.js';
-import { openOnnxModel, type ExecutionProvider, type OnnxModel, type OpenModelOptions } from './onnx-runtime.js';
+import {
+  openOnnxModel,
+  type ExecutionProvider,
+  type OnnxModel,
+  type OpenModelOptions,
+} from './onnx-runtime.js';
 import { LA_HALF_INPUT_SIZE, LA_INPUT_SIZE } from './preprocess.js';
 import { SCAR_PATCH_CHANNELS, SCAR_PATCH_SIZE } from './patches.js';
 import type { StudyNetworks } from './stages.js';
@@ -20,7 +25,10 @@ export interface ModelManifest {
   readonly sha256: string;
   readonly width: number;
   readonly parameters: number;
-  readonly inputs: readonly { readonly name: string; readonly shape: readonly (number | string)[] }[];
+  readonly inputs: readonly {
+    readonly name: string;
+    readonly shape: readonly (number | string)[];
+  }[];
   readonly thresholds: { readonly probability: number };
   readonly preprocessing: string;
   readonly training_data: { readonly synthetic?: boolean; readonly summary: string };
@@ -33,12 +41,19 @@ export class ModelManifestError extends Error {
 }
 
 const EXPECTED_INPUTS: Record<ModelKind, Record<string, readonly number[]>> = {
-  la: { image_full: [1, LA_INPUT_SIZE, LA_INPUT_SIZE], image_half: [1, LA_HALF_INPUT_SIZE, LA_HALF_INPUT_SIZE] },
+  la: {
+    image_full: [1, LA_INPUT_SIZE, LA_INPUT_SIZE],
+    image_half: [1, LA_HALF_INPUT_SIZE, LA_HALF_INPUT_SIZE],
+  },
   scar: { patches: [SCAR_PATCH_CHANNELS, SCAR_PATCH_SIZE, SCAR_PATCH_SIZE] },
 };
 
 /** Validates a parsed manifest JSON for the given kind; errors name the field. */
-export function parseModelManifest(json: unknown, kind: ModelKind, source = `${kind}.json`): ModelManifest {
+export function parseModelManifest(
+  json: unknown,
+  kind: ModelKind,
+  source = `${kind}.json`,
+): ModelManifest {
   const fail = (why: string): never => {
     throw new ModelManifestError(`${source}: ${why}`);
   };
@@ -52,7 +67,8 @@ export function parseModelManifest(json: unknown, kind: ModelKind, source = `${k
     if (typeof m[field] !== 'number') fail(`'${field}' must be a number`);
   }
   const thresholds = m.thresholds as Record<string, unknown> | undefined;
-  if (typeof thresholds?.probability !== 'number') fail("'thresholds.probability' must be a number");
+  if (typeof thresholds?.probability !== 'number')
+    fail("'thresholds.probability' must be a number");
   const data = m.training_data as Record<string, unknown> | undefined;
   if (typeof data?.summary !== 'string') fail("'training_data.summary' must be a string");
   if (!Array.isArray(m.inputs)) fail("'inputs' must be a list");
@@ -67,7 +83,9 @@ export function parseModelManifest(json: unknown, kind: ModelKind, source = `${k
     if (!input) fail(`input '${name}' is missing`);
     const perSample = input!.shape.slice(1);
     if (perSample.length !== shape.length || perSample.some((d, axis) => d !== shape[axis])) {
-      fail(`input '${name}' has shape [batch, ${perSample.join(', ')}], expected [batch, ${shape.join(', ')}]`);
+      fail(
+        `input '${name}' has shape [batch, ${perSample.join(', ')}], expected [batch, ${shape.join(', ')}]`,
+      );
     }
   }
   return manifest;
@@ -100,7 +118,10 @@ export async function openStudyNetworks(
   const laModel = await openOnnxModel(files.la.model, options);
   let scarModel: OnnxModel;
   try {
-    scarModel = await openOnnxModel(files.scar.model, { ...options, executionProvider: laModel.executionProvider });
+    scarModel = await openOnnxModel(files.scar.model, {
+      ...options,
+      executionProvider: laModel.executionProvider,
+    });
   } catch (error) {
     await laModel.release();
     throw error;
@@ -109,11 +130,17 @@ export async function openStudyNetworks(
     la: (input) =>
       laModel.run({
         image_full: { data: input.full, dims: [input.count, 1, LA_INPUT_SIZE, LA_INPUT_SIZE] },
-        image_half: { data: input.half, dims: [input.count, 1, LA_HALF_INPUT_SIZE, LA_HALF_INPUT_SIZE] },
+        image_half: {
+          data: input.half,
+          dims: [input.count, 1, LA_HALF_INPUT_SIZE, LA_HALF_INPUT_SIZE],
+        },
       }),
     scar: (input) =>
       scarModel.run({
-        patches: { data: input.patches, dims: [input.count, SCAR_PATCH_CHANNELS, SCAR_PATCH_SIZE, SCAR_PATCH_SIZE] },
+        patches: {
+          data: input.patches,
+          dims: [input.count, SCAR_PATCH_CHANNELS, SCAR_PATCH_SIZE, SCAR_PATCH_SIZE],
+        },
       }),
   };
   return {
@@ -121,7 +148,9 @@ export async function openStudyNetworks(
     executionProvider: laModel.executionProvider,
     providerFallbacks: laModel.providerFallbacks,
     manifests: { la: files.la.manifest, scar: files.scar.manifest },
-    synthetic: Boolean(files.la.manifest.training_data.synthetic || files.scar.manifest.training_data.synthetic),
+    synthetic: Boolean(
+      files.la.manifest.training_data.synthetic || files.scar.manifest.training_data.synthetic,
+    ),
     async release() {
       await Promise.all([laModel.release(), scarModel.release()]);
     },

@@ -26,8 +26,12 @@ describe('openOnnxModel', () => {
 
   it('a provider asked for explicitly and missing is a clear error', async () => {
     // This CI machine has no CUDA provider libraries (ONNXRUNTIME_NODE_INSTALL=skip).
-    await expect(openOnnxModel(MODEL, { executionProvider: 'cuda' })).rejects.toThrow(ExecutionProviderError);
-    await expect(openOnnxModel(MODEL, { executionProvider: 'cuda' })).rejects.toThrow(/'cuda' was requested/);
+    await expect(openOnnxModel(MODEL, { executionProvider: 'cuda' })).rejects.toThrow(
+      ExecutionProviderError,
+    );
+    await expect(openOnnxModel(MODEL, { executionProvider: 'cuda' })).rejects.toThrow(
+      /'cuda' was requested/,
+    );
   });
 
   it('names a missing input', async () => {

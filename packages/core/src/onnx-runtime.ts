@@ -42,7 +42,10 @@ export interface OpenModelOptions {
 }
 
 /** Opens an ONNX model (file path or bytes) on the requested execution provider. */
-export async function openOnnxModel(model: string | Uint8Array, options: OpenModelOptions = {}): Promise<OnnxModel> {
+export async function openOnnxModel(
+  model: string | Uint8Array,
+  options: OpenModelOptions = {},
+): Promise<OnnxModel> {
   const choice = options.executionProvider ?? 'auto';
   const candidates = choice === 'auto' ? AUTO_ORDER : [choice];
   const fallbacks: string[] = [];
@@ -69,9 +72,13 @@ export async function openOnnxModel(model: string | Uint8Array, options: OpenMod
     }
   }
   if (choice === 'auto') {
-    throw new ExecutionProviderError(`no execution provider could run the model (${fallbacks.join('; ')})`);
+    throw new ExecutionProviderError(
+      `no execution provider could run the model (${fallbacks.join('; ')})`,
+    );
   }
-  throw new ExecutionProviderError(`execution provider '${choice}' was requested but is unavailable: ${fallbacks.join('; ')}`);
+  throw new ExecutionProviderError(
+    `execution provider '${choice}' was requested but is unavailable: ${fallbacks.join('; ')}`,
+  );
 }
 
 /** A reason a provider cannot work in this installation, without trying to load it. */
@@ -84,7 +91,11 @@ function providerUnavailable(provider: ExecutionProvider): string | undefined {
   return undefined;
 }
 
-function wrapSession(session: ort.InferenceSession, provider: ExecutionProvider, fallbacks: string[]): OnnxModel {
+function wrapSession(
+  session: ort.InferenceSession,
+  provider: ExecutionProvider,
+  fallbacks: string[],
+): OnnxModel {
   const outputName = session.outputNames[0];
   if (!outputName) throw new Error('the ONNX model has no outputs');
   return {
@@ -96,12 +107,16 @@ function wrapSession(session: ort.InferenceSession, provider: ExecutionProvider,
       const feeds: Record<string, ort.Tensor> = {};
       for (const name of session.inputNames) {
         const input = inputs[name];
-        if (!input) throw new Error(`missing model input '${name}' (the model expects ${session.inputNames.join(', ')})`);
+        if (!input)
+          throw new Error(
+            `missing model input '${name}' (the model expects ${session.inputNames.join(', ')})`,
+          );
         feeds[name] = new ort.Tensor('float32', input.data, input.dims);
       }
       const results = await session.run(feeds, [outputName]);
       const output = results[outputName];
-      if (!output || output.type !== 'float32') throw new Error(`model output '${outputName}' is not float32`);
+      if (!output || output.type !== 'float32')
+        throw new Error(`model output '${outputName}' is not float32`);
       const data = output.data as Float32Array;
       output.dispose();
       return data;

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { gridMismatch, makeGeometry, makeVolume, patientToVoxel, voxelToPatient } from './volume.js';
+import {
+  gridMismatch,
+  makeGeometry,
+  makeVolume,
+  patientToVoxel,
+  voxelToPatient,
+} from './volume.js';
 
 describe('volume geometry', () => {
   const oblique = makeGeometry({
@@ -35,15 +41,21 @@ describe('volume geometry', () => {
   it('names the first difference between two grids', () => {
     const g = makeGeometry({ dims: [4, 5, 6], spacing: [1, 1, 2] });
     expect(gridMismatch(g, g)).toBeUndefined();
-    expect(gridMismatch(g, makeGeometry({ dims: [4, 5, 7], spacing: [1, 1, 2] }))).toMatch(/shapes differ/);
-    expect(gridMismatch(g, makeGeometry({ dims: [4, 5, 6], spacing: [1, 1, 2.5] }))).toMatch(/spacings differ/);
-    expect(gridMismatch(g, makeGeometry({ dims: [4, 5, 6], spacing: [1, 1, 2], origin: [0, 1, 0] }))).toMatch(
-      /origins differ/,
+    expect(gridMismatch(g, makeGeometry({ dims: [4, 5, 7], spacing: [1, 1, 2] }))).toMatch(
+      /shapes differ/,
     );
+    expect(gridMismatch(g, makeGeometry({ dims: [4, 5, 6], spacing: [1, 1, 2.5] }))).toMatch(
+      /spacings differ/,
+    );
+    expect(
+      gridMismatch(g, makeGeometry({ dims: [4, 5, 6], spacing: [1, 1, 2], origin: [0, 1, 0] })),
+    ).toMatch(/origins differ/);
   });
 
   it('rejects unusable geometry and data of the wrong length', () => {
-    expect(() => makeGeometry({ dims: [0, 5, 6], spacing: [1, 1, 1] })).toThrow(/positive integers/);
+    expect(() => makeGeometry({ dims: [0, 5, 6], spacing: [1, 1, 1] })).toThrow(
+      /positive integers/,
+    );
     expect(() => makeGeometry({ dims: [1, 1, 1], spacing: [1, -1, 1] })).toThrow(/spacing/);
     const g = makeGeometry({ dims: [2, 2, 2], spacing: [1, 1, 1] });
     expect(() => makeVolume(g, new Float32Array(7))).toThrow(/needs 8/);

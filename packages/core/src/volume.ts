@@ -78,15 +78,18 @@ export class GeometryError extends Error {
 /** Why a geometry is unusable, or undefined when it is fine. */
 export function geometryProblem(g: Geometry): string | undefined {
   for (const n of g.dims) {
-    if (!Number.isInteger(n) || n < 1) return `dimensions must be positive integers, got ${g.dims.join(' x ')}`;
+    if (!Number.isInteger(n) || n < 1)
+      return `dimensions must be positive integers, got ${g.dims.join(' x ')}`;
   }
   for (const s of g.spacing) {
-    if (!Number.isFinite(s) || s <= 0) return `spacing must be positive, got ${g.spacing.join(' x ')} mm`;
+    if (!Number.isFinite(s) || s <= 0)
+      return `spacing must be positive, got ${g.spacing.join(' x ')} mm`;
   }
   if (!g.origin.every(Number.isFinite)) return 'origin must be finite';
   for (const d of g.direction) {
     const norm = Math.hypot(d[0], d[1], d[2]);
-    if (!Number.isFinite(norm) || Math.abs(norm - 1) > 1e-3) return 'direction cosines must be unit vectors';
+    if (!Number.isFinite(norm) || Math.abs(norm - 1) > 1e-3)
+      return 'direction cosines must be unit vectors';
   }
   return undefined;
 }
@@ -146,7 +149,11 @@ const GRID_TOLERANCE_MM = 1e-3;
  * Why two geometries are not the same voxel grid, or undefined when they are. Used wherever a
  * mask must lie on a given image (evaluation, SEG writing): a mismatch is an error, never resampled.
  */
-export function gridMismatch(a: Geometry, b: Geometry, toleranceMm = GRID_TOLERANCE_MM): string | undefined {
+export function gridMismatch(
+  a: Geometry,
+  b: Geometry,
+  toleranceMm = GRID_TOLERANCE_MM,
+): string | undefined {
   if (a.dims.some((n, axis) => n !== b.dims[axis])) {
     return `grid shapes differ: ${a.dims.join(' x ')} vs ${b.dims.join(' x ')}`;
   }

@@ -19,10 +19,14 @@ class ShardWriter {
   constructor(
     readonly dir: string,
     readonly kind: 'la' | 'scar',
-    readonly roles: Record<string, { file: string; dtype: 'float32' | 'uint8' | 'int32'; shape: number[] }>,
+    readonly roles: Record<
+      string,
+      { file: string; dtype: 'float32' | 'uint8' | 'int32'; shape: number[] }
+    >,
   ) {
     mkdirSync(dir, { recursive: true });
-    for (const [role, spec] of Object.entries(roles)) this.fds.set(role, openSync(path.join(dir, spec.file), 'w'));
+    for (const [role, spec] of Object.entries(roles))
+      this.fds.set(role, openSync(path.join(dir, spec.file), 'w'));
   }
   append(samples: number, tensors: Record<string, Typed>): void {
     for (const [role, data] of Object.entries(tensors)) {
@@ -35,7 +39,10 @@ class ShardWriter {
   finish(manifest: { source: string; synthetic: boolean; cases: { id: string }[] }): void {
     for (const fd of this.fds.values()) closeSync(fd);
     const tensors = Object.fromEntries(
-      Object.entries(this.roles).map(([role, spec]) => [role, { file: spec.file, dtype: spec.dtype, shape: [this.count, ...spec.shape] }]),
+      Object.entries(this.roles).map(([role, spec]) => [
+        role,
+        { file: spec.file, dtype: spec.dtype, shape: [this.count, ...spec.shape] },
+      ]),
     );
     const body = {
       format: 'lascar-shards',
@@ -70,10 +77,17 @@ export interface DatasetSummary {
   readonly synthetic: boolean;
 }
 
-export async function buildDataset(dataDir: string, options: DatasetOptions): Promise<DatasetSummary> {
-  if (endianness() !== 'LE') throw new Error('shards are little-endian; this machine is big-endian');
+export async function buildDataset(
+  dataDir: string,
+  options: DatasetOptions,
+): Promise<DatasetSummary> {
+  if (endianness() !== 'LE')
+    throw new Error('shards are little-endian; this machine is big-endian');
   const cases = await findLascarqsCases(dataDir);
-  if (cases.length === 0) throw new UsageError(`${dataDir}: no LAScarQS case folders (lgemri.nii.gz or enhanced.nii.gz) found`);
+  if (cases.length === 0)
+    throw new UsageError(
+      `${dataDir}: no LAScarQS case folders (lgemri.nii.gz or enhanced.nii.gz) found`,
+    );
   const size = options.size ?? LA_INPUT_SIZE;
   const la = new ShardWriter(path.join(options.out, 'la'), 'la', {
     full: { file: 'la-full.f32', dtype: 'float32', shape: [1, size, size] },
@@ -95,9 +109,15 @@ export async function buildDataset(dataDir: string, options: DatasetOptions): Pr
       continue;
     }
     // Our phantoms carry a truth.json naming their generator: shards made only of them are synthetic.
-    if (!files.truth || !(await readFile(files.truth, 'utf8')).includes('"generator"')) synthetic = false;
+    if (!files.truth || !(await readFile(files.truth, 'utf8')).includes('"generator"'))
+      synthetic = false;
     const study = await readLascarqsCase(files);
-    const c = { id: `${options.idPrefix ?? ''}${study.id}`, image: study.image, la: study.la!, ...(study.scar ? { scar: study.scar } : {}) };
+    const c = {
+      id: `${options.idPrefix ?? ''}${study.id}`,
+      image: study.image,
+      la: study.la!,
+      ...(study.scar ? { scar: study.scar } : {}),
+    };
     const laIndex = laCases.length;
     laCases.push({ id: c.id });
     let laCount = 0;
@@ -110,16 +130,28 @@ export async function buildDataset(dataDir: string, options: DatasetOptions): Pr
       const scarIndex = scarCases.length;
       scarCases.push({ id: c.id });
       for (const b of scarSamples(c)) {
-        scar.append(b.count, { patches: b.patches, label: b.labels, case: new Int32Array(b.count).fill(scarIndex) });
+        scar.append(b.count, {
+          patches: b.patches,
+          label: b.labels,
+          case: new Int32Array(b.count).fill(scarIndex),
+        });
         scarCount += b.count;
       }
     }
     options.log?.(`${c.id}: ${laCount} LA slices, ${scarCount} scar patches`);
   }
-  const source = options.source ?? (synthetic ? `lascar phantoms in ${path.resolve(dataDir)}` : path.resolve(dataDir));
+  const source =
+    options.source ??
+    (synthetic ? `lascar phantoms in ${path.resolve(dataDir)}` : path.resolve(dataDir));
   la.finish({ source, synthetic, cases: laCases });
   scar.finish({ source, synthetic, cases: scarCases });
-  return { cases: laCases.length, laSamples: la.count, scarSamples: scar.count, scarCases: scarCases.length, synthetic };
+  return {
+    cases: laCases.length,
+    laSamples: la.count,
+    scarSamples: scar.count,
+    scarCases: scarCases.length,
+    synthetic,
+  };
 }
 
 export function registerDataset(program: Command): void {
@@ -129,7 +161,10 @@ export function registerDataset(program: Command): void {
     .argument('<data-dir>', 'a folder of case folders (task 1 and/or task 2 layout)')
     .requiredOption('--out <dir>', 'where to write <dir>/la and <dir>/scar shards')
     .option('--source <text>', 'describes the data in the model manifests (default: the folder)')
-    .option('--id-prefix <text>', 'prefix for case ids (parallel jobs whose shards are merged later)')
+    .option(
+      '--id-prefix <text>',
+      'prefix for case ids (parallel jobs whose shards are merged later)',
+    )
     .action(async (dataDir: string, opts: { out: string; source?: string; idPrefix?: string }) => {
       const summary = await buildDataset(dataDir, {
         out: opts.out,

@@ -21,7 +21,8 @@ let work: string;
 
 function python(...args: string[]): string {
   const run = spawnSync(PYTHON, ['-m', 'training', ...args], { cwd: REPO, encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`python3 -m training ${args.join(' ')} failed:\n${run.stdout}\n${run.stderr}`);
+  if (run.status !== 0)
+    throw new Error(`python3 -m training ${args.join(' ')} failed:\n${run.stdout}\n${run.stderr}`);
   return run.stdout;
 }
 
@@ -32,15 +33,55 @@ function readF32(file: string): Float32Array {
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'lascar-segment-'));
-  await writePhantoms({ out: path.join(work, 'phantoms'), cases: 3, seed: 11, format: 'both', generator: { scale: 0.15 } });
-  const summary = await buildDataset(path.join(work, 'phantoms'), { out: path.join(work, 'shards') });
+  await writePhantoms({
+    out: path.join(work, 'phantoms'),
+    cases: 3,
+    seed: 11,
+    format: 'both',
+    generator: { scale: 0.15 },
+  });
+  const summary = await buildDataset(path.join(work, 'phantoms'), {
+    out: path.join(work, 'shards'),
+  });
   expect(summary.synthetic).toBe(true);
   for (const kind of ['la', 'scar']) {
-    python('train', '--kind', kind, '--shards', path.join(work, 'shards'), '--out', path.join(work, `run-${kind}`),
-      '--width', '4', '--batch', '4', '--max-steps', '2', '--device', 'cpu');
-    python('export', '--kind', kind, '--checkpoint', path.join(work, `run-${kind}`, `${kind}-best.pt`), '--out', path.join(work, 'models'));
-    python('reference-output', '--checkpoint', path.join(work, `run-${kind}`, `${kind}-best.pt`), '--seed', '3', '--batch', '2',
-      '--out', path.join(work, 'ref'));
+    python(
+      'train',
+      '--kind',
+      kind,
+      '--shards',
+      path.join(work, 'shards'),
+      '--out',
+      path.join(work, `run-${kind}`),
+      '--width',
+      '4',
+      '--batch',
+      '4',
+      '--max-steps',
+      '2',
+      '--device',
+      'cpu',
+    );
+    python(
+      'export',
+      '--kind',
+      kind,
+      '--checkpoint',
+      path.join(work, `run-${kind}`, `${kind}-best.pt`),
+      '--out',
+      path.join(work, 'models'),
+    );
+    python(
+      'reference-output',
+      '--checkpoint',
+      path.join(work, `run-${kind}`, `${kind}-best.pt`),
+      '--seed',
+      '3',
+      '--batch',
+      '2',
+      '--out',
+      path.join(work, 'ref'),
+    );
   }
 }, 600_000);
 
@@ -49,23 +90,32 @@ afterAll(() => {
 });
 
 describe('trained networks in the product', () => {
-  it.each(['la', 'scar'])('onnxruntime-node reproduces PyTorch on the exported %s model (max |diff| < 1e-4)', async (kind) => {
-    const ref = JSON.parse(readFileSync(path.join(work, 'ref', `${kind}-ref.json`), 'utf8')) as {
-      inputs: { name: string; shape: number[]; file: string }[];
-      output: { file: string };
-    };
-    const model = await openOnnxModel(path.join(work, 'models', `${kind}.onnx`), { executionProvider: 'cpu' });
-    const feeds = Object.fromEntries(
-      ref.inputs.map((i) => [i.name, { data: readF32(path.join(work, 'ref', i.file)), dims: i.shape }]),
-    );
-    const ours = await model.run(feeds);
-    const theirs = readF32(path.join(work, 'ref', ref.output.file));
-    expect(ours.length).toBe(theirs.length);
-    let worst = 0;
-    for (let n = 0; n < ours.length; n++) worst = Math.max(worst, Math.abs(ours[n]! - theirs[n]!));
-    expect(worst).toBeLessThan(1e-4);
-    await model.release();
-  });
+  it.each(['la', 'scar'])(
+    'onnxruntime-node reproduces PyTorch on the exported %s model (max |diff| < 1e-4)',
+    async (kind) => {
+      const ref = JSON.parse(readFileSync(path.join(work, 'ref', `${kind}-ref.json`), 'utf8')) as {
+        inputs: { name: string; shape: number[]; file: string }[];
+        output: { file: string };
+      };
+      const model = await openOnnxModel(path.join(work, 'models', `${kind}.onnx`), {
+        executionProvider: 'cpu',
+      });
+      const feeds = Object.fromEntries(
+        ref.inputs.map((i) => [
+          i.name,
+          { data: readF32(path.join(work, 'ref', i.file)), dims: i.shape },
+        ]),
+      );
+      const ours = await model.run(feeds);
+      const theirs = readF32(path.join(work, 'ref', ref.output.file));
+      expect(ours.length).toBe(theirs.length);
+      let worst = 0;
+      for (let n = 0; n < ours.length; n++)
+        worst = Math.max(worst, Math.abs(ours[n]! - theirs[n]!));
+      expect(worst).toBeLessThan(1e-4);
+      await model.release();
+    },
+  );
 
   it('segments a DICOM series: masks, report and a valid DICOM SEG on the source grid', async () => {
     const out = path.join(work, 'out-dicom');
@@ -74,7 +124,8 @@ describe('trained networks in the product', () => {
       models: path.join(work, 'models'),
       ep: 'cpu',
     });
-    for (const f of ['la.nii.gz', 'scar.nii.gz', 'report.json', 'seg.dcm']) expect(existsSync(path.join(out, f))).toBe(true);
+    for (const f of ['la.nii.gz', 'scar.nii.gz', 'report.json', 'seg.dcm'])
+      expect(existsSync(path.join(out, f))).toBe(true);
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as StudyReport;
     expect(report.seriesInstanceUid).toBe(study!.id);
     expect(report.syntheticTrainingOnly).toBe(true);
@@ -103,13 +154,25 @@ describe('trained networks in the product', () => {
 
   it('refuses unusable input with a usage error that names it', async () => {
     const models = path.join(work, 'models');
-    await expect(runSegment(path.join(work, 'nowhere'), { out: work, models, ep: 'cpu' })).rejects.toThrow(UsageError);
-    await expect(runSegment(path.join(work, 'shards'), { out: work, models, ep: 'cpu' })).rejects.toThrow(/INPUT/);
     await expect(
-      runSegment(path.join(work, 'phantoms', 'case_000', 'dicom'), { out: work, models: path.join(work, 'ref'), ep: 'cpu' }),
+      runSegment(path.join(work, 'nowhere'), { out: work, models, ep: 'cpu' }),
+    ).rejects.toThrow(UsageError);
+    await expect(
+      runSegment(path.join(work, 'shards'), { out: work, models, ep: 'cpu' }),
+    ).rejects.toThrow(/INPUT/);
+    await expect(
+      runSegment(path.join(work, 'phantoms', 'case_000', 'dicom'), {
+        out: work,
+        models: path.join(work, 'ref'),
+        ep: 'cpu',
+      }),
     ).rejects.toThrow(/model file .* is missing/);
     await expect(
-      runSegment(path.join(work, 'phantoms', 'case_000', 'dicom'), { out: work, models, ep: 'cuda' }),
+      runSegment(path.join(work, 'phantoms', 'case_000', 'dicom'), {
+        out: work,
+        models,
+        ep: 'cuda',
+      }),
     ).rejects.toThrow(/'cuda' was requested/);
   });
 });
