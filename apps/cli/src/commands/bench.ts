@@ -21,12 +21,15 @@ import {
   type Volume,
 } from '@lascar/core';
 import { UsageError } from '../errors.js';
+import { registerBenchDicom, registerBenchSegment } from './bench-pipeline.js';
 
 export function registerBench(program: Command): void {
   const bench = program
     .command('bench')
     .description('measure the speed and memory of the pipeline on synthetic studies');
   registerBenchCore(bench);
+  registerBenchDicom(bench);
+  registerBenchSegment(bench);
 }
 
 /** The non-network stages must take under this long for one 88 x 640 x 640 study (2-core machine). */
