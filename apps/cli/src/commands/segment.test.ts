@@ -3,10 +3,11 @@
 // -> `lascar segment` on a DICOM series and on a LAScarQS folder. Real PyTorch (Debian
 // python3-torch), real onnxruntime-node, real dciodvfy; nothing faked.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generatePhantom, writeMrSeries } from '@lascar/core';
 import { openOnnxModel } from '@lascar/core/onnx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dciodvfy } from '../../../../packages/core/test-data/dciodvfy.js';
@@ -150,6 +151,33 @@ describe('trained networks in the product', () => {
       expect(c.report.evaluation?.scar).toBeDefined();
     }
     expect(summaryTable(cases)).toMatch(/mean \(3\)/);
+  });
+
+  it('refuses a non-LGE DICOM series with the selection rule that rejected it, unless forced', async () => {
+    const cine = path.join(work, 'cine');
+    mkdirSync(cine);
+    const phantom = generatePhantom(5, { scale: 0.15 });
+    writeMrSeries(
+      phantom.image,
+      { studyInstanceUid: '1.2.826.0.1.3680043.8.498.77', patientId: 'LQP-CINE' },
+      {
+        seriesDescription: 'CINE_SAX retro',
+        protocolName: 'cine_sax',
+        sequenceName: 'tfi2d1_12',
+        manufacturer: 'SIEMENS',
+      },
+    ).forEach((bytes, n) => writeFileSync(path.join(cine, `${n}.dcm`), bytes));
+    const models = path.join(work, 'models');
+    await expect(
+      runSegment(cine, { out: path.join(work, 'out-cine'), models, ep: 'cpu' }),
+    ).rejects.toThrow(/does not look like an LGE series \(skipped: .*cine/i);
+    const [forced] = await runSegment(cine, {
+      out: path.join(work, 'out-cine'),
+      models,
+      ep: 'cpu',
+      force: true,
+    });
+    expect(forced!.report.laVolumeMl).toBeGreaterThanOrEqual(0);
   });
 
   it('refuses unusable input with a usage error that names it', async () => {

@@ -19,10 +19,9 @@ import {
   type StageName,
   type StudySegmentation,
   type Volume,
-} from '@lascar/core';
-import {
   EXECUTION_PROVIDER_CHOICES,
   isExecutionProviderChoice,
+  selectSeries,
   type ExecutionProviderChoice,
 } from '@lascar/core';
 import type { LoadedNetworks, ModelKind } from '@lascar/core/onnx';
@@ -266,6 +265,8 @@ export interface SegmentOptions {
   readonly out: string;
   readonly models: string;
   readonly ep: ExecutionProviderChoice;
+  /** Segment a DICOM series even when the LGE selection rules would skip it. */
+  readonly force?: boolean;
   readonly progress?: (line: string) => void;
 }
 
@@ -321,9 +322,16 @@ export async function runSegment(input: string, options: SegmentOptions): Promis
       return [{ id: path.basename(input), report }];
     }
     const series = await readSeriesFromDirectory(input, { flag: 'INPUT' });
-    if (series.source.modality !== 'MR') {
+    // The worker's LGE selection rules, less the instance-count range (a person chose this series).
+    const decision = selectSeries({
+      modality: series.source.modality,
+      seriesDescription: series.source.seriesDescription,
+      sopClassUid: series.source.slices[0]?.sopClassUid,
+      ...series.source.acquisition,
+    });
+    if (!decision.selected && !options.force) {
       throw new UsageError(
-        `INPUT ${input}: series ${series.source.seriesInstanceUid} is modality ${series.source.modality}, not an MR (LGE) series`,
+        `INPUT ${input}: series ${series.source.seriesInstanceUid} does not look like an LGE series (${decision.reason}); pass --force to segment it anyway`,
       );
     }
     const { report } = await segmentOne(
@@ -414,23 +422,27 @@ export function registerSegment(program: Command): void {
       `execution provider: ${EXECUTION_PROVIDER_CHOICES.join('|')}`,
       'auto',
     )
-    .action(async (input: string, opts: { out: string; models: string; ep: string }) => {
-      if (!isExecutionProviderChoice(opts.ep)) {
-        throw new UsageError(
-          `--ep ${opts.ep} is not one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`,
-        );
-      }
-      const tty = process.stderr.isTTY;
-      const cases = await runSegment(input, {
-        out: opts.out,
-        models: opts.models,
-        ep: opts.ep,
-        progress: (line) => process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`),
-      });
-      if (tty) process.stderr.write('\n');
-      const first = cases[0]?.report;
-      if (first) process.stdout.write(`${first.notice}\n`);
-      process.stdout.write(`${summaryTable(cases)}\n`);
-      process.stdout.write(`outputs in ${opts.out}\n`);
-    });
+    .option('--force', 'segment a DICOM series even if the LGE selection rules would skip it')
+    .action(
+      async (input: string, opts: { out: string; models: string; ep: string; force?: boolean }) => {
+        if (!isExecutionProviderChoice(opts.ep)) {
+          throw new UsageError(
+            `--ep ${opts.ep} is not one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`,
+          );
+        }
+        const tty = process.stderr.isTTY;
+        const cases = await runSegment(input, {
+          out: opts.out,
+          models: opts.models,
+          ep: opts.ep,
+          force: Boolean(opts.force),
+          progress: (line) => process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`),
+        });
+        if (tty) process.stderr.write('\n');
+        const first = cases[0]?.report;
+        if (first) process.stdout.write(`${first.notice}\n`);
+        process.stdout.write(`${summaryTable(cases)}\n`);
+        process.stdout.write(`outputs in ${opts.out}\n`);
+      },
+    );
 }

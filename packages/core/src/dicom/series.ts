@@ -68,9 +68,36 @@ export interface SourceSeries {
   /** PixelSpacing as stored: [between rows, between columns] in mm. */
   readonly pixelSpacing: readonly [number, number];
   readonly sliceThickness?: number;
+  /** What the LGE selection rules look at (selection.ts), from the first instance. */
+  readonly acquisition?: SeriesAcquisition;
   /** Slices in volume order (k = 0 .. nz - 1). */
   readonly slices: readonly SourceSlice[];
   readonly geometry: Geometry;
+}
+
+/** Acquisition attributes of a series, as the LGE selection rules read them. */
+export interface SeriesAcquisition {
+  readonly protocolName?: string;
+  readonly sequenceName?: string;
+  readonly imageType?: readonly string[];
+  readonly inversionTimeMs?: number;
+  readonly manufacturer?: string;
+  readonly softwareVersions?: string;
+}
+
+function acquisitionOf(ds: Record<string, unknown>): SeriesAcquisition {
+  const list = (v: unknown): string[] | undefined =>
+    Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split('\\') : undefined;
+  const software = list(ds.SoftwareVersions);
+  // Enhanced MR keeps the sequence name under PulseSequenceName.
+  return definedFields({
+    protocolName: optionalString(ds, 'ProtocolName'),
+    sequenceName: optionalString(ds, 'SequenceName') ?? optionalString(ds, 'PulseSequenceName'),
+    imageType: list(ds.ImageType),
+    inversionTimeMs: optionalNumber(ds, 'InversionTime'),
+    manufacturer: optionalString(ds, 'Manufacturer'),
+    softwareVersions: software?.join('\\'),
+  });
 }
 
 export interface DicomSeries {
@@ -547,6 +574,7 @@ export function readDicomSeries(
         : {}),
     })),
     geometry,
+    acquisition: acquisitionOf(ds),
     ...definedFields({
       seriesNumber: optionalNumber(ds, 'SeriesNumber'),
       seriesDescription: optionalString(ds, 'SeriesDescription'),
