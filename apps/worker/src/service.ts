@@ -141,20 +141,22 @@ export function createService(deps: ServiceDeps): express.Express {
         }
         throw error;
       }
-      try {
-        const result = await deps.onCandidate(candidate);
-        res.status(202).json(result);
-      } catch (error) {
-        // The change feed will find the series again; tell Orthanc it failed.
+      // Answer first, then look at the series: Orthanc's Lua HttpPost waits for this answer,
+      // and the intake calls back into Orthanc (QIDO), which stalls while the Lua call is open.
+      res.status(202).json({
+        accepted: candidate.series.seriesInstanceUid,
+        studyInstanceUid: candidate.series.studyInstanceUid,
+      });
+      deps.onCandidate(candidate).catch((error: unknown) => {
+        // The change feed (or the QIDO poll) finds the series again.
         deps.log.error(
           {
             seriesInstanceUid: candidate.series.seriesInstanceUid,
-            error: (error as Error).message,
+            error: error instanceof Error ? error.message : String(error),
           },
           'webhook intake failed',
         );
-        res.status(503).json({ error: (error as Error).message });
-      }
+      });
     },
   );
 

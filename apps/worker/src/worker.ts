@@ -138,7 +138,14 @@ export async function startWorker(
       timeoutMs: config.pacs.timeoutMs,
     });
     const metrics = createMetrics(db.prisma, boss);
-    const intake = async (candidate: SeriesCandidate): Promise<IntakeResult> => {
+    // One intake at a time per process: discovery paths often report the same series together.
+    let intakeChain: Promise<unknown> = Promise.resolve();
+    const intake = (candidate: SeriesCandidate): Promise<IntakeResult> => {
+      const next = intakeChain.then(() => intakeOne(candidate));
+      intakeChain = next.catch(() => undefined);
+      return next;
+    };
+    const intakeOne = async (candidate: SeriesCandidate): Promise<IntakeResult> => {
       const result = await intakeSeries(candidate, {
         prisma: db.prisma,
         pacs,
@@ -248,6 +255,7 @@ export async function startWorker(
       url,
       intake,
       async discoverOnce() {
+        await intakeChain;
         await changeFeed?.pollOnce();
         await qido?.pollOnce();
       },
@@ -267,6 +275,7 @@ export async function startWorker(
           log.info('worker stopping: no new jobs; running jobs finish');
           await changeFeed?.stop();
           await qido?.stop();
+          await intakeChain;
           // A job still running after the grace period goes back to the queue (failed -> retried).
           await boss.stop({
             graceful: true,
