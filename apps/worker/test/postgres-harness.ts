@@ -1,0 +1,83 @@
+/**
+ * A private PostgreSQL cluster for integration tests: initdb into a temporary folder, started
+ * with pg_ctl on loopback and a free port (inside the tests' private network namespace, so
+ * nothing outside can reach it), trust authentication, removed afterwards. Runs the server as
+ * the `postgres` user when the tests run as root (PostgreSQL refuses to run as root).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort } from './orthanc-harness.js';
+
+export interface PostgresCluster {
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+function binDir(): string {
+  for (const v of ['17', '16', '15', '14']) {
+    const d = `/usr/lib/postgresql/${v}/bin`;
+    if (existsSync(path.join(d, 'initdb'))) return d;
+  }
+  throw new Error('PostgreSQL server binaries not found (apt-get install postgresql)');
+}
+
+function uidOf(user: string): { uid: number; gid: number } {
+  const uid = Number(execFileSync('id', ['-u', user]).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', user]).toString().trim());
+  return { uid, gid };
+}
+
+export async function startPostgres(): Promise<PostgresCluster> {
+  const bin = binDir();
+  const root = await mkdtemp(path.join(tmpdir(), 'lascar-pg-'));
+  const data = path.join(root, 'data');
+  const asRoot = process.getuid?.() === 0;
+  const run = (cmd: string, args: string[]) => {
+    const full = asRoot
+      ? (['runuser', ['-u', 'postgres', '--', cmd, ...args]] as const)
+      : ([cmd, args] as const);
+    execFileSync(full[0], [...full[1]], { stdio: ['ignore', 'pipe', 'pipe'] });
+  };
+  if (asRoot) {
+    const { uid, gid } = uidOf('postgres');
+    await chown(root, uid, gid);
+  }
+  await chmod(root, 0o700);
+  run(path.join(bin, 'initdb'), [
+    '-D',
+    data,
+    '-A',
+    'trust',
+    '-U',
+    'postgres',
+    '--no-sync',
+    '-E',
+    'UTF8',
+  ]);
+  const port = await freePort();
+  run(path.join(bin, 'pg_ctl'), [
+    '-D',
+    data,
+    '-l',
+    path.join(root, 'postgres.log'),
+    '-w',
+    '-o',
+    `-c listen_addresses=127.0.0.1 -p ${port} -k ${root} -c fsync=off -c max_connections=100`,
+    'start',
+  ]);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    async stop() {
+      try {
+        run(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    },
+  };
+}

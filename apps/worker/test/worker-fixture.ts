@@ -1,0 +1,147 @@
+/**
+ * The stack the worker's integration tests run against: a real Orthanc (Debian package, with the
+ * Lua webhook), a private PostgreSQL cluster, and the worker itself (in this process, or as a
+ * separate `lascar worker` process for the kill test). Only inside a private network namespace.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { loadConfig, type WorkerConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { DicomWebPacsClient } from '../src/pacs/dicomweb.js';
+import { startWorker, type RunningWorker, type StartOptions } from '../src/worker.js';
+import { freePort, startOrthanc, storeInOrthanc, type OrthancInstance } from './orthanc-harness.js';
+import { startPostgres, type PostgresCluster } from './postgres-harness.js';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export interface Stack {
+  readonly orthanc: OrthancInstance;
+  readonly postgres: PostgresCluster;
+  readonly secret: string;
+  /** The port the worker's HTTP service listens on (the Lua webhook posts there when live). */
+  readonly workerPort: number;
+  readonly pacs: DicomWebPacsClient;
+  /** Environment for loadConfig / a `lascar worker` process. */
+  env(overrides?: Record<string, string>): Record<string, string>;
+  startWorker(overrides?: Record<string, string>, options?: StartOptions): Promise<RunningWorker>;
+  store(instances: readonly Uint8Array[]): Promise<void>;
+  query<T extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]>;
+  dispose(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** 'dropped': the Lua script posts to a port nobody listens on (the change feed must find it). */
+  readonly webhook: 'live' | 'dropped';
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const secret = randomBytes(18).toString('hex');
+  const workerPort = await freePort();
+  const hookPort = options.webhook === 'live' ? workerPort : await freePort();
+  const postgres = await startPostgres();
+  const orthanc = await startOrthanc({
+    webhookUrl: `http://127.0.0.1:${hookPort}/webhook/orthanc`,
+    secret,
+    stableAgeSeconds: 1,
+  });
+  const pacs = new DicomWebPacsClient({
+    url: orthanc.dicomWebUrl,
+    username: orthanc.username,
+    password: orthanc.password,
+  });
+  const db = new pg.Pool({ connectionString: postgres.url, max: 2 });
+  const workers: RunningWorker[] = [];
+  const env = (overrides: Record<string, string> = {}) => ({
+    LASCAR_PACS_URL: orthanc.dicomWebUrl,
+    LASCAR_PACS_USERNAME: orthanc.username,
+    LASCAR_PACS_PASSWORD: orthanc.password,
+    LASCAR_ORTHANC_URL: orthanc.url,
+    DATABASE_URL: postgres.url,
+    LASCAR_MODELS_DIR: path.join(REPO, 'models'),
+    LASCAR_EXECUTION_PROVIDER: 'cpu',
+    LASCAR_WEBHOOK_SECRET: secret,
+    LASCAR_HTTP_PORT: String(workerPort),
+    LASCAR_CHANGES_POLL_SECONDS: '1',
+    LASCAR_RETRY_LIMIT: '6',
+    LASCAR_RETRY_DELAY_SECONDS: '1',
+    LASCAR_MAINTENANCE_SECONDS: '1',
+    LASCAR_SHUTDOWN_GRACE_SECONDS: '30',
+    LASCAR_LOG_LEVEL: process.env.LASCAR_TEST_LOG_LEVEL ?? 'silent',
+    ...overrides,
+  });
+  return {
+    orthanc,
+    postgres,
+    secret,
+    workerPort,
+    pacs,
+    env,
+    async startWorker(overrides = {}, startOptions = {}) {
+      const config: WorkerConfig = loadConfig(env(overrides));
+      const w = await startWorker(config, {
+        log: createLogger(config.logLevel, process.stderr),
+        ...startOptions,
+      });
+      workers.push(w);
+      return w;
+    },
+    store: (instances) => storeInOrthanc(orthanc, instances),
+    async query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) {
+      return (await db.query<T>(sql, params)).rows;
+    },
+    async dispose() {
+      for (const w of workers) await w.stop().catch(() => undefined);
+      await db.end();
+      await orthanc.dispose();
+      await postgres.stop();
+    },
+  };
+}
+
+/** Polls until probe returns a value (not undefined), or fails naming what it waited for. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export interface JobRowView {
+  id: string;
+  state: string;
+  attempts: number;
+  error: string | null;
+  segSeriesInstanceUid: string | null;
+}
+
+export async function jobOf(
+  stack: Stack,
+  seriesInstanceUid: string,
+): Promise<JobRowView | undefined> {
+  const rows = await stack.query<JobRowView>(
+    `SELECT j.id, j.state::text AS state, j.attempts, j.error, j."segSeriesInstanceUid"
+       FROM "Job" j JOIN "Series" s ON s.id = j."seriesRef" WHERE s."seriesInstanceUid" = $1`,
+    [seriesInstanceUid],
+  );
+  if (rows.length > 1) throw new Error(`${rows.length} jobs for series ${seriesInstanceUid}`);
+  return rows[0];
+}
+
+/** A `lascar worker` process (the built CLI), for tests that kill it. */
+export function spawnWorkerProcess(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [path.join(REPO, 'apps/cli/bin/lascar.js'), 'worker'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
