@@ -1,0 +1,72 @@
+// Orthanc never retries a webhook post that failed. With the webhook going nowhere, the worker
+// still finds the new series through Orthanc's change feed, processes it once, and keeps its
+// cursor in the database so that a restarted worker does not look at old changes again.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { phantomSeries, type PhantomSeries } from './orthanc-harness.js';
+import { jobOf, startStack, waitFor, type Stack } from './worker-fixture.js';
+
+let stack: Stack;
+let lge: PhantomSeries;
+
+beforeAll(async () => {
+  stack = await startStack({ webhook: 'dropped' });
+  await stack.startWorker({ LASCAR_CHANGES_POLL_SECONDS: '1' });
+  lge = phantomSeries(404, { scale: 0.25 });
+  await stack.store(lge.instances);
+});
+
+afterAll(async () => {
+  await stack?.dispose();
+});
+
+const decisions = (uid: string) =>
+  stack.query<{ source: string; selected: boolean }>(
+    `SELECT d.source, d.selected FROM "SelectionDecision" d JOIN "Series" s ON s.id = d."seriesRef"
+      WHERE s."seriesInstanceUid" = $1`,
+    [uid],
+  );
+
+describe('the Orthanc change feed', () => {
+  it('finds a series whose webhook post was lost, and it is processed once', async () => {
+    const job = await waitFor(
+      'the job to complete',
+      async () => {
+        const j = await jobOf(stack, lge.seriesInstanceUid);
+        if (j?.state === 'failed') throw new Error(`job failed: ${j.error}`);
+        return j?.state === 'completed' ? j : undefined;
+      },
+      120_000,
+    );
+    expect(job.attempts).toBe(1);
+    expect(await decisions(lge.seriesInstanceUid)).toEqual([
+      { source: 'orthanc-changes', selected: true },
+    ]);
+    const segs = await stack.pacs.searchSeries({
+      StudyInstanceUID: lge.studyInstanceUid,
+      Modality: 'SEG',
+    });
+    expect(segs).toHaveLength(1);
+  });
+
+  it('keeps its cursor in the database: a restarted worker does not revisit old changes', async () => {
+    const [cursor] = await stack.query<{ value: string }>(
+      `SELECT value FROM "DiscoveryCursor" WHERE name = 'orthanc-changes'`,
+    );
+    expect(Number(cursor?.value)).toBeGreaterThan(0);
+    // A second worker process reads the cursor from the database; give it a few polls.
+    const before = await decisions(lge.seriesInstanceUid);
+    const second = await stack.startWorker({
+      LASCAR_CHANGES_POLL_SECONDS: '1',
+      LASCAR_HTTP_PORT: '0',
+    });
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await decisions(lge.seriesInstanceUid)).toEqual(before);
+    // Our own SEG arrived through the feed too, and was never selected.
+    const seg = (
+      await stack.pacs.searchSeries({ StudyInstanceUID: lge.studyInstanceUid, Modality: 'SEG' })
+    )[0]!;
+    const segDecisions = await decisions(seg.seriesInstanceUid);
+    expect(segDecisions.every((d) => !d.selected)).toBe(true);
+    await second.stop();
+  });
+});
