@@ -3,28 +3,19 @@
  * The DICOMweb implementation lives in this folder; the job processor and the discovery loop
  * only see these types, and tests may supply fakes for unit tests (never for integration tests).
  */
-import type { DicomFile } from '@lascar/core';
+import type { DicomFile, SelectableSeries } from '@lascar/core';
 
 export interface SeriesRef {
   readonly studyInstanceUid: string;
   readonly seriesInstanceUid: string;
 }
 
-/** Series-level attributes used to decide whether a series is LGE (from QIDO-RS or Orthanc). */
-export interface SeriesAttributes extends SeriesRef {
-  readonly modality?: string;
-  readonly seriesDescription?: string;
-  readonly protocolName?: string;
-  readonly sequenceName?: string;
-  /** ImageType values, e.g. ['ORIGINAL', 'PRIMARY', 'M', 'IR']. */
-  readonly imageType?: readonly string[];
-  readonly inversionTimeMs?: number;
-  readonly numberOfInstances?: number;
-  readonly manufacturer?: string;
-  /** SOP Class UID of the series' instances (a SEG is never selected). */
-  readonly sopClassUid?: string;
-  /** Our own objects carry this Manufacturer / SoftwareVersions; never re-processed. */
-  readonly softwareVersions?: string;
+/**
+ * Series-level attributes (from QIDO-RS or Orthanc): what the LGE selection rules read
+ * (SelectableSeries: modality, description, protocol, sequence, image type, TI, instance count,
+ * manufacturer, SOP class, software versions) plus the series' identity.
+ */
+export interface SeriesAttributes extends SeriesRef, SelectableSeries {
   readonly patientId?: string;
 }
 
