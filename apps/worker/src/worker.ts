@@ -128,6 +128,7 @@ export async function startWorker(
       db.url,
       config,
       Math.max(2, Math.min(db.poolSize, config.concurrency + 2)),
+      db.sharedPool,
     );
     cleanups.push(() => boss.stop({ graceful: false, wait: true, timeout: 5_000 }));
     boss.on('error', (error) => log.error({ error: error.message }, 'queue error'));

@@ -19,6 +19,12 @@ export interface Database {
   readonly migrations: MigrateResult;
   /** Connections a process should open at most (the embedded database runs one session). */
   readonly poolSize: number;
+  /**
+   * For the embedded database: the one connection every statement of this process goes through
+   * (Prisma and pg-boss), because PGlite's socket server can interleave the extended-protocol
+   * messages of two connections onto its single session. Undefined for PostgreSQL.
+   */
+  readonly sharedPool?: pg.Pool;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -44,9 +50,12 @@ export async function openDatabase(config: WorkerConfig['database']): Promise<Da
   }
   try {
     const migrations = await applyMigrations(url);
-    const poolSize = embedded ? 4 : 10;
+    const poolSize = embedded ? 1 : 10;
+    const sharedPool = embedded ? new pg.Pool({ connectionString: url, max: 1 }) : undefined;
     const prisma = new PrismaClient({
-      adapter: new PrismaPg({ connectionString: url, max: poolSize }),
+      adapter: sharedPool
+        ? new PrismaPg(sharedPool)
+        : new PrismaPg({ connectionString: url, max: poolSize }),
     });
     return {
       url,
@@ -54,11 +63,13 @@ export async function openDatabase(config: WorkerConfig['database']): Promise<Da
       prisma,
       migrations,
       poolSize,
+      ...(sharedPool ? { sharedPool } : {}),
       async ping() {
         await prisma.$queryRawUnsafe('SELECT 1');
       },
       async close() {
         await prisma.$disconnect();
+        await sharedPool?.end();
         await embedded?.stop();
       },
     };
