@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, describeConfig, loadConfig } from './config.js';
+
+const base = { LASCAR_PACS_URL: 'http://pacs.example:8042/dicom-web' };
+
+describe('loadConfig', () => {
+  it('uses the embedded database and defaults when only the PACS is given', () => {
+    const c = loadConfig(base);
+    expect(c.database.kind).toBe('embedded');
+    expect(c.concurrency).toBe(1);
+    expect(c.retryLimit).toBe(5);
+    expect(c.executionProvider).toBe('auto');
+    expect(c.webhookSecret).toBeUndefined();
+  });
+
+  it('uses PostgreSQL when DATABASE_URL is set', () => {
+    const c = loadConfig({ ...base, DATABASE_URL: 'postgres://u:p@db:5432/lascar' });
+    expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u:p@db:5432/lascar' });
+  });
+
+  it.each([
+    [{}, /^LASCAR_PACS_URL is not set/],
+    [{ LASCAR_PACS_URL: 'pacs:8042' }, /^LASCAR_PACS_URL=pacs:8042 must be an http/],
+    [{ ...base, DATABASE_URL: 'mysql://x' }, /^DATABASE_URL=mysql:\/\/x must start with postgres/],
+    [{ ...base, LASCAR_CONCURRENCY: 'two' }, /^LASCAR_CONCURRENCY=two is not a whole number/],
+    [{ ...base, LASCAR_CONCURRENCY: '0' }, /^LASCAR_CONCURRENCY=0 is outside 1\.\.64/],
+    [{ ...base, LASCAR_RETRY_LIMIT: '-1' }, /^LASCAR_RETRY_LIMIT=-1 is outside/],
+    [{ ...base, LASCAR_EXECUTION_PROVIDER: 'tpu' }, /^LASCAR_EXECUTION_PROVIDER=tpu is not one of/],
+    [{ ...base, LASCAR_WEBHOOK_SECRET: 'short' }, /^LASCAR_WEBHOOK_SECRET must be at least 16/],
+    [{ ...base, LASCAR_LOG_LEVEL: 'loud' }, /^LASCAR_LOG_LEVEL=loud is not one of/],
+  ])('names the variable in its error: %o', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('never shows passwords or the webhook secret when described', () => {
+    const c = loadConfig({
+      LASCAR_PACS_URL: 'http://admin:hunter2@pacs:8042/dicom-web',
+      LASCAR_PACS_PASSWORD: 'pacs-password-1',
+      DATABASE_URL: 'postgres://lascar:db-password-2@db/lascar',
+      LASCAR_WEBHOOK_SECRET: 'webhook-secret-3-long-enough',
+    });
+    const text = JSON.stringify(describeConfig(c));
+    for (const secret of ['hunter2', 'pacs-password-1', 'db-password-2', 'webhook-secret-3']) {
+      expect(text).not.toContain(secret);
+    }
+  });
+});
