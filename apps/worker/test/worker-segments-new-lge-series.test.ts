@@ -170,4 +170,51 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
       /lascar_job_stage_duration_seconds_count\{stage="la_model",outcome="ok"\} 1/,
     );
   });
+
+  it('puts a failed job back in the queue on POST /jobs/:id/retry', async () => {
+    const failed = (await jobOf(stack, corrupt.seriesInstanceUid))!;
+    expect(
+      (
+        await fetch(`${worker.url}/jobs/00000000-0000-4000-8000-000000000000/retry`, {
+          method: 'POST',
+        })
+      ).status,
+    ).toBe(404);
+    const res = await fetch(`${worker.url}/jobs/${failed.id}/retry`, { method: 'POST' });
+    expect(res.status).toBe(202);
+    // The series is still corrupt: it runs once more and fails with the same error.
+    const stages = await waitFor('the second run to fail', async () => {
+      const rows = await stack.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM "JobStage" WHERE "jobRef" = $1 AND stage = 'load' AND error IS NOT NULL`,
+        [failed.id],
+      );
+      const j = await jobOf(stack, corrupt.seriesInstanceUid);
+      return j?.state === 'failed' && rows[0]!.n >= 1 && j.error === failed.error ? j : undefined;
+    });
+    expect(stages.error).toBe(failed.error);
+    const lgeJob = (await jobOf(stack, lge.seriesInstanceUid))!;
+    expect((await fetch(`${worker.url}/jobs/${lgeJob.id}/retry`, { method: 'POST' })).status).toBe(
+      202,
+    );
+    const again = await waitFor(
+      'the LGE job to complete again',
+      async () => {
+        const j = await jobOf(stack, lge.seriesInstanceUid);
+        return j?.state === 'completed' ? j : undefined;
+      },
+      120_000,
+    );
+    expect(again.id).toBe(lgeJob.id);
+    // Re-running keeps one SEG and one result row.
+    const segs = await stack.pacs.searchSeries({
+      StudyInstanceUID: lge.studyInstanceUid,
+      Modality: 'SEG',
+    });
+    expect(segs).toHaveLength(1);
+    const results = await stack.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "Measurement" WHERE "jobRef" = $1`,
+      [lgeJob.id],
+    );
+    expect(results[0]!.n).toBe(1);
+  });
 });
