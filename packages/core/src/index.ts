@@ -29,3 +29,4 @@ export * from './mask-scan.js';
 export * from './dicom/codecs.js';
 export * from './execution-provider.js';
 export * from './selection.js';
+export * from './model-version.js';

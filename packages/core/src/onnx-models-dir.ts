@@ -12,7 +12,6 @@ import {
   parseModelManifest,
   type LoadedNetworks,
   type ModelKind,
-  type ModelManifest,
   type NetworkFiles,
 } from './onnx-networks.js';
 
@@ -41,10 +40,5 @@ export async function openNetworksFromDirectory(
   return openStudyNetworks({ la, scar }, { executionProvider });
 }
 
-/** The model version recorded with results and in SEG UIDs: both weights' hashes, shortened. */
-export function modelVersionOf(manifests: {
-  readonly la: Pick<ModelManifest, 'sha256'>;
-  readonly scar: Pick<ModelManifest, 'sha256'>;
-}): string {
-  return `la-${manifests.la.sha256.slice(0, 12)}.scar-${manifests.scar.sha256.slice(0, 12)}`;
-}
+// Pure, so it also lives in the main entry; re-exported here for the worker's existing imports.
+export { modelVersionOf } from './model-version.js';

@@ -21,6 +21,7 @@ import {
   type Volume,
   EXECUTION_PROVIDER_CHOICES,
   isExecutionProviderChoice,
+  modelVersionOf,
   selectSeries,
   type ExecutionProviderChoice,
 } from '@lascar/core';
@@ -38,46 +39,25 @@ export const DEFAULT_MODELS_DIR = path.resolve(
 
 export const ALGORITHM_NAME = 'MSWS-Net + Boundary2Patches';
 
+/** Opens the networks of a models folder; a missing or mismatched model is a usage error. */
 export async function loadNetworks(
   modelsDir: string,
   executionProvider: ExecutionProviderChoice,
 ): Promise<LoadedNetworks> {
   // Loaded on demand: onnxruntime-node's native library is only needed by commands that infer.
-  const { ExecutionProviderError, ModelManifestError, openStudyNetworks, parseModelManifest } =
+  const { ExecutionProviderError, ModelManifestError, openNetworksFromDirectory } =
     await import('@lascar/core/onnx');
-  const files = async (kind: ModelKind) => {
-    const manifestPath = path.join(modelsDir, `${kind}.json`);
-    const modelPath = path.join(modelsDir, `${kind}.onnx`);
-    for (const p of [manifestPath, modelPath]) {
-      if (!existsSync(p))
-        throw new UsageError(
-          `model file ${p} is missing (train and export the models, or pass --models DIR)`,
-        );
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(await readFile(manifestPath, 'utf8'));
-    } catch (error) {
-      throw new UsageError(`${manifestPath}: not valid JSON (${(error as Error).message})`);
-    }
-    return { model: modelPath, manifest: parseModelManifest(json, kind, manifestPath) };
-  };
   try {
-    return await openStudyNetworks(
-      { la: await files('la'), scar: await files('scar') },
-      { executionProvider },
-    );
+    return await openNetworksFromDirectory(modelsDir, executionProvider);
   } catch (error) {
     if (error instanceof ModelManifestError || error instanceof ExecutionProviderError)
-      throw new UsageError(error.message);
+      throw new UsageError(
+        error.message.includes('is missing')
+          ? `${error.message} (train and export the models, or pass --models DIR)`
+          : error.message,
+      );
     throw error;
   }
-}
-
-/** The model version recorded in reports and SEG UIDs: both files' content hashes, shortened. */
-export function modelVersion(networks: LoadedNetworks): string {
-  const { la, scar } = networks.manifests;
-  return `la-${la.sha256.slice(0, 12)}.scar-${scar.sha256.slice(0, 12)}`;
 }
 
 export interface StudyReport {
@@ -164,7 +144,7 @@ export async function segmentOne(
     path.join(outDir, 'scar.nii.gz'),
     writeNifti(result.scar, { gzip: true, description: 'lascar LA scar' }),
   );
-  const version = modelVersion(networks);
+  const version = modelVersionOf(networks.manifests);
   if (input.source) {
     const seg = writeSegmentation(
       input.source,
