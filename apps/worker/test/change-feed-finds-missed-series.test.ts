@@ -3,7 +3,7 @@
 // cursor in the database so that a restarted worker does not look at old changes again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { phantomSeries, type PhantomSeries } from './orthanc-harness.js';
-import { jobOf, startStack, waitFor, type Stack } from './worker-fixture.js';
+import { completedJob, type Stack, startStack } from './worker-fixture.js';
 
 let stack: Stack;
 let lge: PhantomSeries;
@@ -28,15 +28,7 @@ const decisions = (uid: string) =>
 
 describe('the Orthanc change feed', () => {
   it('finds a series whose webhook post was lost, and it is processed once', async () => {
-    const job = await waitFor(
-      'the job to complete',
-      async () => {
-        const j = await jobOf(stack, lge.seriesInstanceUid);
-        if (j?.state === 'failed') throw new Error(`job failed: ${j.error}`);
-        return j?.state === 'completed' ? j : undefined;
-      },
-      120_000,
-    );
+    const job = await completedJob(stack, lge.seriesInstanceUid);
     expect(job.attempts).toBe(1);
     expect(await decisions(lge.seriesInstanceUid)).toEqual([
       { source: 'orthanc-changes', selected: true },

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_SECRET_HEADER } from '../src/pacs/discovery.js';
 import type { RunningWorker } from '../src/worker.js';
 import { phantomSeries, type PhantomSeries } from './orthanc-harness.js';
-import { jobOf, startStack, waitFor, type Stack } from './worker-fixture.js';
+import { completedJob, jobOf, type Stack, startStack, waitFor } from './worker-fixture.js';
 
 let stack: Stack;
 let worker: RunningWorker;
@@ -51,15 +51,7 @@ describe('POST /webhook/orthanc', () => {
     };
     const answers = await Promise.all([post(stack.secret, body), post(stack.secret, body)]);
     expect(answers.map((a) => a.status)).toEqual([202, 202]);
-    const job = await waitFor(
-      'the job to complete',
-      async () => {
-        const j = await jobOf(stack, lge.seriesInstanceUid);
-        if (j?.state === 'failed') throw new Error(`job failed: ${j.error}`);
-        return j?.state === 'completed' ? j : undefined;
-      },
-      120_000,
-    );
+    const job = await completedJob(stack, lge.seriesInstanceUid);
     expect(job.attempts).toBe(1);
     const decisions = await stack.query<{ source: string; selected: boolean }>(
       `SELECT d.source, d.selected FROM "SelectionDecision" d JOIN "Series" s ON s.id = d."seriesRef"

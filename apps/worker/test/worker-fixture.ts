@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { expect } from 'vitest';
 import { loadConfig, type WorkerConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { DicomWebPacsClient } from '../src/pacs/dicomweb.js';
@@ -136,6 +137,41 @@ export async function jobOf(
   );
   if (rows.length > 1) throw new Error(`${rows.length} jobs for series ${seriesInstanceUid}`);
   return rows[0];
+}
+
+/** Waits for the series' job to complete; a failed job fails the wait with its error. */
+export async function completedJob(
+  stack: Stack,
+  seriesInstanceUid: string,
+  timeoutMs = 120_000,
+): Promise<JobRowView> {
+  return waitFor(
+    'the job to complete',
+    async () => {
+      const j = await jobOf(stack, seriesInstanceUid);
+      if (j?.state === 'failed') throw new Error(`job failed: ${j.error}`);
+      return j?.state === 'completed' ? j : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** The invariant of every re-delivery: exactly one SEG in the study and one result row. */
+export async function expectOneSegAndOneResult(
+  stack: Stack,
+  studyInstanceUid: string,
+  jobId: string,
+): Promise<void> {
+  const segs = await stack.pacs.searchSeries({
+    StudyInstanceUID: studyInstanceUid,
+    Modality: 'SEG',
+  });
+  expect(segs).toHaveLength(1);
+  const results = await stack.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM "Measurement" WHERE "jobRef" = $1`,
+    [jobId],
+  );
+  expect(results[0]!.n).toBe(1);
 }
 
 /** A `lascar worker` process (the built CLI), for tests that kill it. */

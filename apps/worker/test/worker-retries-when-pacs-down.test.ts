@@ -5,7 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningWorker } from '../src/worker.js';
 import { phantomSeries, type PhantomSeries } from './orthanc-harness.js';
-import { jobOf, startStack, waitFor, type Stack } from './worker-fixture.js';
+import {
+  completedJob,
+  expectOneSegAndOneResult,
+  jobOf,
+  type Stack,
+  startStack,
+  waitFor,
+} from './worker-fixture.js';
 
 let stack: Stack;
 let consumer: RunningWorker;
@@ -66,27 +73,10 @@ describe('a job whose PACS goes down mid-job', () => {
 
   it('completes once the PACS is back: one SEG and one result', async () => {
     await stack.orthanc.restart();
-    const job = await waitFor(
-      'the job to complete',
-      async () => {
-        const j = await jobOf(stack, lge.seriesInstanceUid);
-        if (j?.state === 'failed') throw new Error(`job failed: ${j.error}`);
-        return j?.state === 'completed' ? j : undefined;
-      },
-      120_000,
-    );
+    const job = await completedJob(stack, lge.seriesInstanceUid);
     expect(job.attempts).toBeGreaterThanOrEqual(3);
     expect(job.error).toBeNull();
-    const segs = await stack.pacs.searchSeries({
-      StudyInstanceUID: lge.studyInstanceUid,
-      Modality: 'SEG',
-    });
-    expect(segs).toHaveLength(1);
-    const results = await stack.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM "Measurement" WHERE "jobRef" = $1`,
-      [job.id],
-    );
-    expect(results[0]!.n).toBe(1);
+    await expectOneSegAndOneResult(stack, lge.studyInstanceUid, job.id);
     expect((await fetch(`${consumer.url}/readyz`)).status).toBe(200);
   });
 });

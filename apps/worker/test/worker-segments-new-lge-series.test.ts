@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dciodvfy } from '../../../packages/core/test-data/dciodvfy.js';
 import type { RunningWorker } from '../src/worker.js';
 import { phantomSeries, type PhantomSeries } from './orthanc-harness.js';
-import { jobOf, startStack, waitFor, type Stack } from './worker-fixture.js';
+import {
+  expectOneSegAndOneResult,
+  jobOf,
+  type Stack,
+  startStack,
+  waitFor,
+} from './worker-fixture.js';
 
 let stack: Stack;
 let worker: RunningWorker;
@@ -206,15 +212,6 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     );
     expect(again.id).toBe(lgeJob.id);
     // Re-running keeps one SEG and one result row.
-    const segs = await stack.pacs.searchSeries({
-      StudyInstanceUID: lge.studyInstanceUid,
-      Modality: 'SEG',
-    });
-    expect(segs).toHaveLength(1);
-    const results = await stack.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM "Measurement" WHERE "jobRef" = $1`,
-      [lgeJob.id],
-    );
-    expect(results[0]!.n).toBe(1);
+    await expectOneSegAndOneResult(stack, lge.studyInstanceUid, lgeJob.id);
   });
 });

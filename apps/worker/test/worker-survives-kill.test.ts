@@ -4,7 +4,15 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { phantomSeries, type PhantomSeries } from './orthanc-harness.js';
-import { jobOf, spawnWorkerProcess, startStack, waitFor, type Stack } from './worker-fixture.js';
+import {
+  completedJob,
+  expectOneSegAndOneResult,
+  jobOf,
+  spawnWorkerProcess,
+  type Stack,
+  startStack,
+  waitFor,
+} from './worker-fixture.js';
 
 let stack: Stack;
 const processes: { proc: ChildProcess; output: string[] }[] = [];
@@ -59,25 +67,8 @@ async function midJob(series: PhantomSeries): Promise<void> {
 }
 
 async function oneSegOneResult(series: PhantomSeries) {
-  const job = await waitFor(
-    'the job to complete',
-    async () => {
-      const j = await jobOf(stack, series.seriesInstanceUid);
-      if (j?.state === 'failed') throw new Error(`job failed: ${j.error}`);
-      return j?.state === 'completed' ? j : undefined;
-    },
-    120_000,
-  );
-  const segs = await stack.pacs.searchSeries({
-    StudyInstanceUID: series.studyInstanceUid,
-    Modality: 'SEG',
-  });
-  expect(segs).toHaveLength(1);
-  const results = await stack.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM "Measurement" WHERE "jobRef" = $1`,
-    [job.id],
-  );
-  expect(results[0]!.n).toBe(1);
+  const job = await completedJob(stack, series.seriesInstanceUid);
+  await expectOneSegAndOneResult(stack, series.studyInstanceUid, job.id);
   return job;
 }
 
