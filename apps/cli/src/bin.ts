@@ -18,6 +18,8 @@ program.parseAsync(process.argv).catch((error: unknown) => {
     process.stderr.write(`lascar: ${error.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`lascar: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `lascar: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -40,7 +40,8 @@ export function registerBenchDicom(bench: Command): void {
     .option('--runs <n>', 'repetitions (the first includes JIT warm-up)', '3')
     .action((opts: { runs: string }) => {
       const runs = Number(opts.runs);
-      if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`--runs ${opts.runs} is not a positive integer`);
+      if (!Number.isInteger(runs) || runs < 1)
+        throw new UsageError(`--runs ${opts.runs} is not a positive integer`);
       process.stdout.write(`machine: ${machine()}\n`);
       let best = Infinity;
       for (let r = 0; r < runs; r++) {
@@ -53,7 +54,9 @@ export function registerBenchDicom(bench: Command): void {
             `SEG ${result.segMs.toFixed(0)} ms (${(result.segBytes / 2 ** 20).toFixed(1)} MiB), total ${result.totalMs.toFixed(0)} ms, peak RSS ${mib.toFixed(0)} MiB\n`,
         );
       }
-      process.stdout.write(`best: ${best.toFixed(0)} ms (${best < DICOM_FLOOR_MS ? 'within' : 'OVER'} the ${DICOM_FLOOR_MS} ms floor)\n`);
+      process.stdout.write(
+        `best: ${best.toFixed(0)} ms (${best < DICOM_FLOOR_MS ? 'within' : 'OVER'} the ${DICOM_FLOOR_MS} ms floor)\n`,
+      );
       if (best >= DICOM_FLOOR_MS) process.exitCode = 1;
     });
 }
@@ -62,13 +65,23 @@ export function registerBenchSegment(bench: Command): void {
   bench
     .command('segment')
     .description('the whole method on an 88 x 640 x 640 phantom with the shipped networks')
-    .option('--models <dir>', 'folder with la.onnx/scar.onnx and their manifests', DEFAULT_MODELS_DIR)
+    .option(
+      '--models <dir>',
+      'folder with la.onnx/scar.onnx and their manifests',
+      DEFAULT_MODELS_DIR,
+    )
     .option('--ep <provider>', `execution provider: ${EXECUTION_PROVIDER_CHOICES.join('|')}`, 'cpu')
     .option('--slices <n>', 'slices of the phantom', '88')
     .option('--matrix <n>', 'rows and columns of the phantom', '640')
     .action(async (opts: { models: string; ep: string; slices: string; matrix: string }) => {
-      if (!isExecutionProviderChoice(opts.ep)) throw new UsageError(`--ep ${opts.ep} is not one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`);
-      const phantom = generatePhantom(20261127, { matrix: Number(opts.matrix), slices: Number(opts.slices) });
+      if (!isExecutionProviderChoice(opts.ep))
+        throw new UsageError(
+          `--ep ${opts.ep} is not one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`,
+        );
+      const phantom = generatePhantom(20261127, {
+        matrix: Number(opts.matrix),
+        slices: Number(opts.slices),
+      });
       const stop = peakRss();
       const t0 = performance.now();
       const networks = await loadNetworks(opts.models, opts.ep);
@@ -85,7 +98,9 @@ export function registerBenchSegment(bench: Command): void {
           `model load: ${loadMs.toFixed(0)} ms\n`,
       );
       for (const stage of PIPELINE_STAGES) {
-        process.stdout.write(`  ${stage.name.padEnd(15)} ${result.stageMs[stage.name].toFixed(0).padStart(7)} ms\n`);
+        process.stdout.write(
+          `  ${stage.name.padEnd(15)} ${result.stageMs[stage.name].toFixed(0).padStart(7)} ms\n`,
+        );
       }
       process.stdout.write(
         `end to end: ${totalMs.toFixed(0)} ms for ${result.patchCount} scar patches, peak RSS ${mib.toFixed(0)} MiB ` +
