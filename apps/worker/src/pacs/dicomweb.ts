@@ -9,7 +9,13 @@ import https from 'node:https';
 import dicomwebClient from 'dicomweb-client';
 import XMLHttpRequestPolyfill from 'xhr2';
 import type { DicomFile } from '@lascar/core';
-import { PacsResponseError, redactUrl, requestFailure } from './errors.js';
+import {
+  PacsResponseError,
+  parseEndpoint,
+  redactUrl,
+  requestFailure,
+  type EndpointOptions,
+} from './errors.js';
 import { MultipartReader, multipartBoundary } from './multipart.js';
 import {
   PacsUnavailableError,
@@ -18,14 +24,8 @@ import {
   type SeriesRef,
 } from './types.js';
 
-export interface DicomWebClientOptions {
-  /** DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web (credentials in the URL are accepted). */
-  readonly url: string;
-  readonly username?: string;
-  readonly password?: string;
-  /** Per-request inactivity timeout in ms (default 30 s). */
-  readonly timeoutMs?: number;
-}
+/** DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web (credentials in the URL are accepted). */
+export type DicomWebClientOptions = EndpointOptions;
 
 /** A DICOM JSON dataset (PS3.18 F.2). */
 export type DicomJson = Record<string, { vr?: string; Value?: unknown[] } | undefined>;
@@ -251,16 +251,10 @@ export class DicomWebPacsClient implements PacsClient {
   private readonly dwc: DwcClient;
 
   constructor(options: DicomWebClientOptions) {
-    const parsed = new URL(options.url);
-    const username = options.username ?? decodeURIComponent(parsed.username);
-    const password = options.password ?? decodeURIComponent(parsed.password);
-    parsed.username = '';
-    parsed.password = '';
-    this.url = parsed.toString().replace(/\/+$/, '');
-    if (username) {
-      this.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-    }
-    this.timeoutMs = options.timeoutMs ?? 30_000;
+    const endpoint = parseEndpoint(options);
+    this.url = endpoint.url;
+    if (endpoint.authorization) this.authorization = endpoint.authorization;
+    this.timeoutMs = endpoint.timeoutMs;
     this.dwc = new DICOMwebClient({
       url: this.url,
       headers: this.authorization ? { Authorization: this.authorization } : {},

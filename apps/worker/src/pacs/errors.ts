@@ -35,6 +35,39 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** Where and how to reach a PACS endpoint: credentials may come in the URL or apart from it. */
+export interface EndpointOptions {
+  readonly url: string;
+  readonly username?: string;
+  readonly password?: string;
+  /** Per-request inactivity timeout in ms (default 30 s). */
+  readonly timeoutMs?: number;
+}
+
+export interface Endpoint {
+  /** The root URL without credentials or a trailing slash (safe for messages). */
+  readonly url: string;
+  /** The Basic Authorization header value, when credentials were given. */
+  readonly authorization?: string;
+  readonly timeoutMs: number;
+}
+
+/** Splits credentials out of an endpoint's URL so that they never reach a message or log. */
+export function parseEndpoint(options: EndpointOptions): Endpoint {
+  const parsed = new URL(options.url);
+  const username = options.username ?? decodeURIComponent(parsed.username);
+  const password = options.password ?? decodeURIComponent(parsed.password);
+  parsed.username = '';
+  parsed.password = '';
+  return {
+    url: parsed.toString().replace(/\/+$/, ''),
+    ...(username
+      ? { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` }
+      : {}),
+    timeoutMs: options.timeoutMs ?? 30_000,
+  };
+}
+
 /** Builds the error for a failed request: unreachable / 5xx / timeout -> retryable. */
 export function requestFailure(
   method: string,

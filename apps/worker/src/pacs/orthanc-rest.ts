@@ -2,16 +2,15 @@
  * Orthanc's own REST API (beside DICOMweb), for what DICOMweb has no word for: the change feed
  * (/changes) and /system. Small JSON answers only, so fetch is fine here.
  */
-import { requestFailure } from './errors.js';
-import { PacsResponseError } from './errors.js';
+import {
+  PacsResponseError,
+  parseEndpoint,
+  requestFailure,
+  type EndpointOptions,
+} from './errors.js';
 
-export interface OrthancRestOptions {
-  /** Orthanc's REST root, e.g. http://127.0.0.1:8042 (credentials in the URL are accepted). */
-  readonly url: string;
-  readonly username?: string;
-  readonly password?: string;
-  readonly timeoutMs?: number;
-}
+/** Orthanc's REST root, e.g. http://127.0.0.1:8042 (credentials in the URL are accepted). */
+export type OrthancRestOptions = EndpointOptions;
 
 export class OrthancRest {
   readonly url: string;
@@ -19,16 +18,10 @@ export class OrthancRest {
   private readonly timeoutMs: number;
 
   constructor(options: OrthancRestOptions) {
-    const parsed = new URL(options.url);
-    const username = options.username ?? decodeURIComponent(parsed.username);
-    const password = options.password ?? decodeURIComponent(parsed.password);
-    parsed.username = '';
-    parsed.password = '';
-    this.url = parsed.toString().replace(/\/+$/, '');
-    if (username) {
-      this.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-    }
-    this.timeoutMs = options.timeoutMs ?? 30_000;
+    const endpoint = parseEndpoint(options);
+    this.url = endpoint.url;
+    if (endpoint.authorization) this.authorization = endpoint.authorization;
+    this.timeoutMs = endpoint.timeoutMs;
   }
 
   /** GET a JSON resource; unreachable / 5xx -> PacsUnavailableError, 4xx -> PacsRequestError. */
