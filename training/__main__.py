@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wall-clock budget: finish the epoch in progress early and stop (0: no limit)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--amp", action="store_true", help="fp16 autocast with gradient scaling (CUDA only)")
+    t.add_argument("--no-prior-bias", action="store_true",
+                   help="keep PyTorch's default output bias instead of starting at the foreground prior")
     t.add_argument("--init", default=None, help="checkpoint to start from (task-2 LA model -> task-1 fine-tuning)")
     t.add_argument("--workers", type=int, default=None, help="DataLoader workers (default 4 on CUDA, 0 on CPU)")
     t.add_argument("--seed", type=int, default=0)
