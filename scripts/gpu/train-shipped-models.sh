@@ -5,8 +5,10 @@
 #   never used in training, one per LAScarQS matrix size) with onnxruntime-node -> $OUT.
 # Run from the repository root through the GPU bundle (see models/README.md), which puts node on PATH:
 #   bash .gpu/host-run.sh bash scripts/gpu/train-shipped-models.sh
-# Knobs (environment): JOBS, CASES_PER_JOB, LA_WIDTH, SCAR_WIDTH, TRAIN_MINUTES, TOTAL_SECONDS,
-# PHANTOM_ARGS (e.g. "--scale 0.25" for a quick dry run on a CPU machine).
+# Knobs (environment): JOBS, CASES_PER_JOB, LA_WIDTH, SCAR_WIDTH, LA_MINUTES, SCAR_MINUTES,
+# TOTAL_SECONDS, PHANTOM_ARGS (e.g. "--scale 0.25" for a quick dry run on a CPU machine).
+# The defaults fit one 600 s device command: ~90 s data, 6 min LA training (the scar model,
+# which converges faster, trains for 4 of them on the same GPU), export and evaluation.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/lascar-gpu-out}
@@ -14,11 +16,12 @@ W=${WORK:-/tmp/lascar-gpu-work}
 LASCAR="node ${GPU_FILES:-.gpu/files}/lascar.mjs"
 PY=${PYTHON:-python3}
 JOBS=${JOBS:-16}
-CASES_PER_JOB=${CASES_PER_JOB:-3}
+CASES_PER_JOB=${CASES_PER_JOB:-4}
 LA_WIDTH=${LA_WIDTH:-12}
 SCAR_WIDTH=${SCAR_WIDTH:-16}
-TRAIN_MINUTES=${TRAIN_MINUTES:-3.5}
-TOTAL_SECONDS=${TOTAL_SECONDS:-500}
+LA_MINUTES=${LA_MINUTES:-6}
+SCAR_MINUTES=${SCAR_MINUTES:-4}
+TOTAL_SECONDS=${TOTAL_SECONDS:-560}
 PHANTOM_ARGS=${PHANTOM_ARGS:-}
 TRAIN_SEED_BASE=1000 # training phantoms: batch seeds 1000 .. 1000 + JOBS - 1
 TEST_SEED_BASE=90001 # held-out phantoms: never a training seed
@@ -52,12 +55,12 @@ grep -h "cases ->" "$W"/dataset-*.log
 stamp "merging shards"
 $PY -m training merge-shards --out "$W/shards/all" "$W"/shards/job* || exit 1
 
-stamp "training LA (width $LA_WIDTH) and scar (width $SCAR_WIDTH) concurrently, $TRAIN_MINUTES min each"
+stamp "training LA (width $LA_WIDTH, $LA_MINUTES min) and scar (width $SCAR_WIDTH, $SCAR_MINUTES min) concurrently"
 $PY -m training train --kind la --shards "$W/shards/all" --out "$W/run-la" --width "$LA_WIDTH" --amp \
-  --max-minutes "$TRAIN_MINUTES" --workers 6 --print-every 200 >"$W/train-la.log" 2>&1 &
+  --max-minutes "$LA_MINUTES" --workers 6 --print-every 200 >"$W/train-la.log" 2>&1 &
 la_pid=$!
 $PY -m training train --kind scar --shards "$W/shards/all" --out "$W/run-scar" --width "$SCAR_WIDTH" --amp \
-  --max-minutes "$TRAIN_MINUTES" --workers 4 --print-every 500 >"$W/train-scar.log" 2>&1 &
+  --max-minutes "$SCAR_MINUTES" --workers 4 --print-every 500 >"$W/train-scar.log" 2>&1 &
 scar_pid=$!
 wait $la_pid $scar_pid
 grep -h "^training\|^epoch\|^done\|rror" "$W/train-la.log" "$W/train-scar.log"
