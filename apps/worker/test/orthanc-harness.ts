@@ -81,3 +81,19 @@ export async function storeInOrthanc(
       throw new Error(`Orthanc refused an instance: HTTP ${res.status} ${text.slice(0, 200)}`);
   }
 }
+
+/** Polls until probe returns a value (not undefined), or fails naming what it waited for. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -15,9 +15,13 @@ import {
   freePort,
   phantomSeries,
   startOrthanc,
+  waitFor,
   type OrthancInstance,
   type PhantomSeries,
 } from './orthanc-harness.js';
+
+/** These waits are for Orthanc's StableAge (2 s) and a poll: 20 s is ample. */
+const PACS_WAIT_MS = 20_000;
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -43,21 +47,6 @@ async function startReceiver(
     server,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 function today(): string {
@@ -94,8 +83,10 @@ describe('series discovery on a real Orthanc', () => {
   });
 
   it('the Lua script posts each stable series with the secret; the parser turns it into a candidate', async () => {
-    const post = await waitFor('the webhook post', () =>
-      receiver.posts.find((p) => p.body.includes(lge.seriesInstanceUid)),
+    const post = await waitFor(
+      'the webhook post',
+      () => receiver.posts.find((p) => p.body.includes(lge.seriesInstanceUid)),
+      PACS_WAIT_MS,
     );
     expect(post.headers[WEBHOOK_SECRET_HEADER]).toBe(secret);
     expect(post.headers['content-type']).toBe('application/json');
@@ -150,10 +141,14 @@ describe('series discovery on a real Orthanc', () => {
       },
     });
     // Wait until the SEG series is stable too, then read the whole feed.
-    await waitFor('the SEG series to become stable', async () => {
-      await feed.pollOnce();
-      return seen.find((c) => c.series.seriesInstanceUid === segSeries!.seriesInstanceUid);
-    });
+    await waitFor(
+      'the SEG series to become stable',
+      async () => {
+        await feed.pollOnce();
+        return seen.find((c) => c.series.seriesInstanceUid === segSeries!.seriesInstanceUid);
+      },
+      PACS_WAIT_MS,
+    );
     const mr = seen.filter((c) => c.series.seriesInstanceUid === lge.seriesInstanceUid);
     expect(mr).toHaveLength(1);
     expect(mr[0]!.source).toBe('orthanc-changes');
@@ -195,10 +190,14 @@ describe('series discovery on a real Orthanc', () => {
     seen.length = 0;
     const other = phantomSeries(203, { identity: { studyDate: today() } });
     await pacs.storeInstances(other.studyInstanceUid, other.instances);
-    const found = await waitFor('the change feed to report the new series', async () => {
-      await feed.pollOnce();
-      return seen.find((c) => c.series.seriesInstanceUid === other.seriesInstanceUid);
-    });
+    const found = await waitFor(
+      'the change feed to report the new series',
+      async () => {
+        await feed.pollOnce();
+        return seen.find((c) => c.series.seriesInstanceUid === other.seriesInstanceUid);
+      },
+      PACS_WAIT_MS,
+    );
     expect(found.series.numberOfInstances).toBe(other.instances.length);
     // Orthanc tried and logged the failed post.
     await waitFor(

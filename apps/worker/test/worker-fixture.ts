@@ -13,7 +13,15 @@ import { loadConfig, type WorkerConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { DicomWebPacsClient } from '../src/pacs/dicomweb.js';
 import { startWorker, type RunningWorker, type StartOptions } from '../src/worker.js';
-import { freePort, startOrthanc, storeInOrthanc, type OrthancInstance } from './orthanc-harness.js';
+import {
+  freePort,
+  startOrthanc,
+  storeInOrthanc,
+  waitFor,
+  type OrthancInstance,
+} from './orthanc-harness.js';
+
+export { waitFor };
 import { startPostgres, type PostgresCluster } from './postgres-harness.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -100,22 +108,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await postgres.stop();
     },
   };
-}
-
-/** Polls until probe returns a value (not undefined), or fails naming what it waited for. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 export interface JobRowView {
