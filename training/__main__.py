@@ -1,4 +1,4 @@
-"""Command line: python3 -m training {summary,train,export,reference-output,check-onnx,bench,tiny-shards}."""
+"""Command line: python3 -m training {summary,train,export,import-onnx,reference-output,check-onnx,bench,tiny-shards}."""
 
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-prior-bias", action="store_true",
                    help="keep PyTorch's default output bias instead of starting at the foreground prior")
     t.add_argument("--init", default=None, help="checkpoint to start from (task-2 LA model -> task-1 fine-tuning)")
+    t.add_argument("--crop", type=int, default=0,
+                   help="LA: train on square crops of this side around the LA (CPU-friendly; 0: whole slices)")
+    t.add_argument("--val-samples", type=int, default=0,
+                   help="validate on this many evenly spaced validation samples (0: all)")
     t.add_argument("--workers", type=int, default=None, help="DataLoader workers (default 4 on CUDA, 0 on CPU)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--print-every", type=_positive("--print-every"), default=50)
@@ -54,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--kind", choices=["la", "scar"], default=None)
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--out", required=True)
+
+    i = sub.add_parser("import-onnx", help="an exported model (e.g. models/la.onnx) back into a checkpoint for --init")
+    i.add_argument("onnx", help="the .onnx file; its manifest (.json beside it) gives kind, width and inputs")
+    i.add_argument("--out", required=True, help="checkpoint file to write")
 
     r = sub.add_parser("reference-output", help="deterministic input and PyTorch output as raw float32")
     r.add_argument("--checkpoint", required=True)
@@ -120,6 +128,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .export import export
 
         export(args)
+    elif args.command == "import-onnx":
+        from .import_onnx import check_import, import_onnx
+        from .train import save_checkpoint
+
+        ckpt = import_onnx(args.onnx)
+        diff = check_import(ckpt, args.onnx)
+        save_checkpoint(args.out, ckpt)
+        print(json.dumps({"checkpoint": args.out, "kind": ckpt["kind"], "width": ckpt["width"],
+                          "batchnorm": ckpt["batchnorm"], "max_abs_difference": diff}))
     elif args.command == "reference-output":
         from .export import reference_output
 

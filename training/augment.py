@@ -178,3 +178,33 @@ def augment_scar(patches: torch.Tensor, label: torch.Tensor, g: torch.Generator,
     x, y = _affine(x, y, rot, scale, zero, zero, no_flip)
     x = torch.cat([x[:, 0:2], torch.clamp(x[:, 0:1], min=0)], dim=1)
     return x, y
+
+
+def crop_la(full: torch.Tensor, label: torch.Tensor, size: int, g: torch.Generator,
+            p_foreground: float = 0.9, margin: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Square crops of side ``size`` (even offsets, so the 2 x 2 pooled half scale of a crop is
+    the crop of the half scale), for training on a CPU where a whole 640 x 640 slice per step is
+    too slow. Networks are fully convolutional, so inference still runs on whole slices.
+
+    With probability ``p_foreground`` (and where the slice has any LA) the crop holds a random LA
+    pixel at a random position inside it, so boundaries dominate the batch; otherwise the crop is
+    anywhere in the slice (background, distractors, zero padding). ``margin``: the LA pixel lies
+    at least this far inside the crop (a later centre crop keeps it)."""
+    n, _, h, w = full.shape
+    if size % 2 or size > h or size > w or not 0 <= 2 * margin < size:
+        raise ValueError(f"crop size must be even, at most {h} x {w} and over twice the margin {margin}, got {size}")
+    ys, xs = [], []
+    for i in range(n):
+        fg = torch.nonzero(label[i, 0] >= 0.5)
+        if len(fg) and float(torch.rand(1, generator=g)) < p_foreground:
+            cy, cx = (int(v) for v in fg[int(torch.randint(len(fg), (1,), generator=g))])
+            y0 = cy - margin - int(torch.randint(size - 2 * margin, (1,), generator=g))
+            x0 = cx - margin - int(torch.randint(size - 2 * margin, (1,), generator=g))
+        else:
+            y0 = int(torch.randint(h - size + 1, (1,), generator=g))
+            x0 = int(torch.randint(w - size + 1, (1,), generator=g))
+        ys.append(min(max(y0, 0), h - size) // 2 * 2)
+        xs.append(min(max(x0, 0), w - size) // 2 * 2)
+    img = torch.stack([full[i, :, y:y + size, x:x + size] for i, (y, x) in enumerate(zip(ys, xs))])
+    lab = torch.stack([label[i, :, y:y + size, x:x + size] for i, (y, x) in enumerate(zip(ys, xs))])
+    return img, lab

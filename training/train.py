@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .augment import augment_la, augment_scar
+from .augment import augment_la, augment_scar, crop_la
 from .losses import dice_from_counts, loss_for
 from .models import build_model, pyramid
 from .shards import ShardDataset, check_half_scale, open_shards, sample_indices, split_cases
@@ -145,9 +145,33 @@ def init_output_prior(model: torch.nn.Module, prior: float) -> None:
         head.bias.fill_(math.log(p / (1 - p)))
 
 
+def set_train_mode(model: torch.nn.Module, frozen_batchnorm: bool) -> None:
+    """model.train(), except that BatchNorms stay in eval mode where they are frozen (a model
+    imported from ONNX has them folded into its convolutions: batch statistics would undo that)."""
+    model.train()
+    if frozen_batchnorm:
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
+def crop_then_augment(image: torch.Tensor, label: torch.Tensor, crop: int, g: torch.Generator, augment):
+    """LA crop training: cut a crop a quarter larger than ``crop`` around the LA, augment it (the
+    affine's zero fill stays in the margin), then keep the centre ``crop`` x ``crop``."""
+    h = image.shape[-1]
+    pre = min(h, (crop * 5 // 4 + 1) // 2 * 2)
+    m = (pre - crop) // 2 // 2 * 2
+    image, label = crop_la(image, label, pre, g, margin=m + crop // 8)
+    image, label = augment(image, label, g)
+    return image[..., m:m + crop, m:m + crop].contiguous(), label[..., m:m + crop, m:m + crop].contiguous()
+
+
 def train(args) -> Dict[str, Any]:
     kind: str = args.kind
     device = pick_device(args.device)
+    if device.type == "cpu" and hasattr(os, "sched_getaffinity"):
+        # Debian's torch starts with one OpenMP thread here; use the cores this process may run on.
+        torch.set_num_threads(max(torch.get_num_threads(), len(os.sched_getaffinity(0))))
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     shards = open_shards(args.shards, kind)
@@ -157,6 +181,12 @@ def train(args) -> Dict[str, Any]:
         raise SystemExit(f"error: {shards.root}: needs at least two cases (one for validation), has {len(shards.case_ids)}")
     train_idx = sample_indices(shards, split["train"])
     val_idx = sample_indices(shards, split["val"])
+    val_samples = getattr(args, "val_samples", 0) or 0
+    if 0 < val_samples < len(val_idx):  # evenly spaced, so every validation case keeps slices
+        val_idx = val_idx[np.linspace(0, len(val_idx) - 1, val_samples).round().astype(np.int64)]
+    crop = getattr(args, "crop", 0) or 0
+    if crop and kind != "la":
+        raise SystemExit("error: --crop applies to the LA network only (scar patches are already 64 x 64)")
 
     init: Optional[Dict[str, Any]] = None
     width = args.width
@@ -180,8 +210,11 @@ def train(args) -> Dict[str, Any]:
         if h < least or w < least:
             raise SystemExit(f"error: {shards.root}: {h} x {w} slices are too small for {n_scales} MSWS-Net "
                              f"scales (needs at least {least} x {least})")
+        if crop and (crop % least or crop > min(h, w)):
+            raise SystemExit(f"error: --crop {crop} must be a multiple of {least} and at most {min(h, w)}")
 
     model = build_model(kind, width, n_scales=n_scales)
+    frozen_bn = init is not None and init.get("batchnorm") == "folded"
     prior = None
     if init is not None:
         model.load_state_dict(init["state_dict"])
@@ -232,6 +265,8 @@ def train(args) -> Dict[str, Any]:
         "split": split,
         "samples": {"train": len(train_ds), "val": len(val_ds)},
         "init": args.init,
+        "batchnorm": "folded, frozen (imported from ONNX)" if frozen_bn else "trained",
+        "crop": crop or None,
         "output_prior": prior,
         "hyperparameters": {"optimizer": "Adam", "betas": [0.9, 0.99], "lr": args.lr, "batch": args.batch,
                             "max_epochs": args.epochs, "patience": args.patience, "loss": {
@@ -256,14 +291,17 @@ def train(args) -> Dict[str, Any]:
     deadline = time.time() + 60 * max_minutes if max_minutes > 0 else None
     out_of_time = False
     for epoch in range(1, args.epochs + 1):
-        model.train()
+        set_train_mode(model, frozen_bn)
         t0 = time.time()
         running = 0.0
         nb = 0
         for image, label, _case in train_loader:
             image = image.to(device, non_blocking=True)
             label = label.to(device, non_blocking=True)
-            image, label = augment(image, label, aug_gen)
+            if crop:
+                image, label = crop_then_augment(image, label, crop, aug_gen, augment)
+            else:
+                image, label = augment(image, label, aug_gen)
             if channels_last:
                 image = image.contiguous(memory_format=torch.channels_last)
             opt.zero_grad(set_to_none=True)
@@ -308,6 +346,7 @@ def train(args) -> Dict[str, Any]:
             "input_shapes": shards.input_shapes(),
             "split": split,
             "init": args.init or "",
+            **({"batchnorm": "folded"} if frozen_bn else {}),
             "torch": torch.__version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }

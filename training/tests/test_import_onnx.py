@@ -1,0 +1,100 @@
+"""An exported model comes back as a checkpoint that computes the same function, and training
+continues from it with the folded BatchNorms frozen."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from training.__main__ import main
+from training.augment import crop_la
+from training.export import eval_model
+from training.models import pyramid
+from training.synthetic import make_tiny_shards
+from training.train import load_checkpoint
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("import")
+    make_tiny_shards(str(root / "shards"), cases=4, per_case=3, la_size=128, patch=16, seed=2)
+    for kind in ("la", "scar"):
+        assert main(["train", "--kind", kind, "--shards", str(root / "shards"), "--out", str(root / "run"),
+                     "--width", "4", "--batch", "4", "--max-steps", "2", "--device", "cpu"]) == 0
+        assert main(["export", "--checkpoint", str(root / "run" / f"{kind}-best.pt"), "--out", str(root / "models")]) == 0
+    return root
+
+
+@pytest.mark.parametrize("kind", ["la", "scar"])
+def test_imported_model_equals_the_trained_one(exported, kind, capsys):
+    out = exported / f"{kind}-imported.pt"
+    assert main(["import-onnx", str(exported / "models" / f"{kind}.onnx"), "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["kind"] == kind and report["width"] == 4 and report["max_abs_difference"] < 1e-4
+
+    original = eval_model(load_checkpoint(str(exported / "run" / f"{kind}-best.pt")))
+    imported_ckpt = load_checkpoint(str(out))
+    assert imported_ckpt["batchnorm"] == "folded"
+    imported = eval_model(imported_ckpt)
+    g = torch.Generator().manual_seed(5)
+    if kind == "la":
+        inputs = pyramid(torch.randn(2, 1, 128, 128, generator=g), 2)
+    else:
+        inputs = [torch.randn(2, 3, 16, 16, generator=g)]
+    with torch.no_grad():
+        a, b = original(*inputs), imported(*inputs)
+    assert float((a - b).abs().max()) < 1e-5
+
+
+def test_an_onnx_file_of_another_architecture_is_refused(exported, tmp_path):
+    manifest = json.loads((exported / "models" / "scar.json").read_text())
+    manifest["model"] = "la"  # scar weights under an LA manifest
+    (tmp_path / "scar.json").write_text(json.dumps(manifest))
+    (tmp_path / "scar.onnx").write_bytes((exported / "models" / "scar.onnx").read_bytes())
+    with pytest.raises(SystemExit, match="not an export of this architecture|expected"):
+        main(["import-onnx", str(tmp_path / "scar.onnx"), "--out", str(tmp_path / "x.pt")])
+
+
+def test_fine_tuning_an_imported_model_keeps_batchnorm_frozen(exported, tmp_path):
+    ckpt = exported / "la-ft-init.pt"
+    assert main(["import-onnx", str(exported / "models" / "la.onnx"), "--out", str(ckpt)]) == 0
+    assert main(["train", "--kind", "la", "--shards", str(exported / "shards"), "--out", str(tmp_path),
+                 "--init", str(ckpt), "--batch", "4", "--max-steps", "2", "--crop", "64",
+                 "--val-samples", "2", "--device", "cpu"]) == 0
+    log = json.loads((tmp_path / "la-train-log.json").read_text())
+    assert log["batchnorm"].startswith("folded") and log["crop"] == 64
+    assert log["samples"]["val"] == 2
+    after = load_checkpoint(str(tmp_path / "la-last.pt"))
+    before = load_checkpoint(str(ckpt))
+    assert after["batchnorm"] == "folded"  # a further --init stays frozen too
+    for name, tensor in after["state_dict"].items():
+        if "running_" in name:  # statistics untouched: the BatchNorms ran in eval mode
+            assert torch.equal(tensor, before["state_dict"][name]), name
+    moved = [n for n, t in after["state_dict"].items() if n.endswith("weight") and not torch.equal(t, before["state_dict"][n])]
+    assert moved  # and the convolutions did learn
+    with pytest.raises(SystemExit, match="multiple of 64"):
+        main(["train", "--kind", "la", "--shards", str(exported / "shards"), "--out", str(tmp_path),
+              "--init", str(ckpt), "--max-steps", "1", "--crop", "96", "--device", "cpu"])
+
+
+def test_crops_hold_the_atrium_and_keep_the_half_scale_aligned():
+    g = torch.Generator().manual_seed(0)
+    full = torch.randn(6, 1, 128, 128)
+    label = torch.zeros(6, 1, 128, 128)
+    label[:, :, 90:100, 20:30] = 1
+    label[5] = 0  # a slice without LA: crop anywhere
+    img, lab = crop_la(full, label, 64, g, p_foreground=1.0, margin=8)
+    assert img.shape == (6, 1, 64, 64) and lab.shape == (6, 1, 64, 64)
+    assert all(float(lab[i].sum()) > 0 for i in range(5))
+    assert float(lab[5].sum()) == 0
+    # Each crop is the original at an even offset: find it and check the 2 x 2 pooling commutes.
+    for i in range(6):
+        hits = [(y, x) for y in range(0, 65, 2) for x in range(0, 65, 2)
+                if torch.equal(full[i, :, y:y + 64, x:x + 64], img[i])]
+        assert len(hits) == 1
+        y, x = hits[0]
+        half = torch.nn.functional.avg_pool2d(full[i:i + 1], 2)[..., y // 2:y // 2 + 32, x // 2:x // 2 + 32]
+        assert torch.allclose(pyramid(img[i:i + 1], 2)[1], half)
+    with pytest.raises(ValueError):
+        crop_la(full, label, 63, g)
