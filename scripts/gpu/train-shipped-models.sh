@@ -6,7 +6,9 @@
 # Run from the repository root through the GPU bundle (see models/README.md), which puts node on PATH:
 #   bash .gpu/host-run.sh bash scripts/gpu/train-shipped-models.sh
 # Knobs (environment): JOBS, CASES_PER_JOB, LA_WIDTH, SCAR_WIDTH, LA_MINUTES, SCAR_MINUTES,
-# TOTAL_SECONDS, PHANTOM_ARGS (e.g. "--scale 0.25" for a quick dry run on a CPU machine).
+# TOTAL_SECONDS, PHANTOM_ARGS (e.g. "--scale 0.25" for a quick dry run on a CPU machine),
+# LA_INIT / SCAR_INIT (continue from a checkpoint, or from a shipped .onnx such as models/la.onnx,
+# imported with `python3 -m training import-onnx`; empty: train from scratch).
 # The defaults fit one 600 s device command: ~90 s data, 6 min LA training (the scar model,
 # which converges faster, trains for 4 of them on the same GPU), export and evaluation.
 set -uo pipefail
@@ -23,6 +25,8 @@ LA_MINUTES=${LA_MINUTES:-6}
 SCAR_MINUTES=${SCAR_MINUTES:-4}
 TOTAL_SECONDS=${TOTAL_SECONDS:-560}
 PHANTOM_ARGS=${PHANTOM_ARGS:-}
+LA_INIT=${LA_INIT:-}
+SCAR_INIT=${SCAR_INIT:-}
 TRAIN_SEED_BASE=1000 # training phantoms: batch seeds 1000 .. 1000 + JOBS - 1
 TEST_SEED_BASE=90001 # held-out phantoms: never a training seed
 # Held-out geometries: every LAScarQS matrix, slice counts across 44..88.
@@ -55,11 +59,24 @@ grep -h "cases ->" "$W"/dataset-*.log
 stamp "merging shards"
 $PY -m training merge-shards --out "$W/shards/all" "$W"/shards/job* || exit 1
 
+# --init arguments: a .onnx is imported into a checkpoint first (folded BatchNorm, kept frozen).
+init_args() { # kind path
+  case "$2" in
+    "") ;;
+    *.onnx) $PY -m training import-onnx "$2" --out "$W/$1-init.pt" >&2 && echo "--init $W/$1-init.pt" ;;
+    *) echo "--init $2" ;;
+  esac
+}
+la_init=$(init_args la "$LA_INIT") || exit 1
+scar_init=$(init_args scar "$SCAR_INIT") || exit 1
+la_width="--width $LA_WIDTH"; [ -n "$la_init" ] && la_width=""
+scar_width="--width $SCAR_WIDTH"; [ -n "$scar_init" ] && scar_width=""
+
 stamp "training LA (width $LA_WIDTH, $LA_MINUTES min) and scar (width $SCAR_WIDTH, $SCAR_MINUTES min) concurrently"
-$PY -m training train --kind la --shards "$W/shards/all" --out "$W/run-la" --width "$LA_WIDTH" --amp \
+$PY -m training train --kind la --shards "$W/shards/all" --out "$W/run-la" $la_width $la_init --amp \
   --max-minutes "$LA_MINUTES" --workers 6 --print-every 200 >"$W/train-la.log" 2>&1 &
 la_pid=$!
-$PY -m training train --kind scar --shards "$W/shards/all" --out "$W/run-scar" --width "$SCAR_WIDTH" --amp \
+$PY -m training train --kind scar --shards "$W/shards/all" --out "$W/run-scar" $scar_width $scar_init --amp \
   --max-minutes "$SCAR_MINUTES" --workers 4 --print-every 500 >"$W/train-scar.log" 2>&1 &
 scar_pid=$!
 wait $la_pid $scar_pid
