@@ -67,7 +67,10 @@ describe('quantifyStudy', () => {
     expect(q.scarInWallVoxels).toBe(9);
     expect(q.scarBurdenPercent).toBeCloseTo((9 / 54) * 100, 10);
     expect(q.stages.map((s) => `${s.scheme} ${s.stage}`)).toEqual(['Utah II', 'DECAAF 2']);
-    expect(q.burdenMethod).toMatch(/volume-based.*1 mm shell outside the cavity/);
+    expect(q.scarInCavityVoxels).toBe(0);
+    expect(q.burdenMethod).toMatch(
+      /volume-based.*1 mm shell outside the cavity, or inside the cavity/,
+    );
     // At sqrt(2) mm the edges join the wall; at sqrt(3) the corners too.
     expect(quantifyStudy(la, scar, { wallMm: Math.SQRT2 }).wallVoxels).toBe(54 + 12 * 3);
     expect(quantifyStudy(la, scar, { wallMm: Math.sqrt(3) }).wallVoxels).toBe(54 + 12 * 3 + 8);
@@ -99,6 +102,26 @@ describe('quantifyStudy', () => {
     }
     expect(wall).toBeGreaterThan(50);
     expect(quantifyStudy(la, la).wallVoxels).toBe(wall);
+  });
+
+  it('counts scar inside the cavity mask as wall the cavity swallowed, and caps the burden at 100 %', () => {
+    const geometry = makeGeometry({ dims: [9, 9, 9], spacing: [1, 1, 1] });
+    const la = maskOf(
+      geometry,
+      (x, y, z) => x >= 2 && x <= 6 && y >= 3 && y <= 5 && z >= 3 && z <= 5,
+    );
+    // The enhanced wall at x = 2 lies inside this (too large) cavity, and one voxel at x = 1 in the shell.
+    const scar = maskOf(
+      geometry,
+      (x, y, z) => (x === 2 || (x === 1 && y === 4)) && y >= 3 && y <= 5 && z >= 3 && z <= 5,
+    );
+    const q = quantifyStudy(la, scar, { wallMm: 1 });
+    expect(q.scarInCavityVoxels).toBe(9);
+    expect(q.scarInWallVoxels).toBe(3);
+    expect(q.scarInCavityVolumeMl).toBeCloseTo(0.009, 12);
+    expect(q.scarBurdenPercent).toBeCloseTo((12 / q.wallVoxels) * 100, 10);
+    const all = maskOf(geometry, () => true);
+    expect(quantifyStudy(la, all, { wallMm: 1 }).scarBurdenPercent).toBe(100);
   });
 
   it('reports no burden and no stage without an LA', () => {

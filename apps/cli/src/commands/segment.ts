@@ -68,6 +68,9 @@ export interface StudyReport {
   readonly laVolumeMl: number;
   readonly scarVolumeMl: number;
   readonly wallVolumeMl: number;
+  /** The burden's numerator, split: scar in the wall shell, and scar inside the cavity mask. */
+  readonly scarInWallVolumeMl: number;
+  readonly scarInCavityVolumeMl: number;
   readonly scarBurdenPercent: number | null;
   readonly burdenMethod: string;
   readonly wallDefinition: string;
@@ -187,6 +190,8 @@ export async function segmentOne(
     laVolumeMl: q.laVolumeMl,
     scarVolumeMl: q.scarVolumeMl,
     wallVolumeMl: q.wallVolumeMl,
+    scarInWallVolumeMl: q.scarInWallVolumeMl,
+    scarInCavityVolumeMl: q.scarInCavityVolumeMl,
     scarBurdenPercent: q.scarBurdenPercent,
     burdenMethod: q.burdenMethod,
     wallDefinition: q.wallDefinition,
