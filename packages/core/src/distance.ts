@@ -47,6 +47,7 @@ export function squaredDistanceTransformMm(
  * voxel, the distance in mm to the nearest mask voxel INSIDE THE BOX. This equals the full-grid
  * distance whenever every mask voxel lies in the box (e.g. the box is the mask's bounding box
  * grown by a margin), at a fraction of the cost and memory.
+ * `toZero`: distances to the nearest ZERO voxel of the box instead (depth inside the mask).
  */
 export function distanceTransformMmInBox(
   mask: Uint8Array,
@@ -54,6 +55,7 @@ export function distanceTransformMmInBox(
   spacing: Vec3,
   box: VoxelBox,
   squared = false,
+  toZero = false,
 ): Float32Array {
   checkGrid(mask.length, dims, spacing);
   const [bx, by, bz] = boxDims(box, dims);
@@ -63,7 +65,7 @@ export function distanceTransformMmInBox(
   for (let k = 0; k < bz; k++) {
     for (let j = 0; j < by; j++) {
       const row = x0 + dims[0] * (y0 + j + dims[1] * (z0 + k));
-      for (let i = 0; i < bx; i++) f[o++] = mask[row + i] !== 0 ? 0 : Infinity;
+      for (let i = 0; i < bx; i++) f[o++] = (mask[row + i] !== 0) !== toZero ? 0 : Infinity;
     }
   }
   squaredEdtInPlace(f, [bx, by, bz], spacing);

@@ -69,7 +69,7 @@ describe('quantifyStudy', () => {
     expect(q.stages.map((s) => `${s.scheme} ${s.stage}`)).toEqual(['Utah II', 'DECAAF 2']);
     expect(q.scarInCavityVoxels).toBe(0);
     expect(q.burdenMethod).toMatch(
-      /volume-based.*1 mm shell outside the cavity, or inside the cavity/,
+      /volume-based.*1 mm shell outside the cavity plus scar voxels inside the cavity within 1 mm/,
     );
     // At sqrt(2) mm the edges join the wall; at sqrt(3) the corners too.
     expect(quantifyStudy(la, scar, { wallMm: Math.SQRT2 }).wallVoxels).toBe(54 + 12 * 3);
@@ -104,13 +104,12 @@ describe('quantifyStudy', () => {
     expect(quantifyStudy(la, la).wallVoxels).toBe(wall);
   });
 
-  it('counts scar inside the cavity mask as wall the cavity swallowed, and caps the burden at 100 %', () => {
+  it('moves scar inside the cavity near its surface from cavity to wall; deeper scar is not wall', () => {
     const geometry = makeGeometry({ dims: [9, 9, 9], spacing: [1, 1, 1] });
-    const la = maskOf(
-      geometry,
-      (x, y, z) => x >= 2 && x <= 6 && y >= 3 && y <= 5 && z >= 3 && z <= 5,
-    );
-    // The enhanced wall at x = 2 lies inside this (too large) cavity, and one voxel at x = 1 in the shell.
+    const inCavity = (x: number, y: number, z: number): boolean =>
+      x >= 2 && x <= 6 && y >= 3 && y <= 5 && z >= 3 && z <= 5;
+    const la = maskOf(geometry, inCavity);
+    // The enhanced wall at x = 2 lies inside this (too large) cavity; one row at x = 1 is in the shell.
     const scar = maskOf(
       geometry,
       (x, y, z) => (x === 2 || (x === 1 && y === 4)) && y >= 3 && y <= 5 && z >= 3 && z <= 5,
@@ -119,9 +118,20 @@ describe('quantifyStudy', () => {
     expect(q.scarInCavityVoxels).toBe(9);
     expect(q.scarInWallVoxels).toBe(3);
     expect(q.scarInCavityVolumeMl).toBeCloseTo(0.009, 12);
-    expect(q.scarBurdenPercent).toBeCloseTo((12 / q.wallVoxels) * 100, 10);
-    const all = maskOf(geometry, () => true);
-    expect(quantifyStudy(la, all, { wallMm: 1 }).scarBurdenPercent).toBe(100);
+    expect(q.scarBurdenPercent).toBeCloseTo((12 / (q.wallVoxels + 9)) * 100, 10);
+    // Every voxel scar: the whole wall is scar (100 %); the cavity's core line (2 mm deep) is not wall.
+    const all = quantifyStudy(
+      la,
+      maskOf(geometry, () => true),
+      { wallMm: 1 },
+    );
+    expect(all.scarInCavityVoxels).toBe(45 - 3);
+    expect(all.scarBurdenPercent).toBeCloseTo(100, 10);
+    const core = maskOf(
+      geometry,
+      (x, y, z) => inCavity(x, y, z) && y === 4 && z === 4 && x >= 3 && x <= 5,
+    );
+    expect(quantifyStudy(la, core, { wallMm: 1 }).scarBurdenPercent).toBe(0);
   });
 
   it('reports no burden and no stage without an LA', () => {

@@ -7,12 +7,13 @@
  * the exact Euclidean distance in mm on the anisotropic voxel grid. Surface-based burden (the
  * LAScarQS challenge, CemrgApp) gives different numbers; reports must print `burdenMethod`.
  *
- * "At the wall" = in the shell OR inside the cavity mask. The scar network only paints within a
- * few mm of the predicted boundary, so scar inside the cavity mask is enhanced wall that the
- * cavity segmentation swallowed: on held-out phantoms a cavity 1-2 mm too large put 60-90 % of
- * the correctly found scar inside it, and a shell-only count reported 2-6 % burden for 13-31 %
- * true burden. Scar beyond the shell's outer surface is not counted (not the LA wall). The
- * burden is capped at 100 %.
+ * Scar the cavity swallowed: the scar network only paints within a few mm of the predicted
+ * boundary, so scar inside the cavity mask near its surface is enhanced wall that the cavity
+ * segmentation took in (a cavity 1-2 mm too large put 60-90 % of correctly found scar inside it
+ * on test phantoms, and a shell-only count read 2-6 % burden for 13-31 % true burden). Scar
+ * voxels inside the cavity within `wallMm` of its surface are therefore moved from cavity to
+ * wall: they count in the numerator AND the denominator, so the burden stays a share of wall
+ * voxels (<= 100 %). Scar deeper inside the cavity, or beyond the shell, is not LA wall.
  */
 
 import { distanceTransformMmInBox, type VoxelBox } from './distance.js';
@@ -99,15 +100,16 @@ export interface ScarQuantification {
   readonly wallVolumeMl: number;
   /** Scar voxels that lie in the wall shell, mL. */
   readonly scarInWallVolumeMl: number;
-  /** Scar voxels inside the cavity mask, mL (wall the cavity segmentation swallowed). */
+  /** Scar voxels inside the cavity mask within wallMm of its surface, mL (wall the cavity
+   * segmentation swallowed; counted as wall). */
   readonly scarInCavityVolumeMl: number;
   readonly laVoxels: number;
   readonly scarVoxels: number;
   readonly wallVoxels: number;
   readonly scarInWallVoxels: number;
   readonly scarInCavityVoxels: number;
-  /** min(100, (scarInWallVoxels + scarInCavityVoxels) / wallVoxels x 100), or null when there is
-   * no wall (no LA found). */
+  /** (scarInWallVoxels + scarInCavityVoxels) / (wallVoxels + scarInCavityVoxels) x 100, or null
+   * when there is no wall (no LA found). */
   readonly scarBurdenPercent: number | null;
   /** How the burden was computed, for reports. */
   readonly burdenMethod: string;
@@ -142,10 +144,13 @@ export function quantifyStudy(
 
   let wallVoxels = 0;
   let scarInWallVoxels = 0;
+  let scarInCavityVoxels = 0;
   const cavityBox = nonZeroBox(la.data, dims);
   if (cavityBox) {
     const box = grow(cavityBox, dims, spacing, wallMm);
     const d2 = distanceTransformMmInBox(la.data, dims, spacing, box, true);
+    // Depth inside the cavity: the box holds a non-cavity margin around it, so this is exact too.
+    const depth2 = distanceTransformMmInBox(la.data, dims, spacing, box, true, true);
     // Inclusive limit; the tiny slack absorbs float32 rounding of squared distances.
     const limit = wallMm * wallMm * (1 + 1e-6);
     const [bx, by, bz] = [
@@ -162,19 +167,18 @@ export function quantifyStudy(
           if (d > 0 && d <= limit) {
             wallVoxels++;
             if (scar.data[row + i] !== 0) scarInWallVoxels++;
+          } else if (d === 0 && depth2[o]! <= limit && scar.data[row + i] !== 0) {
+            scarInCavityVoxels++;
           }
         }
       }
     }
   }
 
-  let scarInCavityVoxels = 0;
-  for (let i = 0; i < la.data.length; i++) {
-    if (la.data[i] !== 0 && scar.data[i] !== 0) scarInCavityVoxels++;
-  }
-  const scarAtWallVoxels = scarInWallVoxels + scarInCavityVoxels;
   const scarBurdenPercent =
-    wallVoxels > 0 ? Math.min(100, (scarAtWallVoxels / wallVoxels) * 100) : null;
+    wallVoxels > 0
+      ? ((scarInWallVoxels + scarInCavityVoxels) / (wallVoxels + scarInCavityVoxels)) * 100
+      : null;
   const stages: StageResult[] =
     scarBurdenPercent === null
       ? []
@@ -195,7 +199,7 @@ export function quantifyStudy(
     scarInWallVoxels,
     scarInCavityVoxels,
     scarBurdenPercent,
-    burdenMethod: `volume-based: scar voxels at the LA wall (in the ${wallMm} mm shell outside the cavity, or inside the cavity mask) over the shell's voxels, capped at 100 %`,
+    burdenMethod: `volume-based: share of LA wall voxels that are scar; wall = the ${wallMm} mm shell outside the cavity plus scar voxels inside the cavity within ${wallMm} mm of its surface`,
     wallDefinition: `voxels outside the LA cavity whose centre is within ${wallMm} mm (exact Euclidean distance on the voxel grid) of a cavity voxel centre`,
     wallMm,
     stages,
