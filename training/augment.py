@@ -182,8 +182,9 @@ def augment_scar(patches: torch.Tensor, label: torch.Tensor, g: torch.Generator,
 
 def crop_la(full: torch.Tensor, label: torch.Tensor, size: int, g: torch.Generator,
             p_foreground: float = 0.9, margin: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Square crops of side ``size`` (even offsets, so the 2 x 2 pooled half scale of a crop is
-    the crop of the half scale), for training on a CPU where a whole 640 x 640 slice per step is
+    """Square crops of side ``size`` at even offsets (the pooled half scale, recomputed from each
+    crop, then sees the same 2 x 2 cells as the product's half scale of the whole slice), for
+    training on a CPU where a whole 640 x 640 slice per step is
     too slow. Networks are fully convolutional, so inference still runs on whole slices.
 
     With probability ``p_foreground`` (and where the slice has any LA) the crop holds a random LA

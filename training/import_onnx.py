@@ -78,6 +78,15 @@ def import_onnx(onnx_path: str, manifest_path: str | None = None) -> Dict[str, A
     manifest_path = manifest_path or os.path.splitext(onnx_path)[0] + ".json"
     with open(manifest_path, encoding="utf-8") as fh:
         manifest = json.load(fh)
+    expected = manifest.get("sha256")
+    if expected:
+        import hashlib
+
+        with open(onnx_path, "rb") as fh:
+            actual = hashlib.sha256(fh.read()).hexdigest()
+        if actual != expected:
+            raise SystemExit(f"error: {manifest_path} describes another file (sha256 {expected[:12]}, "
+                             f"{os.path.basename(onnx_path)} is {actual[:12]})")
     kind = manifest["model"]
     width = int(manifest["width"])
     n_scales = int(manifest.get("n_encoders") or 2) if kind == "la" else 2

@@ -147,7 +147,8 @@ def init_output_prior(model: torch.nn.Module, prior: float) -> None:
 
 def set_train_mode(model: torch.nn.Module, frozen_batchnorm: bool) -> None:
     """model.train(), except that BatchNorms stay in eval mode where they are frozen (a model
-    imported from ONNX has them folded into its convolutions: batch statistics would undo that)."""
+    imported from ONNX has them folded into its convolutions: batch statistics would undo that).
+    Their running statistics stay fixed; their scale and shift still learn, like any affine layer."""
     model.train()
     if frozen_batchnorm:
         for m in model.modules():
@@ -156,8 +157,9 @@ def set_train_mode(model: torch.nn.Module, frozen_batchnorm: bool) -> None:
 
 
 def crop_then_augment(image: torch.Tensor, label: torch.Tensor, crop: int, g: torch.Generator, augment):
-    """LA crop training: cut a crop a quarter larger than ``crop`` around the LA, augment it (the
-    affine's zero fill stays in the margin), then keep the centre ``crop`` x ``crop``."""
+    """LA crop training: cut a crop a quarter larger than ``crop`` around the LA, augment it, then
+    keep the centre ``crop`` x ``crop``: the affine's zero fill mostly falls in the margin (at the
+    extremes, 10 degrees with scale 0.9 and full translation, thin wedges reach the corners)."""
     h = image.shape[-1]
     pre = min(h, (crop * 5 // 4 + 1) // 2 * 2)
     m = (pre - crop) // 2 // 2 * 2
@@ -169,8 +171,9 @@ def crop_then_augment(image: torch.Tensor, label: torch.Tensor, crop: int, g: to
 def train(args) -> Dict[str, Any]:
     kind: str = args.kind
     device = pick_device(args.device)
-    if device.type == "cpu" and hasattr(os, "sched_getaffinity"):
-        # Debian's torch starts with one OpenMP thread here; use the cores this process may run on.
+    if device.type == "cpu" and hasattr(os, "sched_getaffinity") and "OMP_NUM_THREADS" not in os.environ:
+        # Debian's torch starts with one OpenMP thread here; use the cores this process may run on
+        # (an explicit OMP_NUM_THREADS, e.g. for two trainings side by side, wins).
         torch.set_num_threads(max(torch.get_num_threads(), len(os.sched_getaffinity(0))))
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)

@@ -72,7 +72,7 @@ scar_init=$(init_args scar "$SCAR_INIT") || exit 1
 la_width="--width $LA_WIDTH"; [ -n "$la_init" ] && la_width=""
 scar_width="--width $SCAR_WIDTH"; [ -n "$scar_init" ] && scar_width=""
 
-stamp "training LA (width $LA_WIDTH, $LA_MINUTES min) and scar (width $SCAR_WIDTH, $SCAR_MINUTES min) concurrently"
+stamp "training LA (${la_init:-width $LA_WIDTH}, $LA_MINUTES min) and scar (${scar_init:-width $SCAR_WIDTH}, $SCAR_MINUTES min) concurrently"
 $PY -m training train --kind la --shards "$W/shards/all" --out "$W/run-la" $la_width $la_init --amp \
   --max-minutes "$LA_MINUTES" --workers 6 --print-every 200 >"$W/train-la.log" 2>&1 &
 la_pid=$!
