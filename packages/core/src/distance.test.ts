@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import {
   distanceTransformMm,
   distanceTransformMmInBox,
-  nonZeroBoundingBox,
   squaredDistanceTransformMm,
 } from './distance.js';
+import { nonZeroBox } from './mask-scan.js';
 import type { Vec3 } from './volume.js';
 
 /** O(n^2) reference: for each voxel, the minimum over all mask voxels of the Euclidean distance. */
@@ -139,11 +139,13 @@ describe('distanceTransformMmInBox', () => {
   it('equals the full transform inside a box that holds every mask voxel', () => {
     fc.assert(
       fc.property(caseArb, fc.nat(), ({ dims, spacing, mask }, grow) => {
-        const bbox = nonZeroBoundingBox(mask, dims);
+        const bbox = nonZeroBox(mask, dims);
         if (!bbox) return;
         const g = grow % 3;
-        const min = bbox.min.map((m) => Math.max(0, m - g)) as unknown as Vec3;
-        const max = bbox.max.map((m, a) => Math.min(dims[a]!, m + g)) as unknown as Vec3;
+        const first = [bbox.x0, bbox.y0, bbox.z0];
+        const size = [bbox.bx, bbox.by, bbox.bz];
+        const min = first.map((m) => Math.max(0, m - g)) as unknown as Vec3;
+        const max = first.map((m, a) => Math.min(dims[a]!, m + size[a]! + g)) as unknown as Vec3;
         const full = distanceTransformMm(mask, dims, spacing);
         const inBox = distanceTransformMmInBox(mask, dims, spacing, { min, max });
         const bx = max[0] - min[0];
@@ -169,15 +171,5 @@ describe('distanceTransformMmInBox', () => {
         max: [3, 2, 2],
       }),
     ).toThrow(/not a non-empty box/);
-  });
-});
-
-describe('nonZeroBoundingBox', () => {
-  it('finds the half-open box of the non-zero voxels', () => {
-    const mask = new Uint8Array(4 * 3 * 2);
-    mask[1 + 4 * (2 + 3 * 1)] = 1;
-    mask[3 + 4 * (1 + 3 * 1)] = 1;
-    expect(nonZeroBoundingBox(mask, [4, 3, 2])).toEqual({ min: [1, 1, 1], max: [4, 3, 2] });
-    expect(nonZeroBoundingBox(new Uint8Array(24), [4, 3, 2])).toBeUndefined();
   });
 });

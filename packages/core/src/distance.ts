@@ -73,28 +73,6 @@ export function distanceTransformMmInBox(
   return f;
 }
 
-/** The bounding box of the non-zero voxels, or undefined when there are none. */
-export function nonZeroBoundingBox(mask: Uint8Array, dims: Vec3): VoxelBox | undefined {
-  const [nx, ny, nz] = dims;
-  let x0 = nx, y0 = ny, z0 = nz, x1 = -1, y1 = -1, z1 = -1; // prettier-ignore
-  let v = 0;
-  for (let k = 0; k < nz; k++) {
-    for (let j = 0; j < ny; j++) {
-      for (let i = 0; i < nx; i++, v++) {
-        if (mask[v] === 0) continue;
-        if (i < x0) x0 = i;
-        if (i > x1) x1 = i;
-        if (j < y0) y0 = j;
-        if (j > y1) y1 = j;
-        if (k < z0) z0 = k;
-        if (k > z1) z1 = k;
-      }
-    }
-  }
-  if (x1 < 0) return undefined;
-  return { min: [x0, y0, z0], max: [x1 + 1, y1 + 1, z1 + 1] };
-}
-
 /** Box sizes [bx, by, bz], after checking the box lies within the grid and is not empty. */
 export function boxDims(box: VoxelBox, dims: Vec3): Vec3 {
   const size = [0, 1, 2].map((a) => box.max[a]! - box.min[a]!) as unknown as Vec3;

@@ -52,4 +52,12 @@ describe('mask scans', () => {
     expect(nonZeroBox(new Uint8Array(60), dims)).toBeUndefined();
     expect(() => nonZeroBox(mask, [5, 4, 2])).toThrow(/needs 40/);
   });
+
+  it('finds a box that is one slice thick', () => {
+    const mask = new Uint8Array(4 * 3 * 2);
+    mask[1 + 4 * (2 + 3 * 1)] = 1;
+    mask[3 + 4 * (1 + 3 * 1)] = 1;
+    expect(nonZeroBox(mask, [4, 3, 2])).toEqual({ x0: 1, y0: 1, z0: 1, bx: 3, by: 2, bz: 1 });
+    expect(nonZeroBox(new Uint8Array(24), [4, 3, 2])).toBeUndefined();
+  });
 });
