@@ -18,6 +18,42 @@ export interface CursorStore {
 
 export type CandidateHandler = (candidate: SeriesCandidate) => Promise<void>;
 
+/**
+ * Runs `poll` now and then `intervalMs` after each poll ends (never two at once) until stop(); a
+ * failed poll goes to `onError` and the loop keeps going.
+ */
+class PollLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private stopped = true;
+
+  constructor(
+    private readonly poll: () => Promise<unknown>,
+    private readonly intervalMs: number,
+    private readonly onError?: (error: unknown) => void,
+  ) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    const tick = (): void => {
+      this.running = this.poll()
+        .catch((error: unknown) => this.onError?.(error))
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
+        });
+    };
+    tick();
+  }
+
+  /** Resolves once a poll in progress has finished. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}
+
 /** An in-memory CursorStore (tests, and runs without a database). */
 export class MemoryCursorStore implements CursorStore {
   readonly values = new Map<string, string>();
@@ -195,16 +231,13 @@ export class OrthancChangeFeed {
   private readonly rest: OrthancRest;
   private readonly cursorName: string;
   private readonly pageSize: number;
-  private readonly intervalMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = true;
+  private readonly loop: PollLoop;
 
   constructor(private readonly options: OrthancChangeFeedOptions) {
     this.rest = new OrthancRest(options);
     this.cursorName = options.cursorName ?? 'orthanc-changes';
     this.pageSize = options.pageSize ?? 100;
-    this.intervalMs = options.intervalMs ?? 5_000;
+    this.loop = new PollLoop(() => this.pollOnce(), options.intervalMs ?? 5_000, options.onError);
   }
 
   /**
@@ -277,23 +310,12 @@ export class OrthancChangeFeed {
 
   /** Polls now and then every intervalMs until stop(). */
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    const tick = (): void => {
-      this.running = this.pollOnce()
-        .catch((error: unknown) => this.options.onError?.(error))
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
-        });
-    };
-    tick();
+    this.loop.start();
   }
 
   /** Stops polling; resolves once a poll in progress has finished. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }
 
@@ -335,13 +357,12 @@ export class QidoPoller {
   private emitted: Map<string, number> | undefined;
   private readonly quietMs: number;
   private readonly cursorName: string;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = true;
+  private readonly loop: PollLoop;
 
   constructor(private readonly options: QidoPollerOptions) {
     this.quietMs = (options.quietSeconds ?? 60) * 1000;
     this.cursorName = options.cursorName ?? 'qido-poll';
+    this.loop = new PollLoop(() => this.pollOnce(), options.intervalMs ?? 15_000, options.onError);
   }
 
   private now(): Date {
@@ -421,22 +442,13 @@ export class QidoPoller {
     );
   }
 
+  /** Polls now and then every intervalMs (default 15 s) until stop(). */
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    const tick = (): void => {
-      this.running = this.pollOnce()
-        .catch((error: unknown) => this.options.onError?.(error))
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.options.intervalMs ?? 15_000);
-        });
-    };
-    tick();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+  /** Stops polling; resolves once a poll in progress has finished. */
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }
