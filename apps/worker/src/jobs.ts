@@ -7,7 +7,7 @@
 import type { LoadedNetworks } from '@lascar/core/onnx';
 import type PgBoss from 'pg-boss';
 import { markJob, recordSeries, recordStage, saveResult } from './db/records.js';
-import type { PrismaClient } from './generated/prisma/client.js';
+import type { Prisma, PrismaClient } from './generated/prisma/client.js';
 import type { Logger } from './log.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { PacsClient } from './pacs/types.js';
@@ -119,6 +119,24 @@ export async function runSegmentJob(
   }
 }
 
+/** What putting a job (back) in the queue needs to know of it. */
+const REQUEUE_SELECT = {
+  jobKey: true,
+  state: true,
+  queueJobId: true,
+  modelVersion: true,
+  series: { select: { seriesInstanceUid: true, study: { select: { studyInstanceUid: true } } } },
+} satisfies Prisma.JobSelect;
+
+function requeueData(j: Prisma.JobGetPayload<{ select: typeof REQUEUE_SELECT }>): SegmentJobData {
+  return {
+    jobKey: j.jobKey,
+    studyInstanceUid: j.series.study.studyInstanceUid,
+    seriesInstanceUid: j.series.seriesInstanceUid,
+    modelVersion: j.modelVersion,
+  };
+}
+
 /**
  * Brings Job rows and pg-boss back in step after crashes: a queued row whose queue entry was
  * never written (a crash between the two) is sent again; a row still active or retrying whose
@@ -131,15 +149,7 @@ export async function reconcileJobs(
 ): Promise<void> {
   const open = await prisma.job.findMany({
     where: { state: { in: ['queued', 'active', 'retrying'] } },
-    select: {
-      jobKey: true,
-      state: true,
-      queueJobId: true,
-      modelVersion: true,
-      series: {
-        select: { seriesInstanceUid: true, study: { select: { studyInstanceUid: true } } },
-      },
-    },
+    select: REQUEUE_SELECT,
     take: 500,
   });
   for (const j of open) {
@@ -148,12 +158,7 @@ export async function reconcileJobs(
       includeArchive: true,
     });
     if (!queued && j.state === 'queued') {
-      await sendSegmentJob(boss, {
-        jobKey: j.jobKey,
-        studyInstanceUid: j.series.study.studyInstanceUid,
-        seriesInstanceUid: j.series.seriesInstanceUid,
-        modelVersion: j.modelVersion,
-      });
+      await sendSegmentJob(boss, requeueData(j));
       log.warn({ jobKey: j.jobKey }, 'queued job had no queue entry; sent again');
     } else if (queued && queued.state === 'failed' && j.state !== 'queued') {
       const why = 'the worker stopped during the last attempt (lease expired, no retries left)';
@@ -171,25 +176,12 @@ export async function retryJob(
 ): Promise<'queued' | 'not-found' | 'busy'> {
   const j = await prisma.job.findUnique({
     where: { id },
-    select: {
-      jobKey: true,
-      state: true,
-      queueJobId: true,
-      modelVersion: true,
-      series: {
-        select: { seriesInstanceUid: true, study: { select: { studyInstanceUid: true } } },
-      },
-    },
+    select: REQUEUE_SELECT,
   });
   if (!j) return 'not-found';
   if (j.state !== 'failed' && j.state !== 'completed') return 'busy';
   if (j.queueJobId) await boss.deleteJob(SEGMENT_QUEUE, j.queueJobId);
   await markJob(prisma, j.jobKey, { state: 'queued', error: null, finishedAt: null });
-  await sendSegmentJob(boss, {
-    jobKey: j.jobKey,
-    studyInstanceUid: j.series.study.studyInstanceUid,
-    seriesInstanceUid: j.series.seriesInstanceUid,
-    modelVersion: j.modelVersion,
-  });
+  await sendSegmentJob(boss, requeueData(j));
   return 'queued';
 }
