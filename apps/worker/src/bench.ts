@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { DicomWebPacsClient } from './pacs/dicomweb.js';
-import { freePort, startOrthanc } from './pacs/orthanc-process.js';
+import { freePort, startOrthanc, workerPacsEnv } from './pacs/orthanc-process.js';
 import { JOB_STAGES } from './process-series.js';
 import { startWorker } from './worker.js';
 
@@ -38,11 +38,7 @@ export async function runWorkerBench(sizes: readonly number[] = [44, 88]): Promi
     stableAgeSeconds: STABLE_AGE_SECONDS,
   });
   const env: Record<string, string> = {
-    LASCAR_PACS_URL: orthanc.dicomWebUrl,
-    LASCAR_PACS_USERNAME: orthanc.username,
-    LASCAR_PACS_PASSWORD: orthanc.password,
-    LASCAR_ORTHANC_URL: orthanc.url,
-    LASCAR_WEBHOOK_SECRET: secret,
+    ...workerPacsEnv(orthanc, secret),
     LASCAR_HTTP_PORT: String(port),
     LASCAR_EXECUTION_PROVIDER: process.env.LASCAR_EXECUTION_PROVIDER ?? 'cpu',
     LASCAR_DATA_DIR: path.join(work, 'db'),

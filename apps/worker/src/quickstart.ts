@@ -12,7 +12,7 @@ import { generatePhantom, phantomDicomDescription, writeMrSeries } from '@lascar
 import { loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { DicomWebPacsClient } from './pacs/dicomweb.js';
-import { freePort, startOrthanc } from './pacs/orthanc-process.js';
+import { freePort, startOrthanc, workerPacsEnv } from './pacs/orthanc-process.js';
 import { listJobs } from './service.js';
 import { startWorker } from './worker.js';
 
@@ -32,11 +32,7 @@ export async function runQuickstart(demoDir: string, studies = 3): Promise<void>
   });
   say(`Orthanc ${orthanc.url} (private network namespace), storage ${orthanc.storeDir}`);
   const config = loadConfig({
-    LASCAR_PACS_URL: orthanc.dicomWebUrl,
-    LASCAR_PACS_USERNAME: orthanc.username,
-    LASCAR_PACS_PASSWORD: orthanc.password,
-    LASCAR_ORTHANC_URL: orthanc.url,
-    LASCAR_WEBHOOK_SECRET: secret,
+    ...workerPacsEnv(orthanc, secret),
     LASCAR_HTTP_PORT: String(port),
     LASCAR_DATA_DIR: path.join(out, 'db'),
     LASCAR_EMBEDDED_DB_PORT: '0',

@@ -19,6 +19,7 @@ export {
   freePort,
   networkInterfaces,
   startOrthanc,
+  workerPacsEnv,
   DICOMWEB_PLUGIN,
   LUA_SCRIPT,
   ORTHANC_BINARY,

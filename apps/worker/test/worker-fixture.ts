@@ -18,6 +18,7 @@ import {
   startOrthanc,
   storeInOrthanc,
   waitFor,
+  workerPacsEnv,
   type OrthancInstance,
 } from './orthanc-harness.js';
 
@@ -64,14 +65,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const db = new pg.Pool({ connectionString: postgres.url, max: 2 });
   const workers: RunningWorker[] = [];
   const env = (overrides: Record<string, string> = {}) => ({
-    LASCAR_PACS_URL: orthanc.dicomWebUrl,
-    LASCAR_PACS_USERNAME: orthanc.username,
-    LASCAR_PACS_PASSWORD: orthanc.password,
-    LASCAR_ORTHANC_URL: orthanc.url,
+    ...workerPacsEnv(orthanc, secret),
     DATABASE_URL: postgres.url,
     LASCAR_MODELS_DIR: path.join(REPO, 'models'),
     LASCAR_EXECUTION_PROVIDER: 'cpu',
-    LASCAR_WEBHOOK_SECRET: secret,
     LASCAR_HTTP_PORT: String(workerPort),
     LASCAR_CHANGES_POLL_SECONDS: '1',
     LASCAR_RETRY_LIMIT: '6',

@@ -66,6 +66,18 @@ export interface OrthancInstance {
   readonly running: boolean;
 }
 
+/** The worker's settings (config.ts names) for reaching this Orthanc: DICOMweb and REST roots,
+ * credentials, and the secret its webhook signs with. */
+export function workerPacsEnv(orthanc: OrthancInstance, secret: string): Record<string, string> {
+  return {
+    LASCAR_PACS_URL: orthanc.dicomWebUrl,
+    LASCAR_PACS_USERNAME: orthanc.username,
+    LASCAR_PACS_PASSWORD: orthanc.password,
+    LASCAR_ORTHANC_URL: orthanc.url,
+    LASCAR_WEBHOOK_SECRET: secret,
+  };
+}
+
 /**
  * Names of the network interfaces this process can see (its network namespace), from
  * /proc/net/dev, which is per namespace.
