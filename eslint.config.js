@@ -9,7 +9,7 @@ export default tseslint.config(
       '**/.turbo/**',
       '**/.next/**',
       'training/**',
-      'apps/worker/src/generated/**',
+      'packages/db/src/generated/**',
       '.gpu/**',
       'demo/**',
     ],

@@ -6,10 +6,11 @@
 #   python3-torch / python3-onnx / python3-pytest (the training pipeline and its tests; the
 #   TypeScript tests train tiny models and compare onnxruntime-node with PyTorch),
 #   iproute2 / util-linux (ip, unshare: Orthanc runs in a private network namespace in tests),
-#   postgresql (the worker tests start a private PostgreSQL cluster inside that namespace).
+#   postgresql (the worker tests start a private PostgreSQL cluster inside that namespace),
+#   chromium (the dashboard tests drive Debian Chromium with playwright-core; never a browser download).
 set -euo pipefail
 packages=(dicom3tools dcmtk dcm2niix python3-pydicom python3-nibabel python3-numpy python3-scipy
-  python3-torch python3-onnx python3-pytest iproute2 util-linux postgresql)
+  python3-torch python3-onnx python3-pytest iproute2 util-linux postgresql chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

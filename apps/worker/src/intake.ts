@@ -5,8 +5,8 @@
  */
 import { selectSeries, type SelectionRules } from '@lascar/core';
 import type PgBoss from 'pg-boss';
-import { ensureJob, jobKeyOf, recordDecision, recordSeries } from './db/records.js';
-import type { PrismaClient } from './generated/prisma/client.js';
+import { ensureJob, jobKeyOf, recordDecision, recordSeries } from '@lascar/db';
+import type { PrismaClient } from '@lascar/db';
 import type { Logger } from './log.js';
 import type { PacsClient, SeriesAttributes, SeriesCandidate } from './pacs/types.js';
 import { queueJobId, sendSegmentJob } from './queue.js';

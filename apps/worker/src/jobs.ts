@@ -4,10 +4,11 @@
  * retrying / failed with the error. A permanent failure (corrupt or unsuitable series) is not
  * retried; a retryable one is thrown back to pg-boss, which retries it with backoff.
  */
+import type { StudyIdentity } from '@lascar/core';
 import type { LoadedNetworks } from '@lascar/core/onnx';
 import type PgBoss from 'pg-boss';
-import { markJob, recordSeries, recordStage, saveResult } from './db/records.js';
-import type { Prisma, PrismaClient } from './generated/prisma/client.js';
+import { markJob, recordSeries, recordStage, saveResult, type PatientIdentity } from '@lascar/db';
+import type { Prisma, PrismaClient } from '@lascar/db';
 import type { Logger } from './log.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { PacsClient } from './pacs/types.js';
@@ -24,6 +25,14 @@ export interface JobDeps {
 }
 
 export type JobOutcome = 'completed' | 'failed' | 'retrying' | 'missing';
+
+/** The identity fields the database keeps, without the absent ones. */
+function identityRecord(identity: StudyIdentity): PatientIdentity {
+  const { patientId, patientName, studyDate, accessionNumber } = identity;
+  return Object.fromEntries(
+    Object.entries({ patientId, patientName, studyDate, accessionNumber }).filter(([, v]) => v),
+  ) as PatientIdentity;
+}
 
 export async function runSegmentJob(
   job: PgBoss.JobWithMetadata<SegmentJobData>,
@@ -69,12 +78,7 @@ export async function runSegmentJob(
     await recordSeries(
       deps.prisma,
       { studyInstanceUid, seriesInstanceUid },
-      {
-        ...(out.source.identity.patientId ? { patientId: out.source.identity.patientId } : {}),
-        ...(out.source.identity.patientName
-          ? { patientName: out.source.identity.patientName }
-          : {}),
-      },
+      identityRecord(out.source.identity),
     );
     await saveResult(deps.prisma, row.id, out.measurement, out.overlays);
     await markJob(deps.prisma, jobKey, {

@@ -1,7 +1,7 @@
 /** Prometheus metrics: jobs by state, stage durations, queue depth, discovered series. */
 import type PgBoss from 'pg-boss';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PrismaClient } from './generated/prisma/client.js';
+import type { PrismaClient } from '@lascar/db';
 import { SEGMENT_QUEUE } from './queue.js';
 
 export interface WorkerMetrics {

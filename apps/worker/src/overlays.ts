@@ -5,7 +5,7 @@
  */
 import type { Mask, Volume, VoxelArray } from '@lascar/core';
 import { PNG } from 'pngjs';
-import type { OverlayData } from './db/records.js';
+import type { OverlayData } from '@lascar/db';
 
 const LA_OUTLINE = [40, 230, 80] as const;
 const SCAR_FILL = [255, 40, 30] as const;

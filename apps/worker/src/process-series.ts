@@ -18,7 +18,7 @@ import {
   type Volume,
 } from '@lascar/core';
 import type { LoadedNetworks } from '@lascar/core/onnx';
-import type { MeasurementData, OverlayData, StageName } from './db/records.js';
+import type { MeasurementData, OverlayData, StageName } from '@lascar/db';
 import { keySliceOverlays } from './overlays.js';
 import { PacsRequestError, PacsResponseError } from './pacs/errors.js';
 import { PacsUnavailableError, type PacsClient, type SeriesRef } from './pacs/types.js';

@@ -4,7 +4,7 @@
  */
 import express, { type Request, type Response } from 'express';
 import type PgBoss from 'pg-boss';
-import type { PrismaClient } from './generated/prisma/client.js';
+import type { PrismaClient } from '@lascar/db';
 import { retryJob } from './jobs.js';
 import type { Logger } from './log.js';
 import type { WorkerMetrics } from './metrics.js';

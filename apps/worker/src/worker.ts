@@ -16,8 +16,8 @@ import {
 import type { LoadedNetworks } from '@lascar/core/onnx';
 import type PgBoss from 'pg-boss';
 import { ConfigError, describeConfig, type WorkerConfig } from './config.js';
-import { openDatabase, type Database } from './db/client.js';
-import { readCursor, writeCursor } from './db/records.js';
+import { openDatabase, type Database } from '@lascar/db';
+import { readCursor, writeCursor } from '@lascar/db';
 import { intakeSeries, type IntakeResult } from './intake.js';
 import { reconcileJobs, runSegmentJob } from './jobs.js';
 import { createLogger, type Logger } from './log.js';

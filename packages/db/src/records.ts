@@ -3,9 +3,8 @@
  * create-if-absent) so that a re-delivered job, two discovery paths seeing one series, or the
  * embedded single-session database never produce duplicates or half-written rows.
  */
-import type { SeriesAttributes } from '../pacs/types.js';
-import type { PrismaClient } from '../generated/prisma/client.js';
-import type { JobState, StageName } from '../generated/prisma/enums.js';
+import type { PrismaClient } from './generated/prisma/client.js';
+import type { JobState, StageName } from './generated/prisma/enums.js';
 
 export type { JobState, StageName };
 
@@ -14,15 +13,30 @@ export function jobKeyOf(seriesInstanceUid: string, modelVersion: string): strin
   return `${seriesInstanceUid}@${modelVersion}`;
 }
 
+/** Who and when, from the series' own DICOM headers (the name is for display, never logged). */
 export interface PatientIdentity {
   readonly patientId?: string;
   readonly patientName?: string;
+  /** DICOM StudyDate, YYYYMMDD: the date the dashboard's trend is drawn against. */
+  readonly studyDate?: string;
+  readonly accessionNumber?: string;
+}
+
+/** What the database keeps of a series as the PACS describes it (QIDO-RS attributes). */
+export interface SeriesRecord {
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly patientId?: string;
+  readonly modality?: string;
+  readonly seriesDescription?: string;
+  readonly protocolName?: string;
+  readonly numberOfInstances?: number;
 }
 
 /** Records (or finds) the patient, study and series; returns the series row id. */
 export async function recordSeries(
   prisma: PrismaClient,
-  attrs: SeriesAttributes,
+  attrs: SeriesRecord,
   patient: PatientIdentity = {},
 ): Promise<string> {
   const patientId = patient.patientId ?? attrs.patientId;
@@ -34,13 +48,15 @@ export async function recordSeries(
         select: { id: true },
       })
     : undefined;
+  const studyFields = {
+    ...(patientRow ? { patientRef: patientRow.id } : {}),
+    ...(patient.studyDate ? { studyDate: patient.studyDate } : {}),
+    ...(patient.accessionNumber ? { accessionNumber: patient.accessionNumber } : {}),
+  };
   const study = await prisma.study.upsert({
     where: { studyInstanceUid: attrs.studyInstanceUid },
-    create: {
-      studyInstanceUid: attrs.studyInstanceUid,
-      ...(patientRow ? { patientRef: patientRow.id } : {}),
-    },
-    update: patientRow ? { patientRef: patientRow.id } : {},
+    create: { studyInstanceUid: attrs.studyInstanceUid, ...studyFields },
+    update: studyFields,
     select: { id: true },
   });
   const fields = {

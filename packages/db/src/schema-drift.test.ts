@@ -72,7 +72,10 @@ function pgType(field: DmmfField): string {
 /** The database-side default `prisma migrate` writes (uuid() and @updatedAt live in the client). */
 function pgDefault(field: DmmfField): string | null {
   const d = field.default;
-  if (d === undefined) return null;
+  if (d === undefined) {
+    // Scalar lists: the migrations give them an empty-array default (Prisma's client omits them).
+    return field.isList ? `ARRAY[]::${pgType({ ...field, isList: false })}[]` : null;
+  }
   if (typeof d === 'object' && d !== null && 'name' in d) {
     const name = (d as { name: string }).name;
     if (name === 'now') return 'CURRENT_TIMESTAMP';
@@ -191,6 +194,23 @@ describe('prisma/schema.prisma and prisma/migrations', () => {
     const k = (r: { table: string; columns: string[]; unique: boolean; primary: boolean }) =>
       `${r.table}(${r.columns.join(',')})${r.primary ? 'pk' : r.unique ? 'u' : ''}`;
     expect(rows.map(k).sort()).toEqual(expected.map(k).sort());
+  });
+
+  it('keep the audit log append-only: UPDATE, DELETE and TRUNCATE are refused', async () => {
+    await client.query(
+      `INSERT INTO "AuditEvent" (id, action, outcome) VALUES (gen_random_uuid(), 'test.write', 'ok')`,
+    );
+    for (const sql of [
+      `UPDATE "AuditEvent" SET outcome = 'changed'`,
+      `DELETE FROM "AuditEvent"`,
+      `TRUNCATE "AuditEvent"`,
+    ]) {
+      await expect(client.query(sql), sql).rejects.toThrow(/append-only/);
+    }
+    const { rows } = await client.query<{ outcome: string }>(
+      `SELECT outcome FROM "AuditEvent" WHERE action = 'test.write'`,
+    );
+    expect(rows).toEqual([{ outcome: 'ok' }]);
   });
 
   it('create every relation as a foreign key with the delete rule the schema names', async () => {

@@ -1,12 +1,11 @@
 /**
- * Opens the worker's database: the configured PostgreSQL, or the embedded one (PGlite served on
+ * Opens the product's database (worker and dashboard alike): the configured PostgreSQL, or the embedded one (PGlite served on
  * loopback) when DATABASE_URL is unset; applies pending migrations; returns a Prisma client
  * (prisma-client generator, @prisma/adapter-pg: no native engine) and the URL pg-boss uses.
  */
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import type { WorkerConfig } from '../config.js';
-import { PrismaClient } from '../generated/prisma/client.js';
+import { PrismaClient } from './generated/prisma/client.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
 import { migrate, type MigrateResult } from './migrate.js';
 
@@ -39,7 +38,12 @@ export async function applyMigrations(url: string): Promise<MigrateResult> {
   }
 }
 
-export async function openDatabase(config: WorkerConfig['database']): Promise<Database> {
+/** Where the database is: a PostgreSQL server, or the embedded one in a data folder. */
+export type DatabaseConfig =
+  | { readonly kind: 'postgres'; readonly url: string }
+  | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number };
+
+export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   let embedded: EmbeddedDatabase | undefined;
   let url: string;
   if (config.kind === 'embedded') {

@@ -13,10 +13,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 
-/** <repo>/prisma/migrations (this file is apps/worker/{src,dist}/db/migrate.{ts,js}). */
+/** <repo>/prisma/migrations (this file is packages/db/{src,dist}/migrate.{ts,js}). */
 export const MIGRATIONS_DIR = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
-  '../../../../prisma/migrations',
+  '../../../prisma/migrations',
 );
 
 // The advisory lock `prisma migrate` takes (72707369 = "prisma" in its source), so that our
