@@ -13,8 +13,8 @@ import { generatePhantom, phantomDicomDescription, writeMrSeries } from '@lascar
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from './config.js';
 import { createLogger } from './log.js';
-import { DicomWebPacsClient } from './pacs/dicomweb.js';
-import { freePort, startOrthanc, workerPacsEnv } from './pacs/orthanc-process.js';
+import { DicomWebPacsClient } from '@lascar/pacs';
+import { freePort, startOrthanc, workerPacsEnv } from '@lascar/pacs';
 import { JOB_STAGES } from './process-series.js';
 import { startWorker } from './worker.js';
 

@@ -1,4 +1,4 @@
-export * from './pacs/types.js';
+export * from '@lascar/pacs';
 export * from './config.js';
 export * from './worker.js';
 export { listJobs } from './service.js';

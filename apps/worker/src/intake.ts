@@ -8,7 +8,7 @@ import type PgBoss from 'pg-boss';
 import { ensureJob, jobKeyOf, recordDecision, recordSeries } from '@lascar/db';
 import type { PrismaClient } from '@lascar/db';
 import type { Logger } from './log.js';
-import type { PacsClient, SeriesAttributes, SeriesCandidate } from './pacs/types.js';
+import type { PacsClient, SeriesAttributes, SeriesCandidate } from '@lascar/pacs';
 import { queueJobId, sendSegmentJob } from './queue.js';
 
 export interface IntakeDeps {

@@ -11,7 +11,7 @@ import { markJob, recordSeries, recordStage, saveResult, type PatientIdentity } 
 import type { Prisma, PrismaClient } from '@lascar/db';
 import type { Logger } from './log.js';
 import type { WorkerMetrics } from './metrics.js';
-import type { PacsClient } from './pacs/types.js';
+import type { PacsClient } from '@lascar/pacs';
 import { PermanentJobError, processSeries } from './process-series.js';
 import { SEGMENT_QUEUE, sendSegmentJob, type SegmentJobData } from './queue.js';
 

@@ -1,7 +1,7 @@
 import { DicomError } from '@lascar/core';
 import { describe, expect, it } from 'vitest';
-import { PacsRequestError } from './pacs/errors.js';
-import { PacsUnavailableError } from './pacs/types.js';
+import { PacsRequestError } from '@lascar/pacs';
+import { PacsUnavailableError } from '@lascar/pacs';
 import { classifyError, PermanentJobError, RetryableJobError } from './process-series.js';
 import { queueJobId } from './queue.js';
 

@@ -20,8 +20,8 @@ import {
 import type { LoadedNetworks } from '@lascar/core/onnx';
 import type { MeasurementData, OverlayData, StageName } from '@lascar/db';
 import { keySliceOverlays } from './overlays.js';
-import { PacsRequestError, PacsResponseError } from './pacs/errors.js';
-import { PacsUnavailableError, type PacsClient, type SeriesRef } from './pacs/types.js';
+import { PacsRequestError, PacsResponseError } from '@lascar/pacs';
+import { PacsUnavailableError, type PacsClient, type SeriesRef } from '@lascar/pacs';
 
 export const ALGORITHM_NAME = 'MSWS-Net + Boundary2Patches';
 

@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { generatePhantom, phantomDicomDescription, writeMrSeries } from '@lascar/core';
 import { loadConfig } from './config.js';
 import { createLogger } from './log.js';
-import { DicomWebPacsClient } from './pacs/dicomweb.js';
-import { freePort, startOrthanc, workerPacsEnv } from './pacs/orthanc-process.js';
+import { DicomWebPacsClient } from '@lascar/pacs';
+import { freePort, startOrthanc, workerPacsEnv } from '@lascar/pacs';
 import { listJobs } from './service.js';
 import { startWorker } from './worker.js';
 

@@ -9,7 +9,7 @@ import { retryJob } from './jobs.js';
 import type { Logger } from './log.js';
 import type { WorkerMetrics } from './metrics.js';
 import { parseOrthancWebhook, WebhookError } from './pacs/discovery.js';
-import type { PacsClient, SeriesCandidate } from './pacs/types.js';
+import type { PacsClient, SeriesCandidate } from '@lascar/pacs';
 
 export interface ServiceDeps {
   readonly prisma: PrismaClient;

@@ -22,9 +22,9 @@ import { intakeSeries, type IntakeResult } from './intake.js';
 import { reconcileJobs, runSegmentJob } from './jobs.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type WorkerMetrics } from './metrics.js';
-import { DicomWebPacsClient } from './pacs/dicomweb.js';
+import { DicomWebPacsClient } from '@lascar/pacs';
 import { OrthancChangeFeed, QidoPoller, type CursorStore } from './pacs/discovery.js';
-import type { PacsClient, SeriesCandidate } from './pacs/types.js';
+import type { PacsClient, SeriesCandidate } from '@lascar/pacs';
 import { SEGMENT_QUEUE, startQueue, type SegmentJobData } from './queue.js';
 import { createService } from './service.js';
 

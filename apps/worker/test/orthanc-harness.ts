@@ -1,6 +1,6 @@
 /**
  * A real Orthanc (Debian package, 1.10+) for integration tests, and phantom series to put in it.
- * The launcher lives in src/pacs/orthanc-process.ts (the benchmark and the quick start use it too);
+ * The launcher lives in packages/pacs/src/orthanc-process.ts (the benchmark and the quick start use it too);
  * it refuses to start Orthanc outside a private network namespace, so run the tests with
  * `npm run test:integration` (scripts/orthanc/in-private-network.sh).
  */
@@ -12,7 +12,7 @@ import {
   type MrAcquisition,
   type StudyIdentity,
 } from '@lascar/core';
-import type { OrthancInstance } from '../src/pacs/orthanc-process.js';
+import type { OrthancInstance } from '@lascar/pacs';
 
 export {
   assertPrivateNetwork,
@@ -25,7 +25,7 @@ export {
   ORTHANC_BINARY,
   type OrthancInstance,
   type StartOrthancOptions,
-} from '../src/pacs/orthanc-process.js';
+} from '@lascar/pacs';
 
 export interface PhantomSeries {
   readonly studyInstanceUid: string;

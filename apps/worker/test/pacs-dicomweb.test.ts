@@ -1,9 +1,9 @@
 // The DICOMweb PACS client against a real Orthanc (Debian package) in a private network namespace.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDicomSeries, SEGMENTATION_STORAGE, writeSegmentation } from '@lascar/core';
-import { DicomWebPacsClient } from '../src/pacs/dicomweb.js';
-import { PacsRequestError } from '../src/pacs/errors.js';
-import { PacsUnavailableError } from '../src/pacs/types.js';
+import { DicomWebPacsClient } from '@lascar/pacs';
+import { PacsRequestError } from '@lascar/pacs';
+import { PacsUnavailableError } from '@lascar/pacs';
 import {
   phantomSeries,
   startOrthanc,

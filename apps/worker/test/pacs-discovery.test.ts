@@ -2,7 +2,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDicomSeries, writeSegmentation } from '@lascar/core';
-import { DicomWebPacsClient } from '../src/pacs/dicomweb.js';
+import { DicomWebPacsClient } from '@lascar/pacs';
 import {
   MemoryCursorStore,
   OrthancChangeFeed,
@@ -10,7 +10,7 @@ import {
   QidoPoller,
   WEBHOOK_SECRET_HEADER,
 } from '../src/pacs/discovery.js';
-import { PacsUnavailableError, type SeriesCandidate } from '../src/pacs/types.js';
+import { PacsUnavailableError, type SeriesCandidate } from '@lascar/pacs';
 import {
   freePort,
   phantomSeries,

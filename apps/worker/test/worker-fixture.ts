@@ -11,7 +11,7 @@ import pg from 'pg';
 import { expect } from 'vitest';
 import { loadConfig, type WorkerConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { DicomWebPacsClient } from '../src/pacs/dicomweb.js';
+import { DicomWebPacsClient } from '@lascar/pacs';
 import { startWorker, type RunningWorker, type StartOptions } from '../src/worker.js';
 import {
   freePort,

@@ -6,7 +6,7 @@ import {
   WEBHOOK_SECRET_HEADER,
   WebhookError,
 } from './discovery.js';
-import type { SeriesAttributes, SeriesCandidate } from './types.js';
+import type { SeriesAttributes, SeriesCandidate } from '@lascar/pacs';
 
 const STUDY = '1.2.826.0.1.3680043.8.498.1';
 const SERIES = '1.2.826.0.1.3680043.8.498.2';

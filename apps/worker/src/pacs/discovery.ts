@@ -7,8 +7,8 @@
  * Every path emits SeriesCandidate through one callback; the queue behind it de-duplicates.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { OrthancRest, type OrthancRestOptions } from './orthanc-rest.js';
-import type { PacsClient, SeriesAttributes, SeriesCandidate } from './types.js';
+import { OrthancRest, type OrthancRestOptions } from '@lascar/pacs';
+import type { PacsClient, SeriesAttributes, SeriesCandidate } from '@lascar/pacs';
 
 /** Where discovery keeps its position (G: a table row per name). */
 export interface CursorStore {

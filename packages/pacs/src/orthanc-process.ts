@@ -20,7 +20,7 @@ export const ORTHANC_BINARY = '/usr/sbin/Orthanc';
 export const DICOMWEB_PLUGIN = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
 // src/pacs and dist/pacs sit at the same depth below the repository root.
 export const LUA_SCRIPT = fileURLToPath(
-  new URL('../../../../docker/orthanc/on-stable-series.lua', import.meta.url),
+  new URL('../../../docker/orthanc/on-stable-series.lua', import.meta.url),
 );
 
 export interface StartOrthancOptions {
