@@ -4,6 +4,7 @@
  * and the queries both apps run. No app imports another app; both import this.
  */
 export * from './client.js';
+export * from './config.js';
 export * from './embedded.js';
 export * from './migrate.js';
 export * from './records.js';

@@ -17,7 +17,8 @@ ADD COLUMN "reviewedById" TEXT,
 ADD COLUMN "reviewedByName" TEXT,
 ADD COLUMN "reviewedAt" TIMESTAMP(3),
 ADD COLUMN "reviewReason" TEXT,
-ADD COLUMN "verifiedSrSopInstanceUid" TEXT;
+ADD COLUMN "verifiedSrSopInstanceUid" TEXT,
+ADD COLUMN "report" JSONB;
 
 -- Indexes for the dashboard's patient list, trend and cohort queries.
 DROP INDEX "Study_patientRef_idx";
