@@ -18,6 +18,7 @@ export * from './patches.js';
 export * from './metrics.js';
 export * from './quantify.js';
 export * from './dicom/seg-writer.js';
+export * from './dicom/sr-writer.js';
 export * from './lascarqs.js';
 export * from './dataset.js';
 export * from './stages.js';

@@ -46,6 +46,12 @@ export function dicomTime(d: Date): string {
   return `${String(d.getUTCHours()).padStart(2, '0')}${String(d.getUTCMinutes()).padStart(2, '0')}${String(d.getUTCSeconds()).padStart(2, '0')}`;
 }
 
+/** DICOM date-time (DT) of a JavaScript date in UTC with its offset; six fraction digits keep
+ * the length even, so no padding space is read back. */
+export function dicomDateTime(d: Date): string {
+  return `${dicomDate(d)}${dicomTime(d)}.${String(d.getUTCMilliseconds() * 1000).padStart(6, '0')}+0000`;
+}
+
 /** A person name (PN) in dcmjs's model. */
 export function personName(name: string | undefined): { Alphabetic: string }[] | string {
   return name ? [{ Alphabetic: name }] : '';

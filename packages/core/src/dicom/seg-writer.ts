@@ -38,7 +38,8 @@ export interface SegmentationOptions {
   readonly createdAt?: Date;
 }
 
-interface Code {
+/** A coded concept (PS3.3 Code Sequence Macro, basic form). */
+export interface Code {
   readonly CodeValue: string;
   readonly CodingSchemeDesignator: string;
   readonly CodeMeaning: string;

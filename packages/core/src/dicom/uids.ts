@@ -82,3 +82,9 @@ export function deterministicUid(...parts: readonly string[]): string {
   for (const byte of bytes) value = (value << 8n) | BigInt(byte);
   return `2.25.${value.toString()}`;
 }
+
+/** A syntactically valid UID (PS3.5 9.1): dot-separated decimal components without leading
+ * zeros, at most 64 characters. */
+export function isDicomUid(value: string): boolean {
+  return value.length <= 64 && /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$/.test(value);
+}
