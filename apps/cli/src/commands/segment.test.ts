@@ -7,10 +7,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generatePhantom, writeMrSeries } from '@lascar/core';
+import { formatDs, generatePhantom, writeMrSeries } from '@lascar/core';
+import dcmjs from 'dcmjs';
 import { openOnnxModel } from '@lascar/core/onnx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dciodvfy } from '../../../../packages/core/test-data/dciodvfy.js';
+import { dsrdump } from '../../../../packages/core/test-data/dsrdump.js';
 import { UsageError } from '../errors.js';
 import { buildDataset } from './dataset.js';
 import { writePhantoms } from './phantom.js';
@@ -118,14 +120,14 @@ describe('trained networks in the product', () => {
     },
   );
 
-  it('segments a DICOM series: masks, report and a valid DICOM SEG on the source grid', async () => {
+  it('segments a DICOM series: masks, report, a valid DICOM SEG on the source grid and an UNVERIFIED SR referencing it', async () => {
     const out = path.join(work, 'out-dicom');
     const [study] = await runSegment(path.join(work, 'phantoms', 'case_000', 'dicom'), {
       out,
       models: path.join(work, 'models'),
       ep: 'cpu',
     });
-    for (const f of ['la.nii.gz', 'scar.nii.gz', 'report.json', 'seg.dcm'])
+    for (const f of ['la.nii.gz', 'scar.nii.gz', 'report.json', 'seg.dcm', 'sr.dcm'])
       expect(existsSync(path.join(out, f))).toBe(true);
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as StudyReport;
     expect(report.seriesInstanceUid).toBe(study!.id);
@@ -137,6 +139,34 @@ describe('trained networks in the product', () => {
     expect(report.models.la.architecture).toBe('MSWS-Net');
     const validation = dciodvfy(readFileSync(path.join(out, 'seg.dcm')));
     expect(validation.errors).toEqual([]);
+
+    const srBytes = readFileSync(path.join(out, 'sr.dcm'));
+    const srValidation = dciodvfy(srBytes);
+    expect(srValidation.errors, srValidation.output).toEqual([]);
+    expect(dsrdump(srBytes).problems).toEqual([]);
+    const natural = (bytes: Uint8Array): Record<string, unknown> =>
+      dcmjs.data.DicomMetaDictionary.naturalizeDataset(
+        dcmjs.data.DicomMessage.readFile(bytes.slice().buffer).dict,
+      );
+    const seg = natural(readFileSync(path.join(out, 'seg.dcm')));
+    const sr = natural(srBytes);
+    expect(sr.Modality).toBe('SR');
+    expect(sr.VerificationFlag).toBe('UNVERIFIED');
+    expect(sr.StudyInstanceUID).toBe(report.studyInstanceUid);
+    // The SR's evidence names the SEG written beside it.
+    const evidence = (
+      sr.CurrentRequestedProcedureEvidenceSequence as Record<string, unknown>[]
+    )[0]!;
+    const series = evidence.ReferencedSeriesSequence as Record<string, unknown>[];
+    const segSeries = series.find((s) => s.SeriesInstanceUID === seg.SeriesInstanceUID)!;
+    expect(segSeries.ReferencedSOPSequence).toMatchObject([
+      { ReferencedSOPInstanceUID: seg.SOPInstanceUID },
+    ]);
+    // dsrdump's rendering carries the numbers of report.json and the synthetic-models reason.
+    const dump = dsrdump(srBytes).text;
+    expect(dump).toContain(`="${formatDs(report.laVolumeMl)}" (ml,UCUM,"milliliter")`);
+    expect(dump).toContain('="models trained on synthetic phantoms only"');
+    expect(dump).toContain('(NEEDS-REVIEW,99LASCAR,"Needs review")=(373066001,SCT,"Yes")');
   });
 
   it('segments a LAScarQS folder and scores every case against its ground truth', async () => {

@@ -1,5 +1,6 @@
 // `lascar segment INPUT --out DIR`: the whole method on one study (a DICOM series folder or a
-// NIfTI file) or on a LAScarQS folder of cases, with masks, report and, for DICOM, a DICOM SEG.
+// NIfTI file) or on a LAScarQS folder of cases, with masks, report and, for DICOM, a DICOM SEG
+// and a DICOM SR measurement report.
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,6 +13,8 @@ import {
   readNifti,
   segmentStudy,
   writeNifti,
+  segmentationUids,
+  writeMeasurementReport,
   writeSegmentation,
   type Mask,
   type SegmentationMetrics,
@@ -106,6 +109,16 @@ function notice(networks: LoadedNetworks): string {
     : 'Research use only: not a medical device.';
 }
 
+/** What the command itself knows a person should look at (the SR's "needs review" flag). */
+function reviewReasons(result: StudySegmentation, networks: LoadedNetworks): string[] {
+  return [
+    ...(networks.synthetic ? ['models trained on synthetic phantoms only'] : []),
+    ...(result.quantification.scarBurdenPercent === null
+      ? ['no LA cavity found: scar burden undefined']
+      : []),
+  ];
+}
+
 export interface SegmentedStudy {
   readonly result: StudySegmentation;
   readonly report: StudyReport;
@@ -119,7 +132,8 @@ interface StudyInput {
   readonly readMs: number;
 }
 
-/** Segments one study and writes la.nii.gz, scar.nii.gz, report.json (and seg.dcm for DICOM). */
+/** Segments one study and writes la.nii.gz, scar.nii.gz, report.json (and, for DICOM, seg.dcm
+ * and sr.dcm, an UNVERIFIED measurement report referencing the SEG). */
 export async function segmentOne(
   input: StudyInput,
   networks: LoadedNetworks,
@@ -149,12 +163,21 @@ export async function segmentOne(
   );
   const version = modelVersionOf(networks.manifests);
   if (input.source) {
-    const seg = writeSegmentation(
-      input.source,
-      { la: result.la, scar: result.scar },
-      { name: ALGORITHM_NAME, version },
-    );
+    const model = { name: ALGORITHM_NAME, version };
+    const seg = writeSegmentation(input.source, { la: result.la, scar: result.scar }, model);
     await writeFile(path.join(outDir, 'seg.dcm'), seg);
+    const reasons = reviewReasons(result, networks);
+    const sr = writeMeasurementReport({
+      source: input.source,
+      segmentation: segmentationUids(input.source, model),
+      model,
+      measurements: result.quantification,
+      needsReview: reasons.length > 0,
+      reviewReasons: reasons,
+      notice: notice(networks),
+      verification: { state: 'UNVERIFIED' },
+    });
+    await writeFile(path.join(outDir, 'sr.dcm'), sr.bytes);
   }
   const writeMs = performance.now() - writeStart;
   const evaluation =
@@ -395,7 +418,7 @@ export function registerSegment(program: Command): void {
     )
     .requiredOption(
       '--out <dir>',
-      'output folder (la.nii.gz, scar.nii.gz, report.json, seg.dcm for DICOM)',
+      'output folder (la.nii.gz, scar.nii.gz, report.json, seg.dcm and sr.dcm for DICOM)',
     )
     .option(
       '--models <dir>',

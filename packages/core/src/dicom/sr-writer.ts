@@ -617,8 +617,8 @@ export function writeMeasurementReport(
     TimezoneOffsetFromUTC: '+0000', // all dates and times here are UTC
     ...(id.studyDescription ? { StudyDescription: id.studyDescription } : {}),
     SeriesDescription: clipText(
-      options.seriesDescription ??
-        `LA scar report ${verified ? 'VERIFIED' : 'UNVERIFIED'} (${model.name} ${model.version})`,
+      // The version is in the content; a PACS list shows the state and the algorithm in full.
+      options.seriesDescription ?? `LA scar report, ${v.state} (${model.name})`,
     ),
     ManufacturerModelName: PRODUCT.manufacturerModelName,
     ReferencedPerformedProcedureStepSequence: [],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deterministicUid, sha256 } from './uids.js';
+import { deterministicUid, isDicomUid, sha256 } from './uids.js';
 
 const hex = (b: Uint8Array): string =>
   Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
@@ -30,5 +30,15 @@ describe('deterministicUid', () => {
     expect(deterministicUid('1.2.3.4s', 'eg', 'v1')).not.toBe(a);
     expect(a).toMatch(/^2\.25\.[1-9][0-9]*$/);
     expect(a.length).toBeLessThanOrEqual(64);
+  });
+});
+
+describe('isDicomUid', () => {
+  it('accepts valid UIDs and refuses leading zeros, empty components and over-long ones', () => {
+    expect(isDicomUid('1.2.840.10008.5.1.4.1.1.88.33')).toBe(true);
+    expect(isDicomUid(deterministicUid('x'))).toBe(true);
+    expect(isDicomUid('1.2.0.3')).toBe(true);
+    for (const bad of ['', '1', '1.02', '1..2', '1.2.', 'a.b', ' 1.2', `1.${'2'.repeat(63)}`])
+      expect(isDicomUid(bad), bad).toBe(false);
   });
 });
