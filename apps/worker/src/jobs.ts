@@ -80,13 +80,15 @@ export async function runSegmentJob(
       { studyInstanceUid, seriesInstanceUid },
       identityRecord(out.source.identity),
     );
-    await saveResult(deps.prisma, row.id, out.measurement, out.overlays);
+    await saveResult(deps.prisma, row.id, { ...out.measurement, report: out.report }, out.overlays);
     await markJob(deps.prisma, jobKey, {
       state: 'completed',
       finishedAt: new Date(),
       error: null,
       segSeriesInstanceUid: out.segSeriesInstanceUid,
       segSopInstanceUid: out.segSopInstanceUid,
+      srSeriesInstanceUid: out.srSeriesInstanceUid,
+      srSopInstanceUid: out.srSopInstanceUid,
     });
     log.info(
       {

@@ -7,11 +7,14 @@
  */
 import {
   DicomError,
+  measurementReportUids,
   NetworkOutputError,
   readDicomSeries,
   segmentationUids,
   segmentStudy,
+  writeMeasurementReport,
   writeSegmentation,
+  type MeasurementReportInput,
   type SourceSeries,
   type StageName as PipelineStage,
   type StudySegmentation,
@@ -59,10 +62,17 @@ export interface ProcessDeps {
   readonly onStage?: (report: StageReport) => void | Promise<void>;
 }
 
+/** The measurement report's content without its verification: kept so sign-off can re-issue it. */
+export type ReportContent = Omit<MeasurementReportInput, 'verification'>;
+
 export interface ProcessedSeries {
   readonly source: SourceSeries;
   readonly segSeriesInstanceUid: string;
   readonly segSopInstanceUid: string;
+  /** The UNVERIFIED measurement report (DICOM SR) stored beside the SEG. */
+  readonly srSeriesInstanceUid: string;
+  readonly srSopInstanceUid: string;
+  readonly report: ReportContent;
   /** False when the PACS already held this SEG (a re-delivered job). */
   readonly segStored: boolean;
   readonly measurement: MeasurementData;
@@ -190,22 +200,63 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
   });
 
   const model = { name: ALGORITHM_NAME, version: deps.modelVersion };
-  const { seg, overlays } = await run('write', () => ({
+  const uids = segmentationUids(series.source, model);
+  const srUids = measurementReportUids(series.source, model);
+  const notice = deps.networks.synthetic
+    ? 'Models trained on SYNTHETIC phantoms only: NOT for clinical use.'
+    : 'Research use only: not a medical device.';
+  const report: ReportContent = {
+    // Only what the report references: no pixel data, no file paths.
+    source: {
+      identity: series.source.identity,
+      seriesInstanceUid: series.source.seriesInstanceUid,
+      modality: series.source.modality,
+      ...(series.source.frameOfReferenceUid
+        ? { frameOfReferenceUid: series.source.frameOfReferenceUid }
+        : {}),
+      slices: series.source.slices.map((sl) => ({
+        sopClassUid: sl.sopClassUid,
+        sopInstanceUid: sl.sopInstanceUid,
+      })),
+    },
+    segmentation: {
+      seriesInstanceUid: uids.seriesInstanceUid,
+      sopInstanceUid: uids.sopInstanceUid,
+    },
+    model,
+    measurements: {
+      laVolumeMl: result.quantification.laVolumeMl,
+      scarVolumeMl: result.quantification.scarVolumeMl,
+      wallVolumeMl: result.quantification.wallVolumeMl,
+      scarBurdenPercent: result.quantification.scarBurdenPercent,
+      burdenMethod: result.quantification.burdenMethod,
+      wallDefinition: result.quantification.wallDefinition,
+      stages: result.quantification.stages.map((st) => ({ scheme: st.scheme, stage: st.stage })),
+    },
+    needsReview: false,
+    reviewReasons: [],
+    notice,
+  };
+  const { seg, sr, overlays } = await run('write', () => ({
     seg: writeSegmentation(series.source, { la: result.la, scar: result.scar }, model),
+    sr: writeMeasurementReport({ ...report, verification: { state: 'UNVERIFIED' } }).bytes,
     overlays: keySliceOverlays(series.volume as Volume, result.la, result.scar),
   }));
-  const uids = segmentationUids(series.source, model);
   const studyUid = series.source.identity.studyInstanceUid;
   const segStored = await run('store', async () => {
-    // A SEG with these UIDs is already there when an earlier attempt stored it and then died:
-    // STOW would answer 200 and keep the old bytes anyway; skipping it keeps one SEG either way.
-    const existing = await deps.pacs.searchSeries({
-      StudyInstanceUID: studyUid,
-      SeriesInstanceUID: uids.seriesInstanceUid,
-    });
-    if (existing.some((s) => s.seriesInstanceUid === uids.seriesInstanceUid)) return false;
-    await deps.pacs.storeInstances(studyUid, [seg]);
-    return true;
+    // A SEG (or SR) with these UIDs is already there when an earlier attempt stored it and then
+    // died: STOW would answer 200 and keep the old bytes anyway; skipping keeps one of each.
+    const existing = new Set(
+      (await deps.pacs.searchSeries({ StudyInstanceUID: studyUid })).map(
+        (s) => s.seriesInstanceUid,
+      ),
+    );
+    const missing = [
+      ...(existing.has(uids.seriesInstanceUid) ? [] : [seg]),
+      ...(existing.has(srUids.seriesInstanceUid) ? [] : [sr]),
+    ];
+    if (missing.length > 0) await deps.pacs.storeInstances(studyUid, missing);
+    return !existing.has(uids.seriesInstanceUid);
   });
 
   const q = result.quantification;
@@ -225,6 +276,8 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
     scarVolumeMl: q.scarVolumeMl,
     wallVolumeMl: q.wallVolumeMl,
     scarBurdenPercent: q.scarBurdenPercent,
+    scarInShellMl: q.scarInWallVolumeMl,
+    scarInCavityMl: q.scarInCavityVolumeMl,
     burdenMethod: q.burdenMethod,
     wallDefinition: q.wallDefinition,
     utahStage: stageOf('Utah'),
@@ -235,9 +288,7 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
     provenance: {
       algorithm: ALGORITHM_NAME,
       scope: SCOPE,
-      notice: deps.networks.synthetic
-        ? 'Models trained on SYNTHETIC phantoms only: NOT for clinical use.'
-        : 'Research use only: not a medical device.',
+      notice,
       models: { la: describe(manifests.la), scar: describe(manifests.scar) },
       stages: q.stages,
       grid: { dims: series.volume.geometry.dims, spacingMm: series.volume.geometry.spacing },
@@ -250,6 +301,9 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
     source: series.source,
     segSeriesInstanceUid: uids.seriesInstanceUid,
     segSopInstanceUid: uids.sopInstanceUid,
+    srSeriesInstanceUid: srUids.seriesInstanceUid,
+    srSopInstanceUid: srUids.sopInstanceUid,
+    report,
     segStored,
     measurement,
     overlays,

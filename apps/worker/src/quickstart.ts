@@ -1,12 +1,17 @@
 /**
  * The quick start's main job, run by scripts/quickstart.sh inside a private network namespace:
  * a local Orthanc (Debian package) with the Lua webhook, the embedded database, a few phantom
- * LGE studies plus one non-LGE series stored into Orthanc, the worker until everything is
- * processed, then a results table and where to look.
+ * LGE studies (one patient followed over three studies, another with one) plus one non-LGE
+ * series stored into Orthanc, the worker until everything is processed, a results table, then
+ * the dashboard on the same embedded database with two demo accounts (passwords generated and
+ * shown once). Interactive runs keep serving until Ctrl-C; others check the dashboard answers
+ * and stop.
  */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { generatePhantom, phantomDicomDescription, writeMrSeries } from '@lascar/core';
 import { loadConfig } from './config.js';
@@ -16,7 +21,70 @@ import { freePort, startOrthanc, workerPacsEnv } from '@lascar/pacs';
 import { listJobs } from './service.js';
 import { startWorker } from './worker.js';
 
-export async function runQuickstart(demoDir: string, studies = 3): Promise<void> {
+/** The `lascar` command (apps/cli/bin/lascar.js; this file is apps/worker/{src,dist}/quickstart). */
+const LASCAR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../cli/bin/lascar.js',
+);
+
+/** The demo follows one patient over time, so the dashboard's trend has points to show. */
+const FOLLOWED = { patientId: 'DEMO-0001', patientName: 'DEMO^ALEX', birthDate: '19580314' };
+const FOLLOW_UP_DATES = ['20240312', '20240917', '20250408'];
+
+function demoPassword(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+/** `lascar users add` as a user would run it: the password on standard input. */
+function addDemoUser(
+  databaseUrl: string,
+  email: string,
+  role: string,
+  name: string,
+  password: string,
+): void {
+  const run = spawnSync(
+    process.execPath,
+    [LASCAR, 'users', 'add', '--email', email, '--role', role, '--name', name],
+    {
+      input: `${password}\n`,
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+      encoding: 'utf8',
+    },
+  );
+  if (run.status !== 0) throw new Error(`lascar users add ${email} failed: ${run.stderr.trim()}`);
+}
+
+async function waitForHttp(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null)
+      throw new Error(`the dashboard exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(url, { redirect: 'manual' });
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`the dashboard did not answer ${url} within ${timeoutMs / 1000} s`);
+}
+
+export interface QuickstartOptions {
+  /** Keep serving until Ctrl-C (default: when standard input is a terminal). */
+  readonly serve?: boolean;
+  /** A Unix socket file the dashboard is also reachable on (bridged to the host by quickstart.sh). */
+  readonly dashboardSocket?: string;
+  /** The URL a browser on the host uses (what the bridge listens on). */
+  readonly publicUrl?: string;
+}
+
+export async function runQuickstart(
+  demoDir: string,
+  studies = 4,
+  options: QuickstartOptions = {},
+): Promise<void> {
   const out = path.resolve(demoDir);
   await rm(path.join(out, 'orthanc'), { recursive: true, force: true });
   await rm(path.join(out, 'db'), { recursive: true, force: true });
@@ -44,6 +112,8 @@ export async function runQuickstart(demoDir: string, studies = 3): Promise<void>
   say(
     `worker ${worker.url} (embedded database in ${path.join(out, 'db')}), model ${worker.modelVersion}`,
   );
+  let dashboard: ChildProcess | undefined;
+  let bridge: net.Server | undefined;
   const pacs = new DicomWebPacsClient({
     url: orthanc.dicomWebUrl,
     username: orthanc.username,
@@ -52,7 +122,20 @@ export async function runQuickstart(demoDir: string, studies = 3): Promise<void>
   try {
     for (let n = 0; n < studies; n++) {
       const phantom = generatePhantom(2026 + n, { scale: 0.5 });
-      const d = phantomDicomDescription(phantom.truth, `quickstart-${n + 1}`);
+      const generated = phantomDicomDescription(phantom.truth, `quickstart-${n + 1}`);
+      const followUp = FOLLOW_UP_DATES[n];
+      const d = followUp
+        ? {
+            ...generated,
+            identity: {
+              ...generated.identity,
+              patientId: FOLLOWED.patientId,
+              patientName: FOLLOWED.patientName,
+              patientBirthDate: FOLLOWED.birthDate,
+              studyDate: followUp,
+            },
+          }
+        : generated;
       await pacs.storeInstances(
         d.identity.studyInstanceUid,
         writeMrSeries(phantom.image, d.identity, d.acquisition),
@@ -128,19 +211,68 @@ export async function runQuickstart(demoDir: string, studies = 3): Promise<void>
     say(
       'Run it against your PACS: LASCAR_PACS_URL=... npx lascar worker (see apps/worker/src/config.ts)',
     );
+
+    // The dashboard on the same embedded database, as `lascar dashboard` runs it in production.
+    const logins = [
+      { email: 'cardiologist@demo.local', role: 'cardiologist', name: 'Demo Cardiologist' },
+      { email: 'admin@demo.local', role: 'admin', name: 'Demo Admin' },
+    ].map((u) => ({ ...u, password: demoPassword() }));
+    for (const u of logins) addDemoUser(worker.db.url, u.email, u.role, u.name, u.password);
+    const dashboardPort = await freePort();
+    const publicUrl = options.publicUrl ?? `http://127.0.0.1:${dashboardPort}`;
+    dashboard = spawn(process.execPath, [LASCAR, 'dashboard'], {
+      env: {
+        ...process.env,
+        ...workerPacsEnv(orthanc, secret),
+        DATABASE_URL: worker.db.url,
+        LASCAR_AUTH_SECRET: randomBytes(32).toString('hex'),
+        LASCAR_DASHBOARD_PORT: String(dashboardPort),
+        LASCAR_DASHBOARD_URL: publicUrl,
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    await waitForHttp(`http://127.0.0.1:${dashboardPort}/login`, 60_000, dashboard);
+    if (options.dashboardSocket) {
+      await rm(options.dashboardSocket, { force: true });
+      bridge = net.createServer((client) => {
+        const upstream = net.connect(dashboardPort, '127.0.0.1');
+        client.pipe(upstream).pipe(client);
+        client.on('error', () => upstream.destroy());
+        upstream.on('error', () => client.destroy());
+      });
+      await new Promise<void>((resolve) => bridge!.listen(options.dashboardSocket, resolve));
+    }
+    say('');
+    say(`Dashboard: ${publicUrl} (log in once with each; the passwords are not stored anywhere)`);
+    for (const u of logins) say(`  ${u.role.padEnd(12)} ${u.email}  password ${u.password}`);
+    const serve = options.serve ?? Boolean(process.stdin.isTTY);
+    if (serve) {
+      say('Serving until Ctrl-C.');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+    } else {
+      say('Not a terminal: stopping now (QUICKSTART_SERVE=1 keeps it running).');
+    }
   } finally {
+    bridge?.close();
+    dashboard?.kill('SIGTERM');
     await worker.stop();
     await orthanc.stop();
   }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  runQuickstart(process.argv[2] ?? 'demo', Number(process.env.QUICKSTART_STUDIES ?? 3)).catch(
-    (error: unknown) => {
-      process.stderr.write(
-        `quickstart failed: ${error instanceof Error ? error.stack : String(error)}\n`,
-      );
-      process.exit(1);
-    },
-  );
+  const serve = process.env.QUICKSTART_SERVE;
+  runQuickstart(process.argv[2] ?? 'demo', Number(process.env.QUICKSTART_STUDIES ?? 4), {
+    ...(serve !== undefined ? { serve: serve === '1' } : {}),
+    ...(process.env.QUICKSTART_SOCKET ? { dashboardSocket: process.env.QUICKSTART_SOCKET } : {}),
+    ...(process.env.QUICKSTART_PUBLIC_URL ? { publicUrl: process.env.QUICKSTART_PUBLIC_URL } : {}),
+  }).catch((error: unknown) => {
+    process.stderr.write(
+      `quickstart failed: ${error instanceof Error ? error.stack : String(error)}\n`,
+    );
+    process.exit(1);
+  });
 }

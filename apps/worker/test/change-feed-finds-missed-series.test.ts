@@ -2,7 +2,7 @@
 // still finds the new series through Orthanc's change feed, processes it once, and keeps its
 // cursor in the database so that a restarted worker does not look at old changes again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { phantomSeries, type PhantomSeries } from './orthanc-harness.js';
+import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
 import { completedJob, type Stack, startStack } from './worker-fixture.js';
 
 let stack: Stack;

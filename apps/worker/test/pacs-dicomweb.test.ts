@@ -9,7 +9,7 @@ import {
   startOrthanc,
   type OrthancInstance,
   type PhantomSeries,
-} from './orthanc-harness.js';
+} from '@lascar/testkit';
 
 describe('DICOMweb PACS client on a real Orthanc', () => {
   let orthanc: OrthancInstance;

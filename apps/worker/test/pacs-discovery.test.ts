@@ -18,7 +18,7 @@ import {
   waitFor,
   type OrthancInstance,
   type PhantomSeries,
-} from './orthanc-harness.js';
+} from '@lascar/testkit';
 
 /** These waits are for Orthanc's StableAge (2 s) and a poll: 20 s is ample. */
 const PACS_WAIT_MS = 20_000;

@@ -1,7 +1,7 @@
 // The test Orthanc itself: private network, authentication on, the settings the recipe asks for.
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { networkInterfaces, startOrthanc, type OrthancInstance } from './orthanc-harness.js';
+import { networkInterfaces, startOrthanc, type OrthancInstance } from '@lascar/testkit';
 
 describe('test Orthanc', () => {
   let orthanc: OrthancInstance;

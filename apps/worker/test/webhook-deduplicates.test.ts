@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_SECRET_HEADER } from '../src/pacs/discovery.js';
 import type { RunningWorker } from '../src/worker.js';
-import { phantomSeries, type PhantomSeries } from './orthanc-harness.js';
+import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
 import { completedJob, jobOf, type Stack, startStack, waitFor } from './worker-fixture.js';
 
 let stack: Stack;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningWorker } from '../src/worker.js';
-import { phantomSeries, type PhantomSeries } from './orthanc-harness.js';
+import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
 import { startStack, waitFor, type Stack } from './worker-fixture.js';
 
 let stack: Stack;

@@ -20,10 +20,10 @@ import {
   waitFor,
   workerPacsEnv,
   type OrthancInstance,
-} from './orthanc-harness.js';
+} from '@lascar/testkit';
 
 export { waitFor };
-import { startPostgres, type PostgresCluster } from './postgres-harness.js';
+import { startPostgres, type PostgresCluster } from '@lascar/testkit';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -113,6 +113,7 @@ export interface JobRowView {
   attempts: number;
   error: string | null;
   segSeriesInstanceUid: string | null;
+  srSeriesInstanceUid: string | null;
 }
 
 export async function jobOf(
@@ -120,7 +121,7 @@ export async function jobOf(
   seriesInstanceUid: string,
 ): Promise<JobRowView | undefined> {
   const rows = await stack.query<JobRowView>(
-    `SELECT j.id, j.state::text AS state, j.attempts, j.error, j."segSeriesInstanceUid"
+    `SELECT j.id, j.state::text AS state, j.attempts, j.error, j."segSeriesInstanceUid", j."srSeriesInstanceUid"
        FROM "Job" j JOIN "Series" s ON s.id = j."seriesRef" WHERE s."seriesInstanceUid" = $1`,
     [seriesInstanceUid],
   );
@@ -145,7 +146,7 @@ export async function completedJob(
   );
 }
 
-/** The invariant of every re-delivery: exactly one SEG in the study and one result row. */
+/** The invariant of every re-delivery: exactly one SEG and one SR in the study, one result row. */
 export async function expectOneSegAndOneResult(
   stack: Stack,
   studyInstanceUid: string,
@@ -156,6 +157,8 @@ export async function expectOneSegAndOneResult(
     Modality: 'SEG',
   });
   expect(segs).toHaveLength(1);
+  const srs = await stack.pacs.searchSeries({ StudyInstanceUID: studyInstanceUid, Modality: 'SR' });
+  expect(srs).toHaveLength(1);
   const results = await stack.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM "Measurement" WHERE "jobRef" = $1`,
     [jobId],

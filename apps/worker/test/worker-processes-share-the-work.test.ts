@@ -1,7 +1,7 @@
 // Several workers on one PostgreSQL share the queue: with two workers (two jobs at a time each)
 // and three new studies, every series is processed exactly once (one attempt, one SEG, one result).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { phantomSeries, type PhantomSeries } from './orthanc-harness.js';
+import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
 import { jobOf, startStack, waitFor, type Stack } from './worker-fixture.js';
 
 let stack: Stack;

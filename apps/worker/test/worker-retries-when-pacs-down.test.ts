@@ -4,7 +4,7 @@
 // back the job completes: one SEG, one result.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningWorker } from '../src/worker.js';
-import { phantomSeries, type PhantomSeries } from './orthanc-harness.js';
+import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
 import {
   completedJob,
   expectOneSegAndOneResult,

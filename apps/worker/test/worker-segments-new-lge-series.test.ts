@@ -7,7 +7,7 @@ import { readDicomSeries } from '@lascar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dciodvfy } from '../../../packages/core/test-data/dciodvfy.js';
 import type { RunningWorker } from '../src/worker.js';
-import { phantomSeries, type PhantomSeries } from './orthanc-harness.js';
+import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
 import {
   expectOneSegAndOneResult,
   jobOf,
@@ -78,6 +78,22 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     expect(text).toContain(lge.seriesInstanceUid);
     const validation = dciodvfy(bytes);
     expect(validation.errors, validation.output).toEqual([]);
+    // Beside it, one UNVERIFIED measurement report (DICOM SR) with the same numbers, dciodvfy clean.
+    const srs = await stack.pacs.searchSeries({
+      StudyInstanceUID: lge.studyInstanceUid,
+      Modality: 'SR',
+    });
+    expect(srs).toHaveLength(1);
+    expect(srs[0]!.seriesInstanceUid).toBe(job.srSeriesInstanceUid);
+    const [sr] = await stack.pacs.retrieveSeries({
+      studyInstanceUid: lge.studyInstanceUid,
+      seriesInstanceUid: srs[0]!.seriesInstanceUid,
+    });
+    const srCheck = dciodvfy(sr!.bytes);
+    expect(srCheck.errors, srCheck.output).toEqual([]);
+    const srText = Buffer.from(sr!.bytes).toString('latin1');
+    expect(srText).toContain('UNVERIFIED');
+    expect(srText).toContain(job.segSeriesInstanceUid!);
     // And the source series itself is untouched.
     const source = readDicomSeries(await stack.pacs.retrieveSeries(lge));
     expect(source.source.seriesInstanceUid).toBe(lge.seriesInstanceUid);

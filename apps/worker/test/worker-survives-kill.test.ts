@@ -3,7 +3,7 @@
 // it: exactly one SEG and one result. A SIGTERM in the middle of a job lets it finish first.
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { phantomSeries, type PhantomSeries } from './orthanc-harness.js';
+import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
 import {
   completedJob,
   expectOneSegAndOneResult,

@@ -126,6 +126,8 @@ export async function markJob(
     finishedAt?: Date | null;
     segSeriesInstanceUid?: string;
     segSopInstanceUid?: string;
+    srSeriesInstanceUid?: string;
+    srSopInstanceUid?: string;
   },
 ): Promise<void> {
   await prisma.job.update({ where: { jobKey }, data });
@@ -153,6 +155,8 @@ export interface MeasurementData {
   readonly scarVolumeMl: number;
   readonly wallVolumeMl: number;
   readonly scarBurdenPercent: number | null;
+  readonly scarInShellMl: number;
+  readonly scarInCavityMl: number;
   readonly burdenMethod: string;
   readonly wallDefinition: string;
   readonly utahStage: string | null;
@@ -161,6 +165,9 @@ export interface MeasurementData {
   readonly syntheticTraining: boolean;
   readonly executionProvider: string;
   readonly provenance: Record<string, unknown>;
+  /** The measurement report's content (JSON), for the VERIFIED report at sign-off. */
+  readonly report?: object;
+  readonly qcFlags?: readonly string[];
 }
 
 export interface OverlayData {
@@ -177,7 +184,11 @@ export async function saveResult(
   measurement: MeasurementData,
   overlays: readonly OverlayData[],
 ): Promise<string> {
-  const data = { ...measurement, provenance: measurement.provenance as object };
+  const data = {
+    ...measurement,
+    provenance: measurement.provenance as object,
+    qcFlags: [...(measurement.qcFlags ?? [])],
+  };
   const row = await prisma.measurement.upsert({
     where: { jobRef },
     create: { jobRef, ...data },

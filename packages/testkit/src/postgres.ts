@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from './orthanc-harness.js';
+import { freePort } from '@lascar/pacs';
 
 export interface PostgresCluster {
   readonly url: string;

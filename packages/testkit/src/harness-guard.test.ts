@@ -1,10 +1,6 @@
 // The Orthanc test harness must never start Orthanc where other machines could reach it.
 import { describe, expect, it } from 'vitest';
-import {
-  assertPrivateNetwork,
-  networkInterfaces,
-  startOrthanc,
-} from '../../test/orthanc-harness.js';
+import { assertPrivateNetwork, networkInterfaces, startOrthanc } from './orthanc.js';
 
 describe('Orthanc harness guard', () => {
   it('refuses to start Orthanc unless only loopback is visible', async () => {
