@@ -11,3 +11,5 @@ export * from './records.js';
 export { Prisma } from './generated/prisma/client.js';
 export type * from './generated/prisma/models.js';
 export type { JobState, StageName, ReviewState } from './generated/prisma/enums.js';
+export * from './clinical.js';
+export * from './seed-scale.js';
