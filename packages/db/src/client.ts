@@ -43,7 +43,18 @@ export type DatabaseConfig =
   | { readonly kind: 'postgres'; readonly url: string }
   | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number };
 
-export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+export interface OpenOptions {
+  /**
+   * Apply pending migrations (default true). The dashboard's server passes false: `lascar
+   * dashboard` migrates before it starts it, and a bundled server cannot find the SQL files.
+   */
+  readonly migrate?: boolean;
+}
+
+export async function openDatabase(
+  config: DatabaseConfig,
+  options: OpenOptions = {},
+): Promise<Database> {
   let embedded: EmbeddedDatabase | undefined;
   let url: string;
   if (config.kind === 'embedded') {
@@ -53,7 +64,8 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     url = config.url;
   }
   try {
-    const migrations = await applyMigrations(url);
+    const migrations =
+      (options.migrate ?? true) ? await applyMigrations(url) : { applied: [], alreadyApplied: [] };
     const poolSize = embedded ? 1 : 10;
     const sharedPool = embedded ? new pg.Pool({ connectionString: url, max: 1 }) : undefined;
     const prisma = new PrismaClient({

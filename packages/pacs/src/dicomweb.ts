@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import dicomwebClient from 'dicomweb-client';
+import * as dicomwebClientModule from 'dicomweb-client';
 import XMLHttpRequestPolyfill from 'xhr2';
 import type { DicomFile } from '@lascar/core';
 import {
@@ -138,8 +138,11 @@ class PacsXhr extends Xhr2 {
 const globals = globalThis as { XMLHttpRequest?: unknown };
 globals.XMLHttpRequest ??= XMLHttpRequestPolyfill;
 
-const DICOMwebClient = (dicomwebClient as unknown as { api: { DICOMwebClient: DwcConstructor } })
-  .api.DICOMwebClient;
+// Node loads the package's UMD build (a CommonJS default export); bundlers pick its ES build
+// (named exports only): accept both shapes.
+type DwcModule = { api: { DICOMwebClient: DwcConstructor } };
+const dwc = dicomwebClientModule as unknown as DwcModule & { default?: DwcModule };
+const DICOMwebClient = (dwc.default ?? dwc).api.DICOMwebClient;
 
 // ---- DICOM JSON helpers
 

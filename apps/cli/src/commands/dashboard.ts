@@ -1,6 +1,8 @@
 // `lascar dashboard`: the built web dashboard (`next start` of apps/dashboard) on
 // LASCAR_DASHBOARD_PORT (default 3000) and LASCAR_DASHBOARD_HOST (default 127.0.0.1). It uses
 // DATABASE_URL, or the embedded database in LASCAR_DATA_DIR (shared with a worker running there).
+// This process opens the database first (applying pending migrations, starting or finding the
+// embedded server) and gives the web server a plain DATABASE_URL.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -49,9 +51,20 @@ export async function runDashboard(): Promise<number> {
   const next = createRequire(path.join(DASHBOARD_DIR, 'package.json')).resolve(
     'next/dist/bin/next',
   );
+  const { databaseConfigFromEnv, DatabaseConfigError, openDatabase } = await import('@lascar/db');
+  let database;
+  try {
+    database = databaseConfigFromEnv(process.env);
+  } catch (error) {
+    if (error instanceof DatabaseConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+  const secret = await authSecret(process.env);
+  const db = await openDatabase(database);
   const env = {
     ...process.env,
-    LASCAR_AUTH_SECRET: await authSecret(process.env),
+    DATABASE_URL: db.url,
+    LASCAR_AUTH_SECRET: secret,
     NEXT_TELEMETRY_DISABLED: '1',
     LASCAR_DASHBOARD_PORT: port,
   };
@@ -63,7 +76,9 @@ export async function runDashboard(): Promise<number> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => child.kill(signal));
   }
-  return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+  await db.close();
+  return code;
 }
 
 export function registerDashboard(program: Command): void {

@@ -1,0 +1,136 @@
+/**
+ * The dashboard's configuration: read from the environment here and nowhere else, validated once
+ * at first use, with errors that name the variable. Secrets never leave this module in logs.
+ */
+import { DEFAULT_IDLE_SECONDS, DEFAULT_MAX_AGE_SECONDS } from '@lascar/auth';
+import { databaseConfigFromEnv, DatabaseConfigError, type DatabaseConfig } from '@lascar/db';
+
+export interface DashboardConfig {
+  readonly database: DatabaseConfig;
+  /** Public URL of the dashboard (cookies, Origin checks, links). */
+  readonly baseURL: string;
+  readonly authSecret: string;
+  readonly sessionIdleSeconds: number;
+  readonly sessionMaxAgeSeconds: number;
+  /** Opens a study in the hospital's viewer: {StudyInstanceUID} and {SeriesInstanceUID} are filled in. */
+  readonly viewerUrlTemplate: string;
+  /** Where sign-off stores the VERIFIED report; unset: sign-off is refused with that reason. */
+  readonly pacs?: {
+    readonly url: string;
+    readonly username?: string;
+    readonly password?: string;
+    readonly timeoutMs: number;
+  };
+  /** The verifying organisation written into signed reports. */
+  readonly institution: string;
+  /** Failed sign-ins (per email or client address) in the window before sign-in is refused. */
+  readonly loginMaxFailures: number;
+  readonly loginWindowSeconds: number;
+}
+
+export class DashboardConfigError extends Error {
+  override name = 'DashboardConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function text(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v ? v : undefined;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new DashboardConfigError(`${name}=${raw} is not a whole number`);
+  const n = Number(raw);
+  if (n < min || n > max)
+    throw new DashboardConfigError(`${name}=${raw} is outside ${min}..${max}`);
+  return n;
+}
+
+function httpUrl(name: string, raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new DashboardConfigError(`${name} is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new DashboardConfigError(`${name} must be an http:// or https:// URL`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export const DEFAULT_VIEWER_URL_TEMPLATE =
+  'http://127.0.0.1:8042/ohif/viewer?StudyInstanceUIDs={StudyInstanceUID}';
+
+export function loadDashboardConfig(env: Env = process.env): DashboardConfig {
+  let database: DatabaseConfig;
+  try {
+    database = databaseConfigFromEnv(env);
+  } catch (error) {
+    if (error instanceof DatabaseConfigError) throw new DashboardConfigError(error.message);
+    throw error;
+  }
+  if (database.kind !== 'postgres') {
+    // The embedded database is started (or found) and migrated by `lascar dashboard`, which then
+    // hands this server its URL: the web server never opens the data folder itself.
+    throw new DashboardConfigError(
+      'DATABASE_URL is not set: start the dashboard with `npx lascar dashboard`, which uses DATABASE_URL or the embedded database in LASCAR_DATA_DIR',
+    );
+  }
+  const secret = text(env, 'LASCAR_AUTH_SECRET');
+  if (!secret || secret.length < 32) {
+    throw new DashboardConfigError(
+      'LASCAR_AUTH_SECRET must be set to at least 32 random characters (e.g. `openssl rand -hex 32`); every dashboard instance uses the same one',
+    );
+  }
+  const port = integer(env, 'LASCAR_DASHBOARD_PORT', 3000, 1, 65535);
+  const viewer = text(env, 'LASCAR_VIEWER_URL_TEMPLATE') ?? DEFAULT_VIEWER_URL_TEMPLATE;
+  if (!viewer.includes('{StudyInstanceUID}')) {
+    throw new DashboardConfigError('LASCAR_VIEWER_URL_TEMPLATE must contain {StudyInstanceUID}');
+  }
+  const pacsUrl = text(env, 'LASCAR_PACS_URL');
+  const username = text(env, 'LASCAR_PACS_USERNAME');
+  const password = text(env, 'LASCAR_PACS_PASSWORD');
+  return {
+    database,
+    baseURL: httpUrl(
+      'LASCAR_DASHBOARD_URL',
+      text(env, 'LASCAR_DASHBOARD_URL') ?? `http://127.0.0.1:${port}`,
+    ),
+    authSecret: secret,
+    sessionIdleSeconds: integer(
+      env,
+      'LASCAR_SESSION_IDLE_SECONDS',
+      DEFAULT_IDLE_SECONDS,
+      5,
+      24 * 3600,
+    ),
+    sessionMaxAgeSeconds:
+      integer(env, 'LASCAR_SESSION_MAX_HOURS', DEFAULT_MAX_AGE_SECONDS / 3600, 1, 24 * 7) * 3600,
+    viewerUrlTemplate: viewer,
+    ...(pacsUrl
+      ? {
+          pacs: {
+            url: httpUrl('LASCAR_PACS_URL', pacsUrl),
+            ...(username ? { username } : {}),
+            ...(password ? { password } : {}),
+            timeoutMs: integer(env, 'LASCAR_PACS_TIMEOUT_SECONDS', 60, 1, 3600) * 1000,
+          },
+        }
+      : {}),
+    institution: text(env, 'LASCAR_INSTITUTION') ?? 'LA Scar',
+    loginMaxFailures: integer(env, 'LASCAR_LOGIN_MAX_FAILURES', 5, 1, 1000),
+    loginWindowSeconds: integer(env, 'LASCAR_LOGIN_WINDOW_SECONDS', 15 * 60, 1, 86_400),
+  };
+}
+
+let cached: DashboardConfig | undefined;
+
+/** The configuration of this process (validated on first use). */
+export function config(): DashboardConfig {
+  cached ??= loadDashboardConfig();
+  return cached;
+}
