@@ -17,6 +17,7 @@ import {
   patientTimeline,
   recentLoginFailures,
   recordReview,
+  recordVerifiedSr,
   resultCsvRows,
   studyDetail,
   toCsv,
@@ -753,6 +754,36 @@ describe('the cardiologists’ queries on a small clinic', () => {
       verifiedSrSopInstanceUid: '2.25.123.4',
     });
 
+    // The verified SR may also be recorded after the decision, once; never on another result.
+    await expect(recordVerifiedSr(prisma, ref, '2.25.123.5')).rejects.toThrow(
+      /already 2\.25\.123\.4/,
+    );
+    await recordVerifiedSr(prisma, ref, '2.25.123.4'); // the same again: fine
+    await expect(recordVerifiedSr(prisma, refs.a3!.measurementRef, '2.25.7')).rejects.toThrow(
+      /is pending, not accepted/,
+    );
+    await recordReview(prisma, refs.a3!.measurementRef, { ...base, state: 'accepted' });
+    await recordVerifiedSr(prisma, refs.a3!.measurementRef, '2.25.7');
+    expect(
+      (await prisma.measurement.findUniqueOrThrow({ where: { id: refs.a3!.measurementRef } }))
+        .verifiedSrSopInstanceUid,
+    ).toBe('2.25.7');
+    await expect(recordVerifiedSr(prisma, crypto.randomUUID(), '2.25.7')).rejects.toMatchObject({
+      code: 'not-found',
+    });
+    // A bad audit row is refused before anything is decided.
+    await expect(
+      recordReview(prisma, refs.f2!.measurementRef, {
+        ...base,
+        state: 'accepted',
+        audit: { action: ' ', outcome: 'ok' },
+      }),
+    ).rejects.toThrow(/needs an action/);
+    expect(
+      (await prisma.measurement.findUniqueOrThrow({ where: { id: refs.f2!.measurementRef } }))
+        .reviewState,
+    ).toBe('pending');
+
     await recordReview(prisma, refs.f2!.measurementRef, {
       ...base,
       state: 'rejected',
@@ -987,7 +1018,7 @@ describe('at hospital scale: 10,000 patients, 50,000 studies', () => {
          OR "decaafStage" <> CASE WHEN "scarBurdenPercent" < 10 THEN '1' WHEN "scarBurdenPercent" < 20 THEN '2' WHEN "scarBurdenPercent" < 30 THEN '3' ELSE '4' END)`,
     );
     expect(bad[0]?.n).toBe(0);
-    // The same seed gives the same values.
+    // The same seed gives the same values, through a Prisma client or a URL alike.
     const again = await createTestDatabase();
     try {
       await seedScale(again.prisma, {
@@ -998,7 +1029,7 @@ describe('at hospital scale: 10,000 patients, 50,000 studies', () => {
       });
       const other = await createTestDatabase();
       try {
-        await seedScale(other.prisma, {
+        await seedScale(other.url, {
           patients: 20,
           studiesPerPatient: 2,
           seed: 5,
