@@ -43,8 +43,9 @@ function utah(b: number): string {
 }
 
 interface ResultSpec {
-  patientId: string;
-  patientName: string;
+  /** Absent: a study that came without a PatientID. */
+  patientId?: string;
+  patientName?: string;
   studyUid: string;
   studyDate?: string;
   accessionNumber?: string;
@@ -71,8 +72,8 @@ async function addResult(prisma: PrismaClient, r: ResultSpec) {
       seriesDescription: 'LGE 3D',
     },
     {
-      patientId: r.patientId,
-      patientName: r.patientName,
+      ...(r.patientId !== undefined ? { patientId: r.patientId } : {}),
+      ...(r.patientName !== undefined ? { patientName: r.patientName } : {}),
       ...(r.studyDate !== undefined ? { studyDate: r.studyDate } : {}),
       ...(r.accessionNumber !== undefined ? { accessionNumber: r.accessionNumber } : {}),
     },
@@ -322,6 +323,13 @@ describe('the cardiologists’ queries on a small clinic', () => {
       seriesUid: '7.2.1.1',
       burden: null,
       measuredAt: '2024-05-01T10:00:00Z',
+    });
+    refs.h1 = await addResult(prisma, {
+      studyUid: '8.2.1',
+      studyDate: '20240101',
+      seriesUid: '8.2.1.1',
+      burden: 20,
+      measuredAt: '2024-01-01T10:00:00Z',
     });
   }, 120_000);
 
@@ -638,7 +646,14 @@ describe('the cardiologists’ queries on a small clinic', () => {
   it('exports every result as CSV, quoted, with formulas neutralised', async () => {
     const rows = await collect(resultCsvRows(prisma));
     expect(rows).toHaveLength(await prisma.measurement.count());
-    expect(rows.map((r) => r.patientId)).toEqual([...rows.map((r) => r.patientId)].sort());
+    const named = rows.slice(0, -1).map((r) => r.patientId);
+    expect(named).toEqual([...named].sort());
+    // The study without a PatientID comes last, with an empty ID.
+    expect(rows.at(-1)).toMatchObject({
+      patientId: '',
+      patientName: null,
+      seriesInstanceUid: '8.2.1.1',
+    });
     const a = rows.filter((r) => r.patientId === 'PAT-001');
     expect(a.map((r) => r.studyDate)).toEqual(['2023-01-10', '2023-07-01', '2024-02-01']);
     expect(a[0]).toMatchObject({
