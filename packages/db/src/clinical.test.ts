@@ -17,6 +17,7 @@ import {
   patientTimeline,
   recentLoginFailures,
   recordReview,
+  recordVerifiedSr,
   resultCsvRows,
   studyDetail,
   toCsv,
@@ -42,8 +43,9 @@ function utah(b: number): string {
 }
 
 interface ResultSpec {
-  patientId: string;
-  patientName: string;
+  /** Absent: a study that came without a PatientID. */
+  patientId?: string;
+  patientName?: string;
   studyUid: string;
   studyDate?: string;
   accessionNumber?: string;
@@ -70,8 +72,8 @@ async function addResult(prisma: PrismaClient, r: ResultSpec) {
       seriesDescription: 'LGE 3D',
     },
     {
-      patientId: r.patientId,
-      patientName: r.patientName,
+      ...(r.patientId !== undefined ? { patientId: r.patientId } : {}),
+      ...(r.patientName !== undefined ? { patientName: r.patientName } : {}),
       ...(r.studyDate !== undefined ? { studyDate: r.studyDate } : {}),
       ...(r.accessionNumber !== undefined ? { accessionNumber: r.accessionNumber } : {}),
     },
@@ -321,6 +323,13 @@ describe('the cardiologists’ queries on a small clinic', () => {
       seriesUid: '7.2.1.1',
       burden: null,
       measuredAt: '2024-05-01T10:00:00Z',
+    });
+    refs.h1 = await addResult(prisma, {
+      studyUid: '8.2.1',
+      studyDate: '20240101',
+      seriesUid: '8.2.1.1',
+      burden: 20,
+      measuredAt: '2024-01-01T10:00:00Z',
     });
   }, 120_000);
 
@@ -637,7 +646,14 @@ describe('the cardiologists’ queries on a small clinic', () => {
   it('exports every result as CSV, quoted, with formulas neutralised', async () => {
     const rows = await collect(resultCsvRows(prisma));
     expect(rows).toHaveLength(await prisma.measurement.count());
-    expect(rows.map((r) => r.patientId)).toEqual([...rows.map((r) => r.patientId)].sort());
+    const named = rows.slice(0, -1).map((r) => r.patientId);
+    expect(named).toEqual([...named].sort());
+    // The study without a PatientID comes last, with an empty ID.
+    expect(rows.at(-1)).toMatchObject({
+      patientId: '',
+      patientName: null,
+      seriesInstanceUid: '8.2.1.1',
+    });
     const a = rows.filter((r) => r.patientId === 'PAT-001');
     expect(a.map((r) => r.studyDate)).toEqual(['2023-01-10', '2023-07-01', '2024-02-01']);
     expect(a[0]).toMatchObject({
@@ -752,6 +768,36 @@ describe('the cardiologists’ queries on a small clinic', () => {
       reviewedByName: 'Dr Nine',
       verifiedSrSopInstanceUid: '2.25.123.4',
     });
+
+    // The verified SR may also be recorded after the decision, once; never on another result.
+    await expect(recordVerifiedSr(prisma, ref, '2.25.123.5')).rejects.toThrow(
+      /already 2\.25\.123\.4/,
+    );
+    await recordVerifiedSr(prisma, ref, '2.25.123.4'); // the same again: fine
+    await expect(recordVerifiedSr(prisma, refs.a3!.measurementRef, '2.25.7')).rejects.toThrow(
+      /is pending, not accepted/,
+    );
+    await recordReview(prisma, refs.a3!.measurementRef, { ...base, state: 'accepted' });
+    await recordVerifiedSr(prisma, refs.a3!.measurementRef, '2.25.7');
+    expect(
+      (await prisma.measurement.findUniqueOrThrow({ where: { id: refs.a3!.measurementRef } }))
+        .verifiedSrSopInstanceUid,
+    ).toBe('2.25.7');
+    await expect(recordVerifiedSr(prisma, crypto.randomUUID(), '2.25.7')).rejects.toMatchObject({
+      code: 'not-found',
+    });
+    // A bad audit row is refused before anything is decided.
+    await expect(
+      recordReview(prisma, refs.f2!.measurementRef, {
+        ...base,
+        state: 'accepted',
+        audit: { action: ' ', outcome: 'ok' },
+      }),
+    ).rejects.toThrow(/needs an action/);
+    expect(
+      (await prisma.measurement.findUniqueOrThrow({ where: { id: refs.f2!.measurementRef } }))
+        .reviewState,
+    ).toBe('pending');
 
     await recordReview(prisma, refs.f2!.measurementRef, {
       ...base,
@@ -987,7 +1033,7 @@ describe('at hospital scale: 10,000 patients, 50,000 studies', () => {
          OR "decaafStage" <> CASE WHEN "scarBurdenPercent" < 10 THEN '1' WHEN "scarBurdenPercent" < 20 THEN '2' WHEN "scarBurdenPercent" < 30 THEN '3' ELSE '4' END)`,
     );
     expect(bad[0]?.n).toBe(0);
-    // The same seed gives the same values.
+    // The same seed gives the same values, through a Prisma client or a URL alike.
     const again = await createTestDatabase();
     try {
       await seedScale(again.prisma, {
@@ -998,7 +1044,7 @@ describe('at hospital scale: 10,000 patients, 50,000 studies', () => {
       });
       const other = await createTestDatabase();
       try {
-        await seedScale(other.prisma, {
+        await seedScale(other.url, {
           patients: 20,
           studiesPerPatient: 2,
           seed: 5,
