@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { DicomWebPacsClient } from '@lascar/pacs';
-import { freePort, startOrthanc, workerPacsEnv } from '@lascar/pacs';
+import { freePort, startOrthanc, workerPacsEnv } from '@lascar/pacs/orthanc';
 import { JOB_STAGES } from './process-series.js';
 import { startWorker } from './worker.js';
 

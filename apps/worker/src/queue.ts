@@ -12,7 +12,6 @@
  */
 import { createHash } from 'node:crypto';
 import PgBoss from 'pg-boss';
-import type pg from 'pg';
 import type { WorkerConfig } from './config.js';
 
 export const SEGMENT_QUEUE = 'segment-series';
@@ -42,17 +41,10 @@ export async function startQueue(
   url: string,
   settings: QueueSettings,
   poolSize: number,
-  sharedPool?: pg.Pool,
 ): Promise<PgBoss> {
   const boss = new PgBoss({
-    ...(sharedPool
-      ? {
-          db: {
-            executeSql: async (text: string, values: unknown[]) =>
-              sharedPool.query(text, values?.length ? values : undefined),
-          },
-        }
-      : { connectionString: url, max: poolSize }),
+    connectionString: url,
+    max: poolSize,
     maintenanceIntervalSeconds: settings.maintenanceSeconds,
     monitorStateIntervalSeconds: Math.max(settings.maintenanceSeconds, 10),
     schedule: false,

@@ -17,7 +17,7 @@ import { generatePhantom, phantomDicomDescription, writeMrSeries } from '@lascar
 import { loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { DicomWebPacsClient } from '@lascar/pacs';
-import { freePort, startOrthanc, workerPacsEnv } from '@lascar/pacs';
+import { freePort, startOrthanc, workerPacsEnv } from '@lascar/pacs/orthanc';
 import { listJobs } from './service.js';
 import { startWorker } from './worker.js';
 

@@ -123,12 +123,14 @@ export async function startWorker(
   try {
     const db = await openDatabase(config.database);
     cleanups.push(() => db.close());
-    log.info({ embedded: db.embedded, applied: db.migrations.applied }, 'database ready');
+    log.info(
+      { embedded: db.embedded, embeddedOwner: db.embeddedOwner, applied: db.migrations.applied },
+      'database ready',
+    );
     const boss = await startQueue(
       db.url,
       config,
       Math.max(2, Math.min(db.poolSize, config.concurrency + 2)),
-      db.sharedPool,
     );
     cleanups.push(() => boss.stop({ graceful: false, wait: true, timeout: 5_000 }));
     boss.on('error', (error) => log.error({ error: error.message }, 'queue error'));

@@ -6,7 +6,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.js';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
+import { openEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
 import { migrate, type MigrateResult } from './migrate.js';
 
 export { PrismaClient };
@@ -14,16 +14,15 @@ export { PrismaClient };
 export interface Database {
   readonly url: string;
   readonly embedded: boolean;
+  /** Embedded database: this process serves it (true) or attached to another process's (false). */
+  readonly embeddedOwner?: boolean;
   readonly prisma: PrismaClient;
   readonly migrations: MigrateResult;
-  /** Connections a process should open at most (the embedded database runs one session). */
-  readonly poolSize: number;
   /**
-   * For the embedded database: the one connection every statement of this process goes through
-   * (Prisma and pg-boss), because PGlite's socket server can interleave the extended-protocol
-   * messages of two connections onto its single session. Undefined for PostgreSQL.
+   * Connections a pool of this process should open at most. Smaller for the embedded database:
+   * its clients take turns on one PGlite session, so more connections only queue.
    */
-  readonly sharedPool?: pg.Pool;
+  readonly poolSize: number;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -58,34 +57,34 @@ export async function openDatabase(
   let embedded: EmbeddedDatabase | undefined;
   let url: string;
   if (config.kind === 'embedded') {
-    embedded = await startEmbeddedDatabase({ dataDir: config.dataDir, port: config.port });
+    embedded = await openEmbeddedDatabase({ dataDir: config.dataDir, port: config.port });
     url = embedded.url;
   } else {
     url = config.url;
   }
   try {
-    const migrations =
-      (options.migrate ?? true) ? await applyMigrations(url) : { applied: [], alreadyApplied: [] };
-    const poolSize = embedded ? 1 : 10;
-    const sharedPool = embedded ? new pg.Pool({ connectionString: url, max: 1 }) : undefined;
+    // Migrations take an advisory lock, which excludes nobody on the embedded database (every
+    // client shares PGlite's one session): there only the process that owns the server migrates.
+    const migrate = (options.migrate ?? true) && (embedded ? embedded.owner : true);
+    const migrations = migrate
+      ? await applyMigrations(url)
+      : { applied: [], alreadyApplied: [] };
+    const poolSize = embedded ? 4 : 10;
     const prisma = new PrismaClient({
-      adapter: sharedPool
-        ? new PrismaPg(sharedPool)
-        : new PrismaPg({ connectionString: url, max: poolSize }),
+      adapter: new PrismaPg({ connectionString: url, max: poolSize }),
     });
     return {
       url,
       embedded: Boolean(embedded),
+      ...(embedded ? { embeddedOwner: embedded.owner } : {}),
       prisma,
       migrations,
       poolSize,
-      ...(sharedPool ? { sharedPool } : {}),
       async ping() {
         await prisma.$queryRawUnsafe('SELECT 1');
       },
       async close() {
         await prisma.$disconnect();
-        await sharedPool?.end();
         await embedded?.stop();
       },
     };

@@ -8,7 +8,7 @@ import path from 'node:path';
 import wasm from '@prisma/prisma-schema-wasm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
+import { openEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
 import { migrate, MIGRATIONS_DIR, readMigrations } from './migrate.js';
 
 interface DmmfField {
@@ -94,7 +94,7 @@ let dmmf: Dmmf;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), 'lascar-drift-'));
-  db = await startEmbeddedDatabase({ dataDir, port: 0 });
+  db = await openEmbeddedDatabase({ dataDir, port: 0 });
   client = new pg.Client({ connectionString: db.url });
   await client.connect();
   dmmf = JSON.parse(

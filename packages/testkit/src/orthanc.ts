@@ -12,7 +12,7 @@ import {
   type MrAcquisition,
   type StudyIdentity,
 } from '@lascar/core';
-import type { OrthancInstance } from '@lascar/pacs';
+import type { OrthancInstance } from '@lascar/pacs/orthanc';
 
 export {
   assertPrivateNetwork,
@@ -25,7 +25,7 @@ export {
   ORTHANC_BINARY,
   type OrthancInstance,
   type StartOrthancOptions,
-} from '@lascar/pacs';
+} from '@lascar/pacs/orthanc';
 
 export interface PhantomSeries {
   readonly studyInstanceUid: string;

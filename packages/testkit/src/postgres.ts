@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '@lascar/pacs';
+import { freePort } from '@lascar/pacs/orthanc';
 
 export interface PostgresCluster {
   readonly url: string;
