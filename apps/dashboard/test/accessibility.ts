@@ -6,6 +6,8 @@ import { expect } from 'vitest';
 export async function expectAccessible(page: Page): Promise<void> {
   for (const dark of [false, true]) {
     await page.evaluate((d) => document.documentElement.classList.toggle('dark', d), dark);
+    // Let colour transitions finish: axe must see the theme's colours, not a blend.
+    await page.waitForTimeout(400);
     const { violations } = await new AxeBuilder({ page }).analyze();
     const serious = violations
       .filter((v) => v.impact === 'serious' || v.impact === 'critical')

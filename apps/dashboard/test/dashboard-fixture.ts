@@ -242,6 +242,7 @@ export async function screenshots(page: Page, name: string): Promise<void> {
     await page.evaluate((t) => {
       document.documentElement.classList.toggle('dark', t === 'dark');
     }, theme);
+    await page.waitForTimeout(400);
     await page.screenshot({ path: path.join(DOCS, `${name}-${theme}.png`), fullPage: true });
   }
   await page.evaluate(() => document.documentElement.classList.remove('dark'));

@@ -1,11 +1,9 @@
 /**
  * Debian's Chromium (apt-get install chromium) driven by playwright-core: never a browser
- * download. Flags keep it offline and quiet; each launch gets a fresh profile.
+ * download. Flags keep it offline and quiet; playwright gives each launch a fresh temporary
+ * profile (it refuses a --user-data-dir flag) and removes it on close.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -21,7 +19,6 @@ export async function launchChromium(): Promise<LaunchedBrowser> {
       `${CHROMIUM} not found: apt-get install chromium (scripts/install-system-deps.sh)`,
     );
   }
-  const profile = await mkdtemp(path.join(tmpdir(), 'lascar-chromium-'));
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -34,14 +31,12 @@ export async function launchChromium(): Promise<LaunchedBrowser> {
       '--disable-component-update',
       '--disable-sync',
       '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-      `--user-data-dir=${profile}`,
     ],
   });
   return {
     browser,
     async close() {
       await browser.close();
-      await rm(profile, { recursive: true, force: true });
     },
   };
 }
