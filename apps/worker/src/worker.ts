@@ -105,6 +105,7 @@ export async function startWorker(
   log.info({ config: describeConfig(config) }, 'worker starting');
   const rules = await loadRules(config.selectionRulesFile);
   const { networks, modelVersion } = await loadNetworks(config);
+  log.info({ executionProvider: networks.executionProvider }, networks.providerSummary);
   log.info(
     {
       modelVersion,

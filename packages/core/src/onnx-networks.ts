@@ -137,6 +137,8 @@ export interface LoadedNetworks {
   readonly networks: StudyNetworks;
   readonly executionProvider: ExecutionProvider;
   readonly providerFallbacks: readonly string[];
+  /** One plain line: the provider and why (onnx-runtime.ts). */
+  readonly providerSummary: string;
   readonly manifests: { readonly la: ModelManifest; readonly scar: ModelManifest };
   /** True when either model was trained on synthetic data only (must be shown wherever results are). */
   readonly synthetic: boolean;
@@ -185,6 +187,7 @@ export async function openStudyNetworks(
     networks,
     executionProvider: laModel.executionProvider,
     providerFallbacks: laModel.providerFallbacks,
+    providerSummary: laModel.providerSummary,
     manifests: { la: files.la.manifest, scar: files.scar.manifest },
     synthetic: Boolean(
       files.la.manifest.training_data.synthetic || files.scar.manifest.training_data.synthetic,

@@ -276,6 +276,8 @@ export interface SegmentOptions {
   /** Segment a DICOM series even when the LGE selection rules would skip it. */
   readonly force?: boolean;
   readonly progress?: (line: string) => void;
+  /** A line that stays on screen (progress lines overwrite each other on a terminal). */
+  readonly info?: (line: string) => void;
 }
 
 export interface CaseSummary {
@@ -287,11 +289,9 @@ export interface CaseSummary {
 export async function runSegment(input: string, options: SegmentOptions): Promise<CaseSummary[]> {
   const kind = await inputKind(input);
   const networks = await loadNetworks(options.models, options.ep);
+  options.info?.(networks.providerSummary);
   options.progress?.(
-    `models: ${networks.manifests.la.architecture} + ${networks.manifests.scar.architecture} on ${networks.executionProvider}` +
-      (networks.providerFallbacks.length
-        ? ` (skipped: ${networks.providerFallbacks.join('; ')})`
-        : '') +
+    `models: ${networks.manifests.la.architecture} + ${networks.manifests.scar.architecture}` +
       (networks.synthetic ? ' [trained on SYNTHETIC phantoms: not for clinical use]' : ''),
   );
   try {
@@ -445,6 +445,7 @@ export function registerSegment(program: Command): void {
           ep: opts.ep,
           force: Boolean(opts.force),
           progress: (line) => process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`),
+          info: (line) => process.stderr.write(tty ? `\r\x1b[K${line}\n` : `${line}\n`),
         });
         if (tty) process.stderr.write('\n');
         const first = cases[0]?.report;
