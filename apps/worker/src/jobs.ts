@@ -12,7 +12,7 @@ import type { Prisma, PrismaClient } from '@lascar/db';
 import type { Logger } from './log.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { PacsClient } from '@lascar/pacs';
-import { PermanentJobError, processSeries } from './process-series.js';
+import { PacsConfigurationJobError, PermanentJobError, processSeries } from './process-series.js';
 import { SEGMENT_QUEUE, sendSegmentJob, type SegmentJobData } from './queue.js';
 
 export interface JobDeps {
@@ -22,6 +22,8 @@ export interface JobDeps {
   readonly modelVersion: string;
   readonly log: Logger;
   readonly metrics?: WorkerMetrics;
+  /** The PACS refused the worker's credentials: stop taking jobs until it accepts them. */
+  readonly onPacsRefused?: (reason: string) => void;
 }
 
 export type JobOutcome = 'completed' | 'failed' | 'retrying' | 'missing';
@@ -111,6 +113,7 @@ export async function runSegmentJob(
       log.warn({ error: message }, 'job failed (not retried)');
       return 'failed';
     }
+    if (error instanceof PacsConfigurationJobError) deps.onPacsRefused?.(message);
     const last = job.retryCount >= job.retryLimit;
     await markJob(deps.prisma, jobKey, {
       state: last ? 'failed' : 'retrying',

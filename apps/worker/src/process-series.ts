@@ -23,7 +23,7 @@ import {
 import type { LoadedNetworks } from '@lascar/core/onnx';
 import type { MeasurementData, OverlayData, StageName } from '@lascar/db';
 import { keySliceOverlays } from './overlays.js';
-import { PacsRequestError, PacsResponseError } from '@lascar/pacs';
+import { PacsRequestError, PacsResponseError, pacsConfigurationProblem } from '@lascar/pacs';
 import { PacsUnavailableError, type PacsClient, type SeriesRef } from '@lascar/pacs';
 
 export const ALGORITHM_NAME = 'MSWS-Net + Boundary2Patches';
@@ -47,6 +47,9 @@ const LA_PIPELINE: readonly PipelineStage[] = [
   'la-restore',
   'la-postprocess',
 ];
+
+/** Stages that only compute on bytes already retrieved: the same series fails the same way. */
+const LOCAL_STAGES: readonly StageName[] = ['load', 'la_model', 'scar_model', 'write'];
 
 export interface StageReport {
   readonly stage: StageName;
@@ -103,6 +106,23 @@ export class RetryableJobError extends Error {
   }
 }
 
+/**
+ * The PACS refused the worker's credentials (HTTP 401/403): the configuration is wrong, not the
+ * series. Retrying the job cannot help until someone fixes it, so the worker stops taking jobs
+ * (they stay queued) and /readyz says so.
+ */
+export class PacsConfigurationJobError extends RetryableJobError {
+  override name = 'PacsConfigurationJobError';
+}
+
+/**
+ * An onnxruntime session failed while running a network (device memory, a lost GPU): not the
+ * series' fault, so it is worth retrying, unlike anything else that stops segmentation.
+ */
+export class InferenceRuntimeError extends Error {
+  override name = 'InferenceRuntimeError';
+}
+
 /** Sorts an error into retryable or permanent, with a message that says where it stopped. */
 export function classifyError(
   error: unknown,
@@ -110,6 +130,8 @@ export function classifyError(
 ): PermanentJobError | RetryableJobError {
   if (error instanceof PermanentJobError || error instanceof RetryableJobError) return error;
   const message = error instanceof Error ? error.message : String(error);
+  const refused = pacsConfigurationProblem(error);
+  if (refused) return new PacsConfigurationJobError(`${stage}: ${refused}`, stage);
   if (error instanceof PacsUnavailableError)
     return new RetryableJobError(`${stage}: ${message}`, stage);
   if (error instanceof PacsRequestError && error.status === 404 && stage === 'retrieve') {
@@ -129,7 +151,13 @@ export function classifyError(
   }
   if (error instanceof NetworkOutputError)
     return new PermanentJobError(`${stage}: ${message}`, stage);
-  // Anything else (a socket reset, the database restarting): retry, within the retry limit.
+  if (error instanceof InferenceRuntimeError)
+    return new RetryableJobError(`${stage}: ${message}`, stage);
+  // Loading, segmenting and writing compute on bytes already here: a GeometryError, NaN
+  // intensities (RangeError), an orientation the method refuses fail the same way every time.
+  if (LOCAL_STAGES.includes(stage))
+    return new PermanentJobError(`${stage}: unusable series: ${message}`, stage);
+  // Retrieving and storing talk to the PACS: a socket reset is worth retrying, within the limit.
   return new RetryableJobError(`${stage}: ${message}`, stage);
 }
 
@@ -138,11 +166,9 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
   const run = async <T>(stage: StageName, work: () => Promise<T> | T): Promise<T> => {
     const startedAt = new Date();
     const t0 = performance.now();
+    let value: T;
     try {
-      const value = await work();
-      stageMs[stage] = performance.now() - t0;
-      await deps.onStage?.({ stage, startedAt, ms: stageMs[stage] });
-      return value;
+      value = await work();
     } catch (error) {
       const classified = classifyError(error, stage);
       await deps.onStage?.({
@@ -153,6 +179,10 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
       });
       throw classified;
     }
+    // Recording the stage (the database) is outside the try: its failure is not the stage's.
+    stageMs[stage] = performance.now() - t0;
+    await deps.onStage?.({ stage, startedAt, ms: stageMs[stage] });
+    return value;
   };
 
   const files = await run('retrieve', () => deps.pacs.retrieveSeries(ref));
@@ -171,15 +201,32 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
   const segStart = new Date();
   const t0 = performance.now();
   let laMs = 0;
+  // The job stage segmentStudy is in: the LA model's until its last step (la-postprocess) is
+  // done. (The time spent is no guide: preparing the LA input counts before the network runs.)
+  let current: StageName = 'la_model';
+  const { la, scar } = deps.networks.networks;
+  const inRuntime = (network: string) => (error: unknown) => {
+    throw new InferenceRuntimeError(
+      `the ${network} network failed to run: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  };
   let result: StudySegmentation;
   try {
-    result = await segmentStudy(series.volume, deps.networks.networks, {
-      onStage: (e) => {
-        if (LA_PIPELINE.includes(e.stage)) laMs += e.ms;
+    result = await segmentStudy(
+      series.volume,
+      {
+        la: (input) => la(input).catch(inRuntime('LA')),
+        scar: (input) => scar(input).catch(inRuntime('scar')),
       },
-    });
+      {
+        onStage: (e) => {
+          if (LA_PIPELINE.includes(e.stage)) laMs += e.ms;
+          if (e.stage === 'la-postprocess') current = 'scar_model';
+        },
+      },
+    );
   } catch (error) {
-    const stage: StageName = laMs > 0 ? 'scar_model' : 'la_model';
+    const stage = current;
     const classified = classifyError(error, stage);
     await deps.onStage?.({
       stage,
