@@ -9,6 +9,7 @@ import {
   isExecutionProviderChoice,
   type ExecutionProviderChoice,
 } from '@lascar/core';
+import { redactDatabaseUrl } from '@lascar/db/config';
 
 /** The shipped weights: <repo>/models (this file is apps/worker/{src,dist}/config.{ts,js}). */
 export const DEFAULT_MODELS_DIR = path.resolve(
@@ -88,9 +89,8 @@ function httpUrl(env: Env, name: string, raw: string): string {
   return raw.replace(/\/+$/, '');
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
-}
+// Every URL form of a password (user:pw@, :pw@, ?password=), the database's own rule.
+const redact = redactDatabaseUrl;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 

@@ -9,7 +9,7 @@ import type { LoadedNetworks } from '@lascar/core/onnx';
 import type PgBoss from 'pg-boss';
 import { markJob, recordSeries, recordStage, saveResult, type PatientIdentity } from '@lascar/db';
 import type { Prisma, PrismaClient } from '@lascar/db';
-import type { Logger } from './log.js';
+import { withKnownPhi, type Logger } from './log.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { PacsClient } from '@lascar/pacs';
 import { PacsConfigurationJobError, PermanentJobError, processSeries } from './process-series.js';
@@ -36,18 +36,39 @@ function identityRecord(identity: StudyIdentity): PatientIdentity {
   ) as PatientIdentity;
 }
 
+const JOB_ROW_SELECT = {
+  id: true,
+  series: {
+    select: {
+      study: {
+        select: {
+          accessionNumber: true,
+          patient: { select: { patientId: true, patientName: true } },
+        },
+      },
+    },
+  },
+} satisfies Prisma.JobSelect;
+
 export async function runSegmentJob(
   job: PgBoss.JobWithMetadata<SegmentJobData>,
   deps: JobDeps,
 ): Promise<JobOutcome> {
   const { jobKey, studyInstanceUid, seriesInstanceUid } = job.data;
   const attempt = job.retryCount + 1;
-  const log = deps.log.child({ jobKey, studyInstanceUid, seriesInstanceUid, attempt });
-  const row = await deps.prisma.job.findUnique({ where: { jobKey }, select: { id: true } });
+  const jobLog = deps.log.child({ jobKey, studyInstanceUid, seriesInstanceUid, attempt });
+  const row = await deps.prisma.job.findUnique({ where: { jobKey }, select: JOB_ROW_SELECT });
   if (!row) {
-    log.error('queued job has no job row; dropped');
+    jobLog.error('queued job has no job row; dropped');
     return 'missing';
   }
+  // Errors from the PACS or the files may quote this patient's data in any form.
+  const { study } = row.series;
+  const log = withKnownPhi(jobLog, {
+    ...(study.patient?.patientId ? { patientId: study.patient.patientId } : {}),
+    ...(study.patient?.patientName ? { patientName: study.patient.patientName } : {}),
+    ...(study.accessionNumber ? { accessionNumber: study.accessionNumber } : {}),
+  });
   await markJob(deps.prisma, jobKey, {
     state: 'active',
     attempts: attempt,

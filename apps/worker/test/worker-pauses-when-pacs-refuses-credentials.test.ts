@@ -1,8 +1,11 @@
 // A worker configured with the wrong PACS password, against a real Orthanc that answers 401: the
 // job is not failed and not hammered (the worker stops taking jobs, the job stays in the queue),
 // /readyz names a configuration problem rather than an outage, and a worker with the right
-// password then completes the job: one SEG, one result.
+// password then completes the job: one SEG, one result. Every log line of the three worker
+// processes is kept: none carries the patient's data or a database password.
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/log.js';
 import type { RunningWorker } from '../src/worker.js';
 import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
 import {
@@ -19,15 +22,43 @@ let refused: RunningWorker;
 let lge: PhantomSeries;
 
 const REFUSED = 'retrieve: configuration: PACS refused the credentials (HTTP 401)';
+const PATIENT = {
+  patientName: 'Testperson^Harriet',
+  patientId: 'PID-808-HT',
+  patientBirthDate: '19470321',
+  accessionNumber: 'ACC-808-77',
+};
+// The test cluster trusts every local connection: it ignores these passwords, as the logs must.
+const DB_PASSWORDS = ['db-secret-userinfo', 'db-secret-query'];
+const logLines: string[] = [];
+const logs = {
+  log: createLogger(
+    'debug',
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    }),
+  ),
+};
+const withPassword = (form: 'userinfo' | 'query') =>
+  form === 'userinfo'
+    ? stack.postgres.url.replace('postgres@', `postgres:${DB_PASSWORDS[0]}@`)
+    : `${stack.postgres.url}?password=${DB_PASSWORDS[1]}`;
 
 beforeAll(async () => {
   stack = await startStack({ webhook: 'dropped' });
-  lge = phantomSeries(808, { scale: 0.5 });
+  lge = phantomSeries(808, { scale: 0.5, identity: PATIENT });
   await stack.store(lge.instances);
   // The series is queued by a process with the right credentials that takes no jobs itself.
   const intakeOnly = await stack.startWorker(
-    { LASCAR_CHANGES_POLL_SECONDS: '0', LASCAR_HTTP_PORT: '0' },
-    { consume: false, discover: false },
+    {
+      LASCAR_CHANGES_POLL_SECONDS: '0',
+      LASCAR_HTTP_PORT: '0',
+      DATABASE_URL: withPassword('userinfo'),
+    },
+    { consume: false, discover: false, ...logs },
   );
   const result = await intakeOnly.intake({
     series: { studyInstanceUid: lge.studyInstanceUid, seriesInstanceUid: lge.seriesInstanceUid },
@@ -37,8 +68,13 @@ beforeAll(async () => {
   expect(result.selected).toBe(true);
   await intakeOnly.stop();
   refused = await stack.startWorker(
-    { LASCAR_CHANGES_POLL_SECONDS: '0', LASCAR_HTTP_PORT: '0', LASCAR_PACS_PASSWORD: 'wrong' },
-    { discover: false },
+    {
+      LASCAR_CHANGES_POLL_SECONDS: '0',
+      LASCAR_HTTP_PORT: '0',
+      LASCAR_PACS_PASSWORD: 'wrong',
+      DATABASE_URL: withPassword('query'),
+    },
+    { discover: false, ...logs },
   );
 });
 
@@ -79,13 +115,24 @@ describe('a PACS that refuses the worker credentials', () => {
 
   it('completes the job once a worker has the right credentials', async () => {
     await refused.stop();
-    await stack.startWorker(
+    const worker = await stack.startWorker(
       { LASCAR_CHANGES_POLL_SECONDS: '0', LASCAR_HTTP_PORT: '0' },
-      { discover: false },
+      { discover: false, ...logs },
     );
     const job = await completedJob(stack, lge.seriesInstanceUid);
     expect(job.attempts).toBe(2);
     expect(job.error).toBeNull();
     await expectOneSegAndOneResult(stack, lge.studyInstanceUid, job.id);
+    await worker.stop();
+  });
+
+  it('logged none of the patient data or database passwords', () => {
+    const text = logLines.join('');
+    // The run was logged (the job went through) ...
+    expect(text).toContain('"msg":"job completed"');
+    expect(text).toContain(lge.seriesInstanceUid);
+    // ... without a trace of who the patient is, or of a password.
+    for (const secret of [...Object.values(PATIENT), 'Testperson', ...DB_PASSWORDS])
+      expect(text).not.toContain(secret);
   });
 });
