@@ -1,17 +1,7 @@
-import {
-  DicomError,
-  GeometryError,
-  generatePhantom,
-  LA_INPUT_SIZE,
-  phantomDicomDescription,
-  readDicomSeries,
-  writeMrSeries,
-  type LaNetwork,
-  type ScarNetwork,
-} from '@lascar/core';
-import type { LoadedNetworks } from '@lascar/core/onnx';
+import { DicomError, GeometryError, type LaNetwork, type ScarNetwork } from '@lascar/core';
 import { describe, expect, it } from 'vitest';
-import { PacsRequestError, requestFailure, type PacsClient } from '@lascar/pacs';
+import { PacsRequestError, requestFailure } from '@lascar/pacs';
+import { discLaNetwork, fakeNetworks, phantomPacs } from './fakes.test-helper.js';
 import { PacsUnavailableError } from '@lascar/pacs';
 import {
   classifyError,
@@ -121,42 +111,15 @@ describe('classifyError: data problems fail at once, outages are retried', () =>
 });
 
 describe('processSeries names the stage that failed', () => {
-  const phantom = generatePhantom(21, { scale: 0.2 });
-  const described = phantomDicomDescription(phantom.truth, 'phantom-21');
-  const instances = writeMrSeries(phantom.image, described.identity, described.acquisition);
-  const ref = {
-    studyInstanceUid: described.identity.studyInstanceUid,
-    seriesInstanceUid: readDicomSeries(instances).source.seriesInstanceUid,
-  };
-  const pacs: PacsClient = {
-    ping: async () => undefined,
-    seriesAttributes: async () => {
-      throw new Error('not used');
-    },
-    retrieveSeries: async () => instances.map((bytes, n) => ({ name: `${n}.dcm`, bytes })),
-    storeInstances: async () => undefined,
-    searchSeries: async () => [],
-  };
-  /** An LA network that finds a disc in the middle of each canvas. */
-  const disc: LaNetwork = async ({ count }) => {
-    const size = LA_INPUT_SIZE;
-    const out = new Float32Array(count * size * size);
-    for (let b = 0; b < count; b++)
-      for (let y = 0; y < size; y++)
-        for (let x = 0; x < size; x++)
-          if ((x - size / 2) ** 2 + (y - size / 2) ** 2 < 30 ** 2)
-            out[b * size * size + y * size + x] = 0.9;
-    return out;
-  };
+  const { pacs, ref } = phantomPacs(21);
   const failing = async (): Promise<Float32Array> => {
     throw new Error('onnxruntime: Failed to allocate memory');
   };
   const run = async (la: LaNetwork, scar: ScarNetwork) => {
     const stages: StageReport[] = [];
-    const networks = { networks: { la, scar } } as Pick<LoadedNetworks, 'networks'>;
     const error = await processSeries(ref, {
       pacs,
-      networks: networks as LoadedNetworks,
+      networks: fakeNetworks(la, scar),
       modelVersion: 'test',
       onStage: (s) => {
         stages.push(s);
@@ -178,7 +141,7 @@ describe('processSeries names the stage that failed', () => {
   });
 
   it('a scar network failure is the scar model stage', async () => {
-    const { error, failed } = await run(disc, failing);
+    const { error, failed } = await run(discLaNetwork, failing);
     expect(failed.map((s) => s.stage)).toEqual(['scar_model']);
     expect((error as Error).message).toMatch(/^scar_model: the scar network failed to run/);
   });

@@ -11,6 +11,7 @@
  * expireInSeconds pass and it is retried like any failure.
  */
 import { createHash } from 'node:crypto';
+import type { Prisma } from '@lascar/db';
 import PgBoss from 'pg-boss';
 import type { WorkerConfig } from './config.js';
 
@@ -69,6 +70,52 @@ export async function startQueue(
     retentionDays: 14,
   });
   return boss;
+}
+
+/** One attempt at a job, as its handler got it: pg-boss's id and the retry count fetched with. */
+export interface QueueAttempt {
+  readonly id: string;
+  readonly retryCount: number;
+}
+
+/** A queue entry's state (pg-boss's job_state). */
+export type QueueEntryState = 'created' | 'retry' | 'active' | 'completed' | 'cancelled' | 'failed';
+
+/**
+ * Locks an attempt's queue entry until the caller's transaction ends and says whether this
+ * attempt still holds it (active, with the retry count it was fetched with), or else the state
+ * the queue has moved it to. pg-boss gives an attempt up when its lease (expireInSeconds) runs
+ * out even while the handler still runs: the job is failed for retry, or fetched again, and that
+ * attempt must not record its outcome, or the Job table would say one thing and the queue another.
+ */
+export async function lockAttempt(
+  tx: Prisma.TransactionClient,
+  attempt: QueueAttempt,
+): Promise<{ held: boolean; state?: QueueEntryState }> {
+  const [entry] = await tx.$queryRaw<{ state: QueueEntryState; retry_count: number }[]>`
+    SELECT state::text AS state, retry_count FROM pgboss.job
+     WHERE name = ${SEGMENT_QUEUE} AND id = ${attempt.id}::uuid
+       FOR UPDATE`;
+  if (!entry) return { held: false };
+  return {
+    held: entry.state === 'active' && entry.retry_count === attempt.retryCount,
+    state: entry.state,
+  };
+}
+
+/**
+ * Ends a held attempt's queue entry (locked by lockAttempt) with the Job row's outcome:
+ * completed, or failed for good. pg-boss's own completion after the handler returns then finds
+ * nothing active and changes nothing.
+ */
+export async function settleAttempt(
+  tx: Prisma.TransactionClient,
+  attempt: QueueAttempt,
+  state: 'completed' | 'failed',
+): Promise<void> {
+  await tx.$executeRaw`
+    UPDATE pgboss.job SET state = ${state}::pgboss.job_state, completed_on = now()
+     WHERE name = ${SEGMENT_QUEUE} AND id = ${attempt.id}::uuid`;
 }
 
 /** Queues a segmentation job; false when pg-boss already holds it (same key). */
