@@ -55,5 +55,5 @@ describe('the embedded database shared by the worker and the dashboard', () => {
     await page.goto('/patients');
     expect(await page.locator('[data-patient-row]').count()).toBe(seeds.length);
     await page.context().close();
-  });
+  }, 900_000);
 });

@@ -27,6 +27,9 @@ try {
     password: data.password,
     host: '127.0.0.1',
     port: data.port,
+    // Loopback clients in a process whose main thread runs the networks may take seconds to
+    // answer the SCRAM challenge on a loaded machine: be patient with them.
+    authenticationTimeoutMs: 60_000,
     ...(data.idleInTransactionTimeoutMs !== undefined
       ? { idleInTransactionTimeoutMs: data.idleInTransactionTimeoutMs }
       : {}),
