@@ -195,7 +195,7 @@ export async function startDashboardStack(
           return undefined;
         }
       },
-      60_000,
+      180_000,
     );
     chromium = await launchChromium();
     const browser = chromium;
