@@ -105,14 +105,12 @@ describe('a cardiologist reviewing scar burden', () => {
     const page = await stack.page(stack.accounts.cardiologist);
     await page.goto(`/patients/${patientRef}`);
     await page.getByTestId('trend-point').first().waitFor();
-    const points = await page
-      .getByTestId('trend-point')
-      .evaluateAll((els) =>
-        els.map((e) => ({
-          study: e.getAttribute('data-study'),
-          burden: e.getAttribute('data-burden'),
-        })),
-      );
+    const points = await page.getByTestId('trend-point').evaluateAll((els) =>
+      els.map((e) => ({
+        study: e.getAttribute('data-study'),
+        burden: e.getAttribute('data-burden'),
+      })),
+    );
     const expected = results
       .filter((r) => r.scarBurdenPercent !== null)
       .map((r) => ({ study: r.studyRef, burden: r.scarBurdenPercent }));

@@ -6,9 +6,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { embeddedUrl, readServerInfo, SERVER_INFO_FILE } from '@lascar/db';
 import { DicomWebPacsClient } from '@lascar/pacs';
 import {
   freePort,
@@ -54,6 +56,11 @@ export interface DashboardStack {
 export interface DashboardStackOptions {
   /** Start Orthanc and a worker process (for tests that need real results). */
   readonly withWorker?: boolean;
+  /**
+   * No DATABASE_URL: every process uses the embedded database in one data folder (the worker
+   * owns its server, the CLI and the dashboard attach), as the quick start runs them.
+   */
+  readonly embedded?: boolean;
   /** Extra dashboard environment (e.g. a short idle timeout). */
   readonly dashboardEnv?: Record<string, string>;
 }
@@ -64,7 +71,7 @@ function waitForExit(child: ChildProcess): Promise<void> {
     : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-export function addAccount(databaseUrl: string, account: Account): void {
+export function addAccount(databaseEnv: Record<string, string>, account: Account): void {
   const run = spawnSync(
     process.execPath,
     [
@@ -80,7 +87,7 @@ export function addAccount(databaseUrl: string, account: Account): void {
     ],
     {
       input: `${account.password}\n`,
-      env: { ...process.env, DATABASE_URL: databaseUrl },
+      env: { ...process.env, ...databaseEnv },
       encoding: 'utf8',
     },
   );
@@ -93,7 +100,12 @@ export async function startDashboardStack(
   const children: ChildProcess[] = [];
   const logs: string[] = [];
   const postgres = await startPostgres();
-  const db = new pg.Pool({ connectionString: postgres.url, max: 2 });
+  const dataDir = options.embedded ? await mkdtemp(path.join(tmpdir(), 'lascar-embedded-')) : '';
+  // Where every process finds the database: the server's URL, or the embedded data folder.
+  const databaseEnv: Record<string, string> = options.embedded
+    ? { LASCAR_DATA_DIR: dataDir, LASCAR_EMBEDDED_DB_PORT: '0' }
+    : { DATABASE_URL: postgres.url };
+  let db = new pg.Pool({ connectionString: postgres.url, max: 2 });
   let orthanc: OrthancInstance | undefined;
   let chromium: LaunchedBrowser | undefined;
   const secret = randomBytes(18).toString('hex');
@@ -121,15 +133,30 @@ export async function startDashboardStack(
         stableAgeSeconds: 1,
       });
       pacsEnv = workerPacsEnv(orthanc, secret);
-      spawnLascar(['worker'], {
+      const worker = spawnLascar(['worker'], {
         ...pacsEnv,
-        DATABASE_URL: postgres.url,
+        ...databaseEnv,
         LASCAR_MODELS_DIR: path.join(REPO, 'models'),
         LASCAR_EXECUTION_PROVIDER: 'cpu',
         LASCAR_HTTP_PORT: String(workerPort),
         LASCAR_CHANGES_POLL_SECONDS: '1',
         LASCAR_LOG_LEVEL: 'warn',
       });
+      if (options.embedded) {
+        // The worker owns the embedded server: wait for it, then read it as any client would.
+        const info = await waitFor(
+          'the worker to serve the embedded database',
+          async () => {
+            if (worker.exitCode !== null) throw new Error(`the worker exited:\n${logs.join('')}`);
+            return readServerInfo(path.join(dataDir, SERVER_INFO_FILE));
+          },
+          120_000,
+        );
+        await db.end();
+        db = new pg.Pool({ connectionString: embeddedUrl(info), max: 1 });
+        // An idle connection the server drops (it stops with the worker) is not a test failure.
+        db.on('error', () => undefined);
+      }
     }
     // The worker applies the migrations at start; without one, `lascar users add` does.
     const accounts = {
@@ -146,13 +173,13 @@ export async function startDashboardStack(
         name: 'Carla Cardio',
       },
     } as const satisfies Record<string, Account>;
-    addAccount(postgres.url, accounts.admin);
-    addAccount(postgres.url, accounts.cardiologist);
+    addAccount(databaseEnv, accounts.admin);
+    addAccount(databaseEnv, accounts.cardiologist);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const dashboard = spawnLascar(['dashboard'], {
       ...pacsEnv,
-      DATABASE_URL: postgres.url,
+      ...databaseEnv,
       LASCAR_AUTH_SECRET: randomBytes(32).toString('hex'),
       LASCAR_DASHBOARD_PORT: String(port),
       LASCAR_DASHBOARD_URL: url,
@@ -170,7 +197,7 @@ export async function startDashboardStack(
           return undefined;
         }
       },
-      60_000,
+      180_000,
     );
     chromium = await launchChromium();
     const browser = chromium;
@@ -207,11 +234,13 @@ export async function startDashboardStack(
       },
       async dispose() {
         await chromium?.close().catch(() => undefined);
+        // Our own connections first: the embedded server goes away with the worker.
+        await db.end();
         for (const c of children) c.kill('SIGTERM');
         await Promise.all(children.map(waitForExit));
-        await db.end();
         await orthanc?.dispose();
         await postgres.stop();
+        if (dataDir) await rm(dataDir, { recursive: true, force: true });
       },
     };
   } catch (error) {

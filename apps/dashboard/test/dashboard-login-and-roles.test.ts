@@ -14,7 +14,7 @@ let stack: DashboardStack;
 
 beforeAll(async () => {
   stack = await startDashboardStack();
-});
+}, 600_000);
 
 afterAll(async () => {
   await stack?.dispose();
@@ -125,7 +125,9 @@ describe('the dashboard door', () => {
     await temp.getByLabel('Email').fill('temp@test.local');
     await temp.getByLabel('Password').fill('a-long-temporary-password');
     await temp.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => temp.getByRole('alert').filter({ hasText: /\S/ }).textContent()).toContain('disabled');
+    await expect
+      .poll(() => temp.getByRole('alert').filter({ hasText: /\S/ }).textContent())
+      .toContain('disabled');
     const audit = await stack.query<{ action: string; outcome: string; role: string }>(
       `SELECT action, outcome, role FROM "AuditEvent" WHERE "userEmail" = $1 AND action LIKE 'user.%' ORDER BY at`,
       [stack.accounts.admin.email],

@@ -66,9 +66,7 @@ export async function openDatabase(
     // Migrations take an advisory lock, which excludes nobody on the embedded database (every
     // client shares PGlite's one session): there only the process that owns the server migrates.
     const migrate = (options.migrate ?? true) && (embedded ? embedded.owner : true);
-    const migrations = migrate
-      ? await applyMigrations(url)
-      : { applied: [], alreadyApplied: [] };
+    const migrations = migrate ? await applyMigrations(url) : { applied: [], alreadyApplied: [] };
     const poolSize = embedded ? 4 : 10;
     const prisma = new PrismaClient({
       adapter: new PrismaPg({ connectionString: url, max: poolSize }),

@@ -18,12 +18,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import pg from 'pg';
-import { startWireServer, type WireServer } from './wire-server.js';
+import type { ServerThreadData } from './embedded-thread.js';
 
 export interface EmbeddedDatabase {
   /** postgres://... connection string for pg / Prisma / pg-boss. */
@@ -121,28 +123,20 @@ async function startOwner(
 ): Promise<EmbeddedDatabase> {
   // A server.json still here was left by an owner that died: its server is gone.
   await rm(infoPath, { force: true });
-  const db = await PGlite.create({ dataDir });
-  let server: WireServer | undefined;
+  const password = randomBytes(24).toString('hex');
+  let server: ServerThread | undefined;
   try {
-    const password = randomBytes(24).toString('hex');
-    server = await startWireServer({
-      db,
-      password,
-      host: '127.0.0.1',
-      port: options.port,
-      ...(options.idleInTransactionTimeoutMs !== undefined
-        ? { idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs }
-        : {}),
-      ...(options.onFatal ? { onFatal: options.onFatal } : {}),
-    }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'EADDRINUSE') {
-        throw new Error(
-          `embedded database: 127.0.0.1:${options.port} is in use by another program; ` +
-            'set LASCAR_EMBEDDED_DB_PORT to a free port (0 picks one)',
-        );
-      }
-      throw error;
-    });
+    server = await startServerThread(
+      {
+        dataDir,
+        password,
+        port: options.port,
+        ...(options.idleInTransactionTimeoutMs !== undefined
+          ? { idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs }
+          : {}),
+      },
+      options.onFatal,
+    );
     const info: ServerInfo = {
       host: server.host,
       port: server.port,
@@ -159,7 +153,6 @@ async function startOwner(
     await rename(tmp, infoPath);
   } catch (error) {
     await server?.stop();
-    await db.close();
     throw error;
   }
   const running = server;
@@ -185,7 +178,6 @@ async function startOwner(
         try {
           await rm(infoPath, { force: true });
           await running.stop();
-          await db.close();
         } finally {
           heldHere.delete(lockPath);
           process.off('exit', onExit);
@@ -195,6 +187,66 @@ async function startOwner(
       return stopped;
     },
   };
+}
+
+interface ServerThread {
+  readonly host: string;
+  readonly port: number;
+  /** Stops the wire server, closes PGlite, ends the thread. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The thread's compiled module, found through the package (dist/embedded-thread.js) so that it
+ * resolves from the TypeScript sources (tests), from dist/, and from a test's bundled copy alike;
+ * the build runs before anything starts a server.
+ */
+function threadModule(): URL {
+  const pkg = createRequire(import.meta.url).resolve('@lascar/db/package.json');
+  return pathToFileURL(path.join(path.dirname(pkg), 'dist', 'embedded-thread.js'));
+}
+
+/** PGlite and the wire server on a thread of their own (see embedded-thread.ts). */
+function startServerThread(
+  data: ServerThreadData,
+  onFatal: ((error: Error) => void) | undefined,
+): Promise<ServerThread> {
+  const thread = new Worker(threadModule(), { workerData: data });
+  return new Promise((resolve, reject) => {
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= new Promise<void>((done) => {
+        const timer = setTimeout(() => void thread.terminate().then(() => done()), 15_000);
+        thread.once('exit', () => {
+          clearTimeout(timer);
+          done();
+        });
+        thread.postMessage('stop');
+      });
+      return stopping;
+    };
+    thread.on(
+      'message',
+      (m: { type: string; host?: string; port?: number; message?: string; code?: string }) => {
+        if (m.type === 'ready') resolve({ host: m.host!, port: m.port!, stop });
+        else if (m.type === 'error') {
+          void thread.terminate();
+          reject(
+            m.code === 'EADDRINUSE'
+              ? new Error(
+                  `embedded database: 127.0.0.1:${data.port} is in use by another program; ` +
+                    'set LASCAR_EMBEDDED_DB_PORT to a free port (0 picks one)',
+                )
+              : new Error(`embedded database: ${m.message}`),
+          );
+        } else if (m.type === 'fatal') onFatal?.(new Error(m.message));
+      },
+    );
+    thread.once('error', (error) => reject(error));
+    thread.once('exit', (code) => {
+      if (!stopping) reject(new Error(`embedded database: its server thread exited (${code})`));
+    });
+  });
 }
 
 export async function readServerInfo(infoPath: string): Promise<ServerInfo | undefined> {

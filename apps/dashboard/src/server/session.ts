@@ -7,6 +7,7 @@ import 'server-only';
 import { isRole, sessionTooOld, type Role } from '@lascar/auth';
 import { forbidden, redirect, unauthorized } from 'next/navigation';
 import { headers } from 'next/headers';
+import { cache } from 'react';
 import { auth } from './auth';
 import { config } from './config';
 import { prisma } from './db';
@@ -19,8 +20,11 @@ export interface SignedInUser {
   readonly sessionId: string;
 }
 
-/** The signed-in user of this request, or null (no session, expired, disabled, unknown role). */
-export async function currentUser(): Promise<SignedInUser | null> {
+/**
+ * The signed-in user of this request, or null (no session, expired, disabled, unknown role).
+ * Memoised per request (React cache): the layout and the page both ask, one lookup answers.
+ */
+export const currentUser = cache(async (): Promise<SignedInUser | null> => {
   const h = await headers();
   // The proxy already refreshed the sliding expiry for this request: read only.
   const session = await (
@@ -43,7 +47,7 @@ export async function currentUser(): Promise<SignedInUser | null> {
     role: user.role,
     sessionId: session.session.id,
   };
-}
+});
 
 /** For pages: the user, or a redirect to /login. */
 export async function requireUser(): Promise<SignedInUser> {

@@ -2,7 +2,7 @@ import { listPatients } from '@lascar/db';
 import { Flag, TrendingDown, TrendingUp } from 'lucide-react';
 import type { Metadata } from 'next';
 import Link from 'next/link';
-import { StageBadges } from '@/components/clinical';
+import { StageBadges, SyntheticBanner } from '@/components/clinical';
 import { Badge, Button, Input, Table, Td, Th, buttonClass } from '@/components/ui';
 import { percent, personName, points } from '@/lib/format';
 import { audit } from '@/server/audit';
@@ -36,6 +36,7 @@ export default async function PatientsPage({
     `/patients?${new URLSearchParams({ ...(q ? { q } : {}), page: String(p) })}`;
   return (
     <div className="space-y-4">
+      <SyntheticBanner show={result.rows.some((r) => r.latest?.syntheticTraining)} />
       <div className="flex flex-wrap items-end justify-between gap-4">
         <div>
           <h1 className="text-2xl font-semibold">Patients</h1>

@@ -175,7 +175,6 @@ function Result({ result: r, user }: { result: ResultDetail; user: SignedInUser 
           <div className="flex flex-wrap gap-4">
             {r.overlays.map((o) => (
               <figure key={o.sliceIndex} className="space-y-1">
-                {/* eslint-disable-next-line @next/next/no-img-element -- authenticated, uncached PNG from our API */}
                 <img
                   src={`/api/overlays/${r.measurementRef}/${o.sliceIndex}.png`}
                   width={o.width}
