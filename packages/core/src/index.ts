@@ -30,3 +30,4 @@ export * from './dicom/codecs.js';
 export * from './execution-provider.js';
 export * from './selection.js';
 export * from './model-version.js';
+export * from './orientation.js';
