@@ -166,7 +166,7 @@ describe('slice orientation rule', () => {
       ],
     });
     expect(sliceOrientationProblem(coronal)).toBe(
-      'slice normal 90\u00b0 from axial (a coronal stack): only axial LGE stacks, tilted at most 45\u00b0, are supported',
+      'slice normal 90\u00b0 from axial (coronal slices): only axial LGE stacks, tilted at most 45\u00b0, are supported',
     );
     const sagittal = makeGeometry({
       dims: [4, 4, 4],
@@ -177,8 +177,8 @@ describe('slice orientation rule', () => {
         [-1, 0, 0],
       ],
     });
-    expect(sliceOrientationProblem(sagittal)).toMatch(/^slice normal 90° from axial \(a sagittal/);
-    expect(sliceOrientationProblem(tilted(80))).toMatch(/^slice normal 80° from axial \(a coronal/);
+    expect(sliceOrientationProblem(sagittal)).toMatch(/^slice normal 90° from axial \(sagittal/);
+    expect(sliceOrientationProblem(tilted(80))).toMatch(/^slice normal 80° from axial \(coronal/);
     expect(sliceOrientationProblem(tilted(50))).toMatch(/^slice normal 50° from axial/);
   });
 });

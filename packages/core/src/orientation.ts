@@ -253,5 +253,5 @@ export function sliceOrientationProblem(
   const tilt = sliceTiltDeg(row, column);
   const moved = standardOrientationOf(g).axes[2] !== 2;
   if (tilt <= maxTiltDeg + 1e-9 && !moved) return undefined;
-  return `slice normal ${tilt.toFixed(0)}\u00b0 from axial (a ${slicePlaneName(row, column)} stack): only axial LGE stacks, tilted at most ${maxTiltDeg}\u00b0, are supported`;
+  return `slice normal ${tilt.toFixed(0)}\u00b0 from axial (${slicePlaneName(row, column)} slices): only axial LGE stacks, tilted at most ${maxTiltDeg}\u00b0, are supported`;
 }
