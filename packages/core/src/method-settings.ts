@@ -26,7 +26,8 @@ export interface MethodSettings {
    * histogram channel computed) there. The shipped scar model was trained with 5.
    */
   readonly boundaryBandMm: number;
-  /** Thickness of the LA wall shell used for the burden, mm (see quantify.ts). */
+  /** Thickness of the LA wall shell used for the burden, mm: half inside the cavity surface, half
+   * outside (see quantify.ts). */
   readonly wallThicknessMm: number;
   /**
    * Foreground where probability > this, for both networks. Unset: each network's own manifest

@@ -125,7 +125,8 @@ export const PIPELINE_STAGES = [
   },
   {
     name: 'quantify',
-    description: 'LA and scar volumes, 3 mm wall shell, scar burden, Utah and DECAAF stages',
+    description:
+      'LA and scar volumes, 3 mm wall shell centred on the cavity surface, scar burden, Utah and DECAAF stages',
   },
 ] as const;
 
