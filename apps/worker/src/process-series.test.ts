@@ -1,4 +1,4 @@
-import { DicomError } from '@lascar/core';
+import { DicomError, UnsupportedOrientationError } from '@lascar/core';
 import { describe, expect, it } from 'vitest';
 import { PacsRequestError } from './pacs/errors.js';
 import { PacsUnavailableError } from './pacs/types.js';
@@ -30,6 +30,19 @@ describe('classifyError', () => {
     expect(
       classifyError(new PacsRequestError('POST', 'http://pacs/s', 409), 'store'),
     ).toBeInstanceOf(PermanentJobError);
+  });
+
+  it('does not retry a stack the pipeline refuses for its slice orientation', () => {
+    const coronal = classifyError(
+      new UnsupportedOrientationError(
+        'slice normal 90° from axial (coronal slices): only axial LGE stacks, tilted at most 45°, are supported',
+      ),
+      'la_model',
+    );
+    expect(coronal).toBeInstanceOf(PermanentJobError);
+    expect(coronal.message).toBe(
+      'la_model: unsupported series: slice normal 90° from axial (coronal slices): only axial LGE stacks, tilted at most 45°, are supported',
+    );
   });
 });
 

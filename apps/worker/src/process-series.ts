@@ -11,7 +11,9 @@ import {
   readDicomSeries,
   segmentationUids,
   segmentStudy,
+  UnsupportedOrientationError,
   writeSegmentation,
+  type MethodSettings,
   type SourceSeries,
   type StageName as PipelineStage,
   type StudySegmentation,
@@ -39,6 +41,7 @@ export const JOB_STAGES: readonly StageName[] = [
 ];
 
 const LA_PIPELINE: readonly PipelineStage[] = [
+  'orient',
   'la-input',
   'la-network',
   'la-restore',
@@ -56,6 +59,8 @@ export interface ProcessDeps {
   readonly pacs: PacsClient;
   readonly networks: LoadedNetworks;
   readonly modelVersion: string;
+  /** The method's settings (worker configuration); unset = the paper's values. */
+  readonly method?: MethodSettings;
   readonly onStage?: (report: StageReport) => void | Promise<void>;
 }
 
@@ -119,6 +124,8 @@ export function classifyError(
   }
   if (error instanceof NetworkOutputError)
     return new PermanentJobError(`${stage}: ${message}`, stage);
+  if (error instanceof UnsupportedOrientationError)
+    return new PermanentJobError(`${stage}: unsupported series: ${message}`, stage);
   // Anything else (a socket reset, the database restarting): retry, within the retry limit.
   return new RetryableJobError(`${stage}: ${message}`, stage);
 }
@@ -164,6 +171,7 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
   let result: StudySegmentation;
   try {
     result = await segmentStudy(series.volume, deps.networks.networks, {
+      ...(deps.method ? { method: deps.method } : {}),
       onStage: (e) => {
         if (LA_PIPELINE.includes(e.stage)) laMs += e.ms;
       },
@@ -240,6 +248,16 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
         : 'Research use only: not a medical device.',
       models: { la: describe(manifests.la), scar: describe(manifests.scar) },
       stages: q.stages,
+      // The burden's parts (quantify.ts), the settings and the orientation the networks saw.
+      burdenParts: {
+        scarInWallVolumeMl: q.scarInWallVolumeMl,
+        scarInShellVolumeMl: q.scarInShellVolumeMl,
+        scarInCavityVolumeMl: q.scarInCavityVolumeMl,
+        scarOutsideWallVolumeMl: q.scarOutsideWallVolumeMl,
+        wallVolumeMl: q.wallVolumeMl,
+      },
+      method: result.settings,
+      orientation: result.orientation,
       grid: { dims: series.volume.geometry.dims, spacingMm: series.volume.geometry.spacing },
       patchCount: result.patchCount,
       providerFallbacks: deps.networks.providerFallbacks,
