@@ -195,15 +195,8 @@ export async function startWorker(
           })
         : undefined;
 
-    const jobDeps = {
-      prisma: db.prisma,
-      pacs,
-      networks,
-      modelVersion,
-      method: config.method,
-      log,
-      metrics,
-    };
+    const { method } = config;
+    const jobDeps = { prisma: db.prisma, pacs, networks, modelVersion, method, log, metrics };
     if (options.consume ?? true) {
       // pg-boss 10 has no team size: one work() per concurrent job, each fetching one at a time.
       for (let n = 0; n < config.concurrency; n++) {
