@@ -4,7 +4,7 @@
  * retrying / failed with the error. A permanent failure (corrupt or unsuitable series) is not
  * retried; a retryable one is thrown back to pg-boss, which retries it with backoff.
  */
-import type { StudyIdentity } from '@lascar/core';
+import type { MethodSettings, StudyIdentity } from '@lascar/core';
 import type { LoadedNetworks } from '@lascar/core/onnx';
 import type PgBoss from 'pg-boss';
 import { markJob, recordSeries, recordStage, saveResult, type PatientIdentity } from '@lascar/db';
@@ -26,6 +26,7 @@ export interface JobDeps {
   readonly pacs: PacsClient;
   readonly networks: LoadedNetworks;
   readonly modelVersion: string;
+  readonly method?: MethodSettings;
   readonly log: Logger;
   readonly metrics?: WorkerMetrics;
   /** The PACS refused the worker's credentials: stop taking jobs until it accepts them. */
@@ -127,6 +128,7 @@ export async function runSegmentJob(
         pacs: deps.pacs,
         networks: deps.networks,
         modelVersion: deps.modelVersion,
+        ...(deps.method ? { method: deps.method } : {}),
         onStage: async (s) => {
           deps.metrics?.stageSeconds.observe(
             { stage: s.stage, outcome: s.error ? 'error' : 'ok' },

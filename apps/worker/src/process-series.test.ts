@@ -1,4 +1,10 @@
-import { DicomError, GeometryError, type LaNetwork, type ScarNetwork } from '@lascar/core';
+import {
+  DicomError,
+  GeometryError,
+  UnsupportedOrientationError,
+  type LaNetwork,
+  type ScarNetwork,
+} from '@lascar/core';
 import { describe, expect, it } from 'vitest';
 import { PacsRequestError, requestFailure } from '@lascar/pacs';
 import { discLaNetwork, fakeNetworks, phantomPacs } from './fakes.test-helper.js';
@@ -39,6 +45,19 @@ describe('classifyError', () => {
     expect(
       classifyError(new PacsRequestError('POST', 'http://pacs/s', 409), 'store'),
     ).toBeInstanceOf(PermanentJobError);
+  });
+
+  it('does not retry a stack the pipeline refuses for its slice orientation', () => {
+    const coronal = classifyError(
+      new UnsupportedOrientationError(
+        'slice normal 90° from axial (coronal slices): only axial LGE stacks, tilted at most 45°, are supported',
+      ),
+      'la_model',
+    );
+    expect(coronal).toBeInstanceOf(PermanentJobError);
+    expect(coronal.message).toBe(
+      'la_model: unsupported series: slice normal 90° from axial (coronal slices): only axial LGE stacks, tilted at most 45°, are supported',
+    );
   });
 });
 

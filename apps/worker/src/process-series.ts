@@ -12,9 +12,11 @@ import {
   readDicomSeries,
   segmentationUids,
   segmentStudy,
+  UnsupportedOrientationError,
   writeMeasurementReport,
   writeSegmentation,
   type MeasurementReportInput,
+  type MethodSettings,
   type SourceSeries,
   type StageName as PipelineStage,
   type StudySegmentation,
@@ -42,6 +44,7 @@ export const JOB_STAGES: readonly StageName[] = [
 ];
 
 const LA_PIPELINE: readonly PipelineStage[] = [
+  'orient',
   'la-input',
   'la-network',
   'la-restore',
@@ -62,6 +65,8 @@ export interface ProcessDeps {
   readonly pacs: PacsClient;
   readonly networks: LoadedNetworks;
   readonly modelVersion: string;
+  /** The method's settings (worker configuration); unset = the paper's values. */
+  readonly method?: MethodSettings;
   readonly onStage?: (report: StageReport) => void | Promise<void>;
 }
 
@@ -151,10 +156,12 @@ export function classifyError(
   }
   if (error instanceof NetworkOutputError)
     return new PermanentJobError(`${stage}: ${message}`, stage);
+  if (error instanceof UnsupportedOrientationError)
+    return new PermanentJobError(`${stage}: unsupported series: ${message}`, stage);
   if (error instanceof InferenceRuntimeError)
     return new RetryableJobError(`${stage}: ${message}`, stage);
   // Loading, segmenting and writing compute on bytes already here: a GeometryError, NaN
-  // intensities (RangeError), an orientation the method refuses fail the same way every time.
+  // intensities (RangeError) fail the same way every time.
   if (LOCAL_STAGES.includes(stage))
     return new PermanentJobError(`${stage}: unusable series: ${message}`, stage);
   // Retrieving and storing talk to the PACS: a socket reset is worth retrying, within the limit.
@@ -219,6 +226,7 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
         scar: (input) => scar(input).catch(inRuntime('scar')),
       },
       {
+        ...(deps.method ? { method: deps.method } : {}),
         onStage: (e) => {
           if (LA_PIPELINE.includes(e.stage)) laMs += e.ms;
           if (e.stage === 'la-postprocess') current = 'scar_model';
@@ -323,7 +331,7 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
     scarVolumeMl: q.scarVolumeMl,
     wallVolumeMl: q.wallVolumeMl,
     scarBurdenPercent: q.scarBurdenPercent,
-    scarInShellMl: q.scarInWallVolumeMl,
+    scarInShellMl: q.scarInShellVolumeMl,
     scarInCavityMl: q.scarInCavityVolumeMl,
     burdenMethod: q.burdenMethod,
     wallDefinition: q.wallDefinition,
@@ -338,6 +346,16 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
       notice,
       models: { la: describe(manifests.la), scar: describe(manifests.scar) },
       stages: q.stages,
+      // The burden's parts (quantify.ts), the settings and the orientation the networks saw.
+      burdenParts: {
+        scarInWallVolumeMl: q.scarInWallVolumeMl,
+        scarInShellVolumeMl: q.scarInShellVolumeMl,
+        scarInCavityVolumeMl: q.scarInCavityVolumeMl,
+        scarOutsideWallVolumeMl: q.scarOutsideWallVolumeMl,
+        wallVolumeMl: q.wallVolumeMl,
+      },
+      method: result.settings,
+      orientation: result.orientation,
       grid: { dims: series.volume.geometry.dims, spacingMm: series.volume.geometry.spacing },
       patchCount: result.patchCount,
       providerFallbacks: deps.networks.providerFallbacks,

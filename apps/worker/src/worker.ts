@@ -244,6 +244,7 @@ export async function startWorker(
       pacs,
       networks,
       modelVersion,
+      method: config.method,
       log,
       metrics,
       onPacsRefused,

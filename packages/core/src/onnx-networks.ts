@@ -103,8 +103,9 @@ export function parseModelManifest(
     if (typeof m[field] !== 'number') fail(`'${field}' must be a number`);
   }
   const thresholds = m.thresholds as Record<string, unknown> | undefined;
-  if (typeof thresholds?.probability !== 'number')
-    fail("'thresholds.probability' must be a number");
+  const p = thresholds?.probability;
+  if (typeof p !== 'number' || !(p > 0 && p < 1))
+    fail(`'thresholds.probability' must be a number between 0 and 1, got ${JSON.stringify(p)}`);
   const data = m.training_data as Record<string, unknown> | undefined;
   if (typeof data?.summary !== 'string') fail("'training_data.summary' must be a string");
   if (!Array.isArray(m.inputs)) fail("'inputs' must be a list");
@@ -182,6 +183,11 @@ export async function openStudyNetworks(
           dims: [input.count, SCAR_PATCH_CHANNELS, SCAR_PATCH_SIZE, SCAR_PATCH_SIZE],
         },
       }),
+    // Each network is thresholded as its manifest says it was validated.
+    thresholds: {
+      la: files.la.manifest.thresholds.probability,
+      scar: files.scar.manifest.thresholds.probability,
+    },
   };
   return {
     networks,
