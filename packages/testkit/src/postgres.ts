@@ -4,16 +4,19 @@
  * nothing outside can reach it), trust authentication, removed afterwards. Runs the server as
  * the `postgres` user when the tests run as root (PostgreSQL refuses to run as root).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { freePort } from '@lascar/pacs/orthanc';
 
 export interface PostgresCluster {
   readonly url: string;
   readonly port: number;
+  /** `pg_ctl restart -m fast`: every connection is cut, the server is back on the same port. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -41,6 +44,10 @@ export async function startPostgres(): Promise<PostgresCluster> {
       ? (['runuser', ['-u', 'postgres', '--', cmd, ...args]] as const)
       : ([cmd, args] as const);
     execFileSync(full[0], [...full[1]], { stdio: ['ignore', 'pipe', 'pipe'] });
+  };
+  const runAsync = async (cmd: string, args: string[]) => {
+    const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+    await promisify(execFile)(file, argv);
   };
   if (asRoot) {
     const { uid, gid } = uidOf('postgres');
@@ -72,6 +79,19 @@ export async function startPostgres(): Promise<PostgresCluster> {
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
+    async restart() {
+      // Asynchronous: the caller keeps watching its workers while the server goes down and up.
+      await runAsync(path.join(bin, 'pg_ctl'), [
+        '-D',
+        data,
+        '-l',
+        path.join(root, 'postgres.log'),
+        '-m',
+        'fast',
+        '-w',
+        'restart',
+      ]);
+    },
     async stop() {
       try {
         run(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
