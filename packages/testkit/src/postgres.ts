@@ -17,6 +17,10 @@ export interface PostgresCluster {
   readonly port: number;
   /** `pg_ctl restart -m fast`: every connection is cut, the server is back on the same port. */
   restart(): Promise<void>;
+  /** Stops the server (fast: connections cut), keeping its data for resume(). */
+  pause(): Promise<void>;
+  /** Starts a paused server again on the same port. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,7 +70,7 @@ export async function startPostgres(): Promise<PostgresCluster> {
     'UTF8',
   ]);
   const port = await freePort();
-  run(path.join(bin, 'pg_ctl'), [
+  const startArgs = [
     '-D',
     data,
     '-l',
@@ -75,12 +79,15 @@ export async function startPostgres(): Promise<PostgresCluster> {
     '-o',
     `-c listen_addresses=127.0.0.1 -p ${port} -k ${root} -c fsync=off -c max_connections=100`,
     'start',
-  ]);
+  ];
+  run(path.join(bin, 'pg_ctl'), startArgs);
+  // Asynchronous: the caller keeps watching its workers while the server goes down and up.
+  const pause = () => runAsync(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
+  const resume = () => runAsync(path.join(bin, 'pg_ctl'), startArgs);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     async restart() {
-      // Asynchronous: the caller keeps watching its workers while the server goes down and up.
       await runAsync(path.join(bin, 'pg_ctl'), [
         '-D',
         data,
@@ -92,6 +99,8 @@ export async function startPostgres(): Promise<PostgresCluster> {
         'restart',
       ]);
     },
+    pause,
+    resume,
     async stop() {
       try {
         run(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
