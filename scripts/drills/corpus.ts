@@ -348,29 +348,71 @@ export async function buildCorpus(options: CorpusOptions): Promise<CorpusCase[]>
   }
 }
 
-async function build(options: CorpusOptions, work: string): Promise<CorpusCase[]> {
-  const phantom = generatePhantom(options.seed, { scale: options.scale });
-  const described = phantomDicomDescription(phantom.truth, 'drill');
-  // The slices around the LA's centre: the part of the stack the networks have work to do on.
+/** A phantom cut down to `slices` slices around its LA (where the networks have work to do). */
+export function phantomAroundLa(
+  seed: number,
+  scale: number,
+  slices: number,
+): {
+  phantom: ReturnType<typeof generatePhantom>;
+  lge: Volume<Int16Array>;
+  centre: { j: number; k: number };
+} {
+  const phantom = generatePhantom(seed, { scale });
   const [nx, ny, nz] = phantom.image.geometry.dims;
   let sumK = 0;
-  let countK = 0;
   let sumJ = 0;
+  let count = 0;
   for (let v = 0; v < phantom.la.data.length; v++)
     if (phantom.la.data[v]) {
       sumK += Math.floor(v / (nx * ny));
       sumJ += Math.floor(v / nx) % ny;
-      countK++;
+      count++;
     }
-  const centreK = countK ? Math.round(sumK / countK) : Math.floor(nz / 2);
-  const centreJ = countK ? Math.round(sumJ / countK) : Math.floor(ny / 2);
-  const n = Math.min(options.slices, nz);
-  const k0 = Math.max(0, Math.min(nz - n, centreK - Math.floor(n / 2)));
+  const k = count ? Math.round(sumK / count) : Math.floor(nz / 2);
+  const j = count ? Math.round(sumJ / count) : Math.floor(ny / 2);
+  const n = Math.min(slices, nz);
+  const k0 = Math.max(0, Math.min(nz - n, k - Math.floor(n / 2)));
   const lge = crop(phantom.image, [
     [0, nx],
     [0, ny],
     [k0, n],
   ]);
+  return { phantom, lge, centre: { j, k } };
+}
+
+export interface PhantomStudy {
+  readonly name: string;
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly instances: Uint8Array[];
+}
+
+/** A small LGE study (one series) for the fault drills: its own UIDs, selected as LGE. */
+export function phantomStudy(seed: number, name: string, scale = 0.5, slices = 4): PhantomStudy {
+  const { phantom, lge } = phantomAroundLa(seed, scale, slices);
+  const described = phantomDicomDescription(phantom.truth, name);
+  const studyInstanceUid = deterministicUid('lascar drill study', name);
+  const seriesInstanceUid = deterministicUid('lascar drill series', name, '');
+  const instances = writeMrSeries(
+    lge,
+    {
+      ...described.identity,
+      patientName: 'DRILL^FAULT',
+      patientId: `DRILL-${name}`,
+      studyInstanceUid,
+    },
+    { ...described.acquisition, seriesInstanceUid },
+  );
+  return { name, studyInstanceUid, seriesInstanceUid, instances };
+}
+
+async function build(options: CorpusOptions, work: string): Promise<CorpusCase[]> {
+  const { phantom, lge, centre } = phantomAroundLa(options.seed, options.scale, options.slices);
+  const described = phantomDicomDescription(phantom.truth, 'drill');
+  const [nx, ny, nz] = phantom.image.geometry.dims;
+  const n = lge.geometry.dims[2];
+  const centreJ = centre.j;
 
   const identity = (caseName: string): StudyIdentity => ({
     ...described.identity,
@@ -653,12 +695,7 @@ async function build(options: CorpusOptions, work: string): Promise<CorpusCase[]
 
   // --- folders and series that hold more than they should ---
   {
-    const second = generatePhantom(options.seed + 1, { scale: options.scale });
-    const other = crop(second.image, [
-      [0, second.image.geometry.dims[0]],
-      [0, second.image.geometry.dims[1]],
-      [Math.max(0, Math.floor(second.image.geometry.dims[2] / 2) - Math.floor(n / 2)), n],
-    ]);
+    const other = phantomAroundLa(options.seed + 1, options.scale, n).lge;
     const a = series('two-series');
     const b = writeMrSeries(other, identity('two-series'), {
       ...acquisition('two-series'),

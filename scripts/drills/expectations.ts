@@ -158,7 +158,8 @@ export function describeSeries(s: SeriesOutcome): string {
     case 'refused':
       return `refused by the PACS: ${s.message}`;
     case 'skipped':
-      return `skipped: ${s.message}`;
+      // The selection rules' reasons already start with "skipped: ...".
+      return /^skipped\b/i.test(s.message) ? s.message : `skipped: ${s.message}`;
     case 'completed':
       return `completed${s.attempts > 1 ? ` after ${plural(s.attempts, 'attempt')}` : ''}: LA ${
         s.laVolumeMl === null ? '-' : s.laVolumeMl.toFixed(1)

@@ -34,6 +34,8 @@ export interface DrillStack {
   store(bytes: Uint8Array): Promise<StoreResult>;
   /** Every series in Orthanc with its modality (GET /series?expand). */
   listSeries(): Promise<OrthancSeries[]>;
+  /** SeriesInstanceUIDs Orthanc has announced as stable (StableSeries in /changes). */
+  stableSeries(): Promise<Set<string>>;
   dispose(): Promise<void>;
 }
 
@@ -151,6 +153,20 @@ export async function startDrillStack(options: StackOptions = {}): Promise<Drill
         })),
       );
     },
+    async stableSeries() {
+      const changes = await orthancJson<{ Changes: { ChangeType: string; ID: string }[] }>(
+        '/changes?since=0&limit=10000',
+      );
+      const uids = new Set<string>();
+      for (const c of changes.Changes.filter((x) => x.ChangeType === 'StableSeries')) {
+        const series = await orthancJson<OrthancSeriesJson>(`/series/${c.ID}`).catch(
+          () => undefined,
+        );
+        if (series?.MainDicomTags.SeriesInstanceUID)
+          uids.add(series.MainDicomTags.SeriesInstanceUID);
+      }
+      return uids;
+    },
     async dispose() {
       await db.end().catch(() => undefined);
       await orthanc.dispose().catch(() => undefined);
@@ -175,6 +191,7 @@ export class WorkerProcess {
   private readyNow = false;
   private running = 0;
   private tail: string[] = [];
+  private messages = new Set<string>();
   private exitWaiters: ((exit: Exit) => void)[] = [];
   /** Every exit, in order (a restart starts the same object again). */
   readonly exits: Exit[] = [];
@@ -234,6 +251,7 @@ export class WorkerProcess {
     } catch {
       return;
     }
+    if (msg) this.messages.add(msg);
     if (msg === 'worker ready') this.readyNow = true;
     else if (msg === 'job started') this.running++;
     else if (
@@ -260,6 +278,12 @@ export class WorkerProcess {
 
   get pid(): number | undefined {
     return this.proc?.pid;
+  }
+
+  /** Whether any of its log lines (any start) had a message containing `text`. */
+  said(text: string): boolean {
+    for (const m of this.messages) if (m.includes(text)) return true;
+    return false;
   }
 
   /** The last lines it printed (for a crash report). */
