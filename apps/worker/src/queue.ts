@@ -123,3 +123,57 @@ export async function sendSegmentJob(boss: PgBoss, data: SegmentJobData): Promis
   const id = await boss.send(SEGMENT_QUEUE, { ...data }, { id: queueJobId(data.jobKey) });
   return id !== null;
 }
+
+/** Socket errors and PostgreSQL SQLSTATEs of a database connection lost or refused. */
+const CONNECTION_LOST_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  '57P01', // admin_shutdown (pg_ctl stop/restart -m fast)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, shutting down)
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  'P1001', // Prisma: can't reach database server
+  'P1017', // Prisma: server has closed the connection
+]);
+
+/** Whether `error` says the database connection went away (not that a statement was wrong). */
+export function isConnectionLost(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && CONNECTION_LOST_CODES.has(code)) return true;
+  return /Connection terminated|connection error and is not queryable|terminating connection due to administrator command|the database system is (shutting down|starting up)/.test(
+    error.message,
+  );
+}
+
+/**
+ * pg-boss 10 does not await its own complete()/fail() once a job handler returns (manager.js,
+ * watch): when the database is away at that moment, the lost write surfaces as an unhandled
+ * rejection, which ends a Node process. The job is safe without that write: its lease expires
+ * and it is retried, and storing its SEG is idempotent. So a lost connection there is logged, not
+ * fatal; any other unhandled rejection still ends the process, as Node's default does.
+ * Returns the function that removes the guard.
+ */
+export function guardLostQueueWrites(log: { warn(obj: object, msg: string): void }): () => void {
+  const onRejection = (reason: unknown) => {
+    if (isConnectionLost(reason)) {
+      log.warn(
+        { error: reason instanceof Error ? reason.message : String(reason) },
+        'a queue update was lost while the database was away; the job lease expires and it is retried',
+      );
+      return;
+    }
+    // Another listener (a test runner) decides; alone, behave as Node does without listeners.
+    if (process.listenerCount('unhandledRejection') > 1) return;
+    throw reason;
+  };
+  process.on('unhandledRejection', onRejection);
+  return () => process.off('unhandledRejection', onRejection);
+}

@@ -25,7 +25,7 @@ import { createMetrics, type WorkerMetrics } from './metrics.js';
 import { DicomWebPacsClient } from '@lascar/pacs';
 import { OrthancChangeFeed, QidoPoller, type CursorStore } from './pacs/discovery.js';
 import type { PacsClient, SeriesCandidate } from '@lascar/pacs';
-import { SEGMENT_QUEUE, startQueue, type SegmentJobData } from './queue.js';
+import { guardLostQueueWrites, SEGMENT_QUEUE, startQueue, type SegmentJobData } from './queue.js';
 import { createService } from './service.js';
 
 export interface RunningWorker {
@@ -135,6 +135,8 @@ export async function startWorker(
     );
     cleanups.push(() => boss.stop({ graceful: false, wait: true, timeout: 5_000 }));
     boss.on('error', (error) => log.error({ error: error.message }, 'queue error'));
+    const unguard = guardLostQueueWrites(log);
+    cleanups.push(async () => unguard());
     const pacs = new DicomWebPacsClient({
       url: config.pacs.url,
       ...(config.pacs.username ? { username: config.pacs.username } : {}),
