@@ -177,7 +177,7 @@ export default async function OverviewPage() {
             selected, <span data-testid="count-skipped">{o.decisions.skipped}</span> skipped (
             <Link
               href="/admin/series?decision=skipped"
-              className="text-primary underline-offset-2 hover:underline"
+              className="text-primary underline underline-offset-2"
             >
               why
             </Link>
