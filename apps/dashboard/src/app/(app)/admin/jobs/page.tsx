@@ -111,7 +111,7 @@ export default async function JobsPage({
               <Td>
                 <JobStateBadge state={j.state} />
               </Td>
-              <Td className="max-w-xs">
+              <Td className="min-w-52">
                 <Link
                   href={`/admin/jobs/${j.id}`}
                   className="font-medium text-primary underline-offset-2 hover:underline"
@@ -134,16 +134,26 @@ export default async function JobsPage({
                 {j.stages.length === 0
                   ? '–'
                   : j.stages.map((s) => (
-                      <div key={s.stage} className={s.error ? 'text-danger' : undefined}>
+                      <div
+                        key={s.stage}
+                        className={s.error ? 'whitespace-nowrap text-danger' : 'whitespace-nowrap'}
+                      >
                         {s.stage} {duration(s.durationMs)}
                         {s.error ? ' ✗' : ''}
                       </div>
                     ))}
               </Td>
-              <Td className="max-w-sm text-xs break-words" data-testid="job-error">
-                {j.error ?? ''}
+              <Td className="min-w-56 text-xs">
+                {/* The full text is on the job's page; four lines are enough to tell errors apart. */}
+                <div
+                  className="line-clamp-4 break-words"
+                  title={j.error ?? undefined}
+                  data-testid="job-error"
+                >
+                  {j.error ?? ''}
+                </div>
               </Td>
-              <Td className="font-mono text-xs">{j.modelVersion}</Td>
+              <Td className="max-w-28 font-mono text-xs break-all">{j.modelVersion}</Td>
               <Td className="text-xs whitespace-nowrap">
                 <div>{dateTime(j.queuedAt)}</div>
                 <div>{dateTime(j.startedAt)}</div>

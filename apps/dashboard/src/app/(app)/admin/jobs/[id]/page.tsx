@@ -156,8 +156,7 @@ export default async function JobPage({ params }: { params: Promise<{ id: string
         <ul className="space-y-1 text-sm">
           {job.decisions.map((d, i) => (
             <li key={i}>
-              {dateTime(d.decidedAt)} · {d.source} · {d.selected ? 'selected' : 'skipped'}:{' '}
-              {d.reason}
+              {dateTime(d.decidedAt)} · {d.source} · {d.reason}
             </li>
           ))}
         </ul>
