@@ -15,6 +15,17 @@ function seconds(s: number | null): string {
   return s < 120 ? `${s.toFixed(0)} s` : `${(s / 60).toFixed(1)} min`;
 }
 
+/** Every hour (or day) of the window, the empty ones at zero, so the bars keep a time axis. */
+function slots(buckets: ThroughputBucket[], unit: 'hour' | 'day', count: number, now: Date) {
+  const step = unit === 'hour' ? 3600_000 : 24 * 3600_000;
+  const end = Math.floor(now.getTime() / step) * step;
+  const byTime = new Map(buckets.map((b) => [b.at.getTime(), b]));
+  return Array.from({ length: count }, (_, i) => {
+    const at = end - (count - 1 - i) * step;
+    return byTime.get(at) ?? { at: new Date(at), completed: 0, failed: 0 };
+  });
+}
+
 function age(from: Date, now: Date): string {
   const s = Math.max(0, (now.getTime() - from.getTime()) / 1000);
   return s < 120
@@ -57,7 +68,9 @@ function Throughput({
             <div className="bg-success" style={{ height: `${(b.completed / max) * 96}px` }} />
           </div>
         ))}
-        {buckets.length === 0 && <p className="text-sm text-muted-foreground">No finished job.</p>}
+        {completed + failed === 0 && (
+          <p className="text-sm text-muted-foreground">No finished job.</p>
+        )}
       </div>
       <details className="mt-2 text-sm">
         <summary>Per {unit}</summary>
@@ -70,13 +83,15 @@ function Throughput({
             </tr>
           </thead>
           <tbody>
-            {buckets.map((b) => (
-              <tr key={b.at.toISOString()}>
-                <Td>{unit === 'hour' ? dateTime(b.at) : b.at.toISOString().slice(0, 10)}</Td>
-                <Td className="text-right tabular-nums">{b.completed}</Td>
-                <Td className="text-right tabular-nums">{b.failed}</Td>
-              </tr>
-            ))}
+            {buckets
+              .filter((b) => b.completed + b.failed > 0)
+              .map((b) => (
+                <tr key={b.at.toISOString()}>
+                  <Td>{unit === 'hour' ? dateTime(b.at) : b.at.toISOString().slice(0, 10)}</Td>
+                  <Td className="text-right tabular-nums">{b.completed}</Td>
+                  <Td className="text-right tabular-nums">{b.failed}</Td>
+                </tr>
+              ))}
           </tbody>
         </Table>
       </details>
@@ -146,13 +161,13 @@ export default async function OverviewPage() {
       </section>
       <section className="grid gap-4 md:grid-cols-2">
         <Throughput
-          buckets={o.perHour}
+          buckets={slots(o.perHour, 'hour', 24, now)}
           label="Jobs per hour, last 24 h"
           unit="hour"
           testId="last-24h"
         />
         <Throughput
-          buckets={o.perDay}
+          buckets={slots(o.perDay, 'day', 30, now)}
           label="Jobs per day, last 30 days"
           unit="day"
           testId="last-30d"
@@ -173,7 +188,7 @@ export default async function OverviewPage() {
             · over <span data-testid="latency-count">{o.latency.count}</span> completed jobs
           </p>
           <p className="mt-2 text-sm text-muted-foreground">
-            Selection: <span data-testid="count-selected">{o.decisions.selected}</span> series
+            Selection decisions: <span data-testid="count-selected">{o.decisions.selected}</span>{' '}
             selected, <span data-testid="count-skipped">{o.decisions.skipped}</span> skipped (
             <Link
               href="/admin/series?decision=skipped"
