@@ -10,7 +10,7 @@ beforeAll(async () => {
   stack = await startDashboardStack({
     dashboardEnv: { LASCAR_SESSION_IDLE_SECONDS: String(IDLE_SECONDS) },
   });
-});
+}, 600_000);
 
 afterAll(async () => {
   await stack?.dispose();

@@ -14,7 +14,7 @@ let stack: DashboardStack;
 
 beforeAll(async () => {
   stack = await startDashboardStack();
-});
+}, 600_000);
 
 afterAll(async () => {
   await stack?.dispose();

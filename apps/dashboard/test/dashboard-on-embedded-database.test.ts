@@ -9,7 +9,7 @@ let stack: DashboardStack;
 
 beforeAll(async () => {
   stack = await startDashboardStack({ withWorker: true, embedded: true });
-});
+}, 600_000);
 
 afterAll(async () => {
   await stack?.dispose();

@@ -19,7 +19,7 @@ import { createLogger } from './log.js';
 import { DicomWebPacsClient } from '@lascar/pacs';
 import { freePort, startOrthanc, workerPacsEnv } from '@lascar/pacs/orthanc';
 import { listJobs } from './service.js';
-import { startWorker } from './worker.js';
+import { startWorker, type RunningWorker } from './worker.js';
 
 /** The `lascar` command (apps/cli/bin/lascar.js; this file is apps/worker/{src,dist}/quickstart). */
 const LASCAR = path.resolve(
@@ -99,21 +99,9 @@ export async function runQuickstart(
     storeDir: path.join(out, 'orthanc'),
   });
   say(`Orthanc ${orthanc.url} (private network namespace), storage ${orthanc.storeDir}`);
-  const config = loadConfig({
-    ...workerPacsEnv(orthanc, secret),
-    LASCAR_HTTP_PORT: String(port),
-    LASCAR_DATA_DIR: path.join(out, 'db'),
-    LASCAR_EMBEDDED_DB_PORT: '0',
-    LASCAR_CHANGES_POLL_SECONDS: '2',
-    LASCAR_EXECUTION_PROVIDER: process.env.LASCAR_EXECUTION_PROVIDER ?? 'auto',
-    LASCAR_LOG_LEVEL: process.env.LASCAR_LOG_LEVEL ?? 'warn',
-  });
-  const worker = await startWorker(config, { log: createLogger(config.logLevel, process.stderr) });
-  say(
-    `worker ${worker.url} (embedded database in ${path.join(out, 'db')}), model ${worker.modelVersion}`,
-  );
   let dashboard: ChildProcess | undefined;
   let bridge: net.Server | undefined;
+  let worker: RunningWorker | undefined;
   const pacs = new DicomWebPacsClient({
     url: orthanc.dicomWebUrl,
     username: orthanc.username,
@@ -155,9 +143,24 @@ export async function runQuickstart(
         `stored phantom study ${n + 1}/${studies} (${phantom.image.geometry.dims.join(' x ')}) in Orthanc`,
       );
     }
-    say('waiting for Orthanc to call the series stable and the worker to process them...');
-    // Series become stable StableAge seconds after their last instance; then the webhook fires.
-    await new Promise((r) => setTimeout(r, 5_000));
+    // The studies are all in before the worker starts: the networks run synchronously on the
+    // worker's main thread, and on a loaded 2-core machine storing while it segments can time out.
+    // The worker finds them through Orthanc's change feed (the webhook has no listener yet).
+    await new Promise((r) => setTimeout(r, 3_000));
+    const config = loadConfig({
+      ...workerPacsEnv(orthanc, secret),
+      LASCAR_HTTP_PORT: String(port),
+      LASCAR_DATA_DIR: path.join(out, 'db'),
+      LASCAR_EMBEDDED_DB_PORT: '0',
+      LASCAR_CHANGES_POLL_SECONDS: '2',
+      LASCAR_EXECUTION_PROVIDER: process.env.LASCAR_EXECUTION_PROVIDER ?? 'auto',
+      LASCAR_LOG_LEVEL: process.env.LASCAR_LOG_LEVEL ?? 'warn',
+    });
+    worker = await startWorker(config, { log: createLogger(config.logLevel, process.stderr) });
+    say(
+      `worker ${worker.url} (embedded database in ${path.join(out, 'db')}), model ${worker.modelVersion}`,
+    );
+    say('the worker is processing them...');
     await worker.discoverOnce();
     await worker.untilIdle(1_000);
     const jobs = await listJobs(worker.db.prisma, { limit: 100 });
@@ -258,7 +261,7 @@ export async function runQuickstart(
   } finally {
     bridge?.close();
     dashboard?.kill('SIGTERM');
-    await worker.stop();
+    await worker?.stop();
     await orthanc.stop();
   }
 }
