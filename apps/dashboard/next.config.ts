@@ -19,6 +19,8 @@ const config: NextConfig = {
     '@lascar/core',
     '@lascar/pacs',
     '@lascar/auth',
+    '@lascar/queue',
+    'pg-boss',
     'better-auth',
     'pg',
     'dcmjs',

@@ -98,8 +98,9 @@ describe('the dashboard door', () => {
     await admin.getByLabel('Role').selectOption('cardiologist');
     await admin.getByLabel('Initial password').fill('a-long-temporary-password');
     await admin.getByRole('button', { name: 'Create user' }).click();
+    // Creating an account hashes its password (scrypt): over a second on a busy machine.
     await expect
-      .poll(() => admin.getByRole('status').allTextContents())
+      .poll(() => admin.getByRole('status').allTextContents(), { timeout: 15_000 })
       .toContain('Created temp@test.local (cardiologist).');
     await screenshots(admin, 'admin-users');
 

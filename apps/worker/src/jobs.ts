@@ -13,6 +13,7 @@ import { withKnownPhi, type Logger } from './log.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { PacsClient } from '@lascar/pacs';
 import { PacsConfigurationJobError, PermanentJobError, processSeries } from './process-series.js';
+import { REQUEUE_SELECT, requeueData } from '@lascar/queue';
 import {
   lockAttempt,
   SEGMENT_QUEUE,
@@ -200,24 +201,6 @@ export async function runSegmentJob(
   }
 }
 
-/** What putting a job (back) in the queue needs to know of it. */
-const REQUEUE_SELECT = {
-  jobKey: true,
-  state: true,
-  queueJobId: true,
-  modelVersion: true,
-  series: { select: { seriesInstanceUid: true, study: { select: { studyInstanceUid: true } } } },
-} satisfies Prisma.JobSelect;
-
-function requeueData(j: Prisma.JobGetPayload<{ select: typeof REQUEUE_SELECT }>): SegmentJobData {
-  return {
-    jobKey: j.jobKey,
-    studyInstanceUid: j.series.study.studyInstanceUid,
-    seriesInstanceUid: j.series.seriesInstanceUid,
-    modelVersion: j.modelVersion,
-  };
-}
-
 /**
  * Brings Job rows and pg-boss back in step after crashes: a queued row whose queue entry was
  * never written (a crash between the two) is sent again; a row still active or retrying whose
@@ -247,22 +230,4 @@ export async function reconcileJobs(
       log.warn({ jobKey: j.jobKey }, why);
     }
   }
-}
-
-/** Puts a failed (or completed) job back in the queue: POST /jobs/:id/retry. */
-export async function retryJob(
-  prisma: PrismaClient,
-  boss: PgBoss,
-  id: string,
-): Promise<'queued' | 'not-found' | 'busy'> {
-  const j = await prisma.job.findUnique({
-    where: { id },
-    select: REQUEUE_SELECT,
-  });
-  if (!j) return 'not-found';
-  if (j.state !== 'failed' && j.state !== 'completed') return 'busy';
-  if (j.queueJobId) await boss.deleteJob(SEGMENT_QUEUE, j.queueJobId);
-  await markJob(prisma, j.jobKey, { state: 'queued', error: null, finishedAt: null });
-  await sendSegmentJob(boss, requeueData(j));
-  return 'queued';
 }

@@ -1,76 +1,19 @@
 /**
- * The durable job queue: pg-boss in the worker's PostgreSQL (schema "pgboss").
- *
- * pg-boss 10.4 is used, not 12: 10.x declares Node >= 20 (the machines that build and test this
- * run Node 20; users run 22/24, which 10.x also supports), while 12.x requires Node 22.
- *
- * Exactly-once intent: each job's pg-boss id is derived from its job key (series + model
- * version), so sending it again (webhook and change feed both seeing a series, a restart) is a
- * no-op while pg-boss holds it. Retries: retryLimit with exponential backoff from retryDelay. A
- * worker killed mid-job leaves its job `active`; pg-boss's maintenance fails it once
- * expireInSeconds pass and it is retried like any failure.
+ * The queue lives in @lascar/queue, shared with the dashboard (one implementation of send,
+ * retry and cancel); this module re-exports it and adds what only the worker's own attempts need:
+ * keeping an attempt's queue entry and its Job row in step, and surviving a lost database.
  */
-import { createHash } from 'node:crypto';
 import type { Prisma } from '@lascar/db';
-import PgBoss from 'pg-boss';
-import type { WorkerConfig } from './config.js';
+import { SEGMENT_QUEUE } from '@lascar/queue';
 
-export const SEGMENT_QUEUE = 'segment-series';
-
-export interface SegmentJobData {
-  readonly jobKey: string;
-  readonly studyInstanceUid: string;
-  readonly seriesInstanceUid: string;
-  readonly modelVersion: string;
-}
-
-/** A UUID (version-5 layout) from the job key: the same key always gives the same queue id. */
-export function queueJobId(jobKey: string): string {
-  const h = createHash('sha1').update(`lascar-worker:${jobKey}`).digest();
-  h[6] = (h[6]! & 0x0f) | 0x50;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const x = h.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
-}
-
-export type QueueSettings = Pick<
-  WorkerConfig,
-  'retryLimit' | 'retryDelaySeconds' | 'jobTimeoutSeconds' | 'maintenanceSeconds'
->;
-
-export async function startQueue(
-  url: string,
-  settings: QueueSettings,
-  poolSize: number,
-): Promise<PgBoss> {
-  const boss = new PgBoss({
-    connectionString: url,
-    max: poolSize,
-    maintenanceIntervalSeconds: settings.maintenanceSeconds,
-    monitorStateIntervalSeconds: Math.max(settings.maintenanceSeconds, 10),
-    schedule: false,
-  });
-  await boss.start();
-  await boss.createQueue(SEGMENT_QUEUE, {
-    name: SEGMENT_QUEUE,
-    policy: 'standard',
-    retryLimit: settings.retryLimit,
-    retryDelay: settings.retryDelaySeconds,
-    retryBackoff: true,
-    expireInSeconds: settings.jobTimeoutSeconds,
-    retentionDays: 14,
-  });
-  // createQueue keeps an existing queue's options: apply the configured ones.
-  await boss.updateQueue(SEGMENT_QUEUE, {
-    name: SEGMENT_QUEUE,
-    retryLimit: settings.retryLimit,
-    retryDelay: settings.retryDelaySeconds,
-    retryBackoff: true,
-    expireInSeconds: settings.jobTimeoutSeconds,
-    retentionDays: 14,
-  });
-  return boss;
-}
+export {
+  SEGMENT_QUEUE,
+  queueJobId,
+  sendSegmentJob,
+  startQueue,
+  type QueueSettings,
+  type SegmentJobData,
+} from '@lascar/queue';
 
 /** One attempt at a job, as its handler got it: pg-boss's id and the retry count fetched with. */
 export interface QueueAttempt {
@@ -116,12 +59,6 @@ export async function settleAttempt(
   await tx.$executeRaw`
     UPDATE pgboss.job SET state = ${state}::pgboss.job_state, completed_on = now()
      WHERE name = ${SEGMENT_QUEUE} AND id = ${attempt.id}::uuid`;
-}
-
-/** Queues a segmentation job; false when pg-boss already holds it (same key). */
-export async function sendSegmentJob(boss: PgBoss, data: SegmentJobData): Promise<boolean> {
-  const id = await boss.send(SEGMENT_QUEUE, { ...data }, { id: queueJobId(data.jobKey) });
-  return id !== null;
 }
 
 /** Socket errors and PostgreSQL SQLSTATEs of a database connection lost or refused. */

@@ -5,7 +5,7 @@
 import express, { type Request, type Response } from 'express';
 import type PgBoss from 'pg-boss';
 import type { PrismaClient } from '@lascar/db';
-import { retryJob } from './jobs.js';
+import { retryJob } from '@lascar/queue';
 import type { Logger } from './log.js';
 import type { WorkerMetrics } from './metrics.js';
 import { parseOrthancWebhook, WebhookError } from './pacs/discovery.js';

@@ -13,3 +13,4 @@ export type * from './generated/prisma/models.js';
 export type { JobState, StageName, ReviewState } from './generated/prisma/enums.js';
 export * from './clinical.js';
 export * from './seed-scale.js';
+export * from './operations.js';

@@ -11,7 +11,14 @@ export default async function AppLayout({ children }: { children: React.ReactNod
   const links: [string, string][] = [
     ['/patients', 'Patients'],
     ['/cohort', 'Cohort'],
-    ...(user.role === 'admin' ? ([['/admin/users', 'Users']] as [string, string][]) : []),
+    ...(user.role === 'admin'
+      ? ([
+          ['/admin/overview', 'Overview'],
+          ['/admin/jobs', 'Jobs'],
+          ['/admin/series', 'Series'],
+          ['/admin/users', 'Users'],
+        ] as [string, string][])
+      : []),
   ];
   return (
     <div className="min-h-screen">
