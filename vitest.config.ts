@@ -6,7 +6,12 @@ export default defineConfig({
   resolve: { conditions: ['source'] },
   test: {
     // apps/*/test/** holds integration tests: vitest.integration.config.ts (npm run test:integration).
-    include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts'],
+    // scripts/drills: only the drills' expectation logic (the drills themselves: npm run drill:*).
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'apps/*/src/**/*.test.ts',
+      'scripts/drills/**/*.test.ts',
+    ],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -3,19 +3,26 @@
 # LAScarQS matrix, seeds never used in training) and runs the whole method on them with
 # `lascar segment`, which prints Dice / HD95 / ASSD (medpy definitions, `lascar evaluate`'s code)
 # per study and their mean.
-#   bash scripts/eval-heldout.sh [MODELS_DIR] [--validation]
+#   bash scripts/eval-heldout.sh [MODELS_DIR] [--validation | --seed-base N]
 # --validation uses seeds 80001.. instead of 90001..: pick checkpoints on those, report the
-# held-out ones once, for the model you ship. Needs `npm ci && npm run build`; CPU by default
+# held-out ones once, for the model you ship. --seed-base N uses seeds N..N+5 (fresh phantoms,
+# e.g. 70001 for a measurement made after a method change that looked at the other two sets). Needs `npm ci && npm run build`; CPU by default
 # (EP=auto|cpu|cuda|webgpu to change; WORK=DIR keeps the phantoms and outputs).
 set -euo pipefail
 MODELS=models
 SEED_BASE=90001
-for a in "$@"; do
-  case "$a" in
+USAGE="usage: eval-heldout.sh [MODELS_DIR] [--validation | --seed-base N]"
+while [ $# -gt 0 ]; do
+  case "$1" in
     --validation) SEED_BASE=80001 ;;
-    -*) echo "error: unknown option $a (usage: eval-heldout.sh [MODELS_DIR] [--validation])" >&2; exit 2 ;;
-    *) MODELS=$(cd "$a" && pwd) || exit 2 ;;
+    --seed-base)
+      [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "error: --seed-base needs a positive whole number ($USAGE)" >&2; exit 2; }
+      SEED_BASE=$2
+      shift ;;
+    -*) echo "error: unknown option $1 ($USAGE)" >&2; exit 2 ;;
+    *) MODELS=$(cd "$1" && pwd) || exit 2 ;;
   esac
+  shift
 done
 cd "$(dirname "$0")/.."
 GEOMETRIES=${GEOMETRIES:-"480:44 576:88 640:60 768:50 784:72 864:88"}
@@ -33,3 +40,23 @@ done
 echo "phantoms (seeds $SEED_BASE..$((SEED_BASE + n - 1))) in $PHANTOMS; models: $MODELS"
 $LASCAR segment "$PHANTOMS" --out "$WORK/segment-$SEED_BASE" --models "$MODELS" --ep "${EP:-cpu}" \
   2>"$WORK/segment-$SEED_BASE.log" || { tail -n 20 "$WORK/segment-$SEED_BASE.log" >&2; exit 1; }
+# Scar burden against the phantoms' truth (truth.json: the true scar's share of the 3 mm shell
+# outside the true cavity), per study and as a mean absolute error in percentage points.
+node - "$PHANTOMS" "$WORK/segment-$SEED_BASE" <<'JS'
+const fs = require('node:fs');
+const path = require('node:path');
+const [phantoms, out] = process.argv.slice(2);
+const rows = [];
+for (const m of fs.readdirSync(phantoms).sort()) {
+  const truth = JSON.parse(fs.readFileSync(path.join(phantoms, m, 'case_000', 'truth.json'), 'utf8'));
+  const report = JSON.parse(fs.readFileSync(path.join(out, m, 'case_000', 'report.json'), 'utf8'));
+  const t = truth.quantities.scarBurdenPercent;
+  const b = report.scarBurdenPercent ?? 0;
+  rows.push({ study: `${m}/case_000`, truth: t, measured: b, error: b - t });
+}
+for (const r of rows)
+  console.log(`burden ${r.study}: ${r.measured.toFixed(1)} % (truth ${r.truth.toFixed(1)} %, error ${r.error >= 0 ? '+' : ''}${r.error.toFixed(1)} points)`);
+const mae = rows.reduce((s, r) => s + Math.abs(r.error), 0) / rows.length;
+const bias = rows.reduce((s, r) => s + r.error, 0) / rows.length;
+console.log(`burden mean absolute error ${mae.toFixed(2)} points, mean error ${bias >= 0 ? '+' : ''}${bias.toFixed(2)} points (${rows.length} studies)`);
+JS

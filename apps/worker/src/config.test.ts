@@ -13,6 +13,34 @@ describe('loadConfig', () => {
     expect(c.webhookSecret).toBeUndefined();
   });
 
+  it("reads the method settings from the environment, the paper's values by default", () => {
+    expect(loadConfig(base).method).toEqual({
+      scarMinAreaMm2: 3.90625,
+      scarMaxAreaMm2: 175.78125,
+      laComponents: 26,
+      boundaryBandMm: 5,
+      wallThicknessMm: 3,
+    });
+    const c = loadConfig({
+      ...base,
+      LASCAR_SCAR_MIN_AREA_MM2: '5',
+      LASCAR_SCAR_MAX_AREA_MM2: '150',
+      LASCAR_LA_COMPONENTS: 'all',
+      LASCAR_BOUNDARY_BAND_MM: '4.5',
+      LASCAR_WALL_THICKNESS_MM: '2.5',
+      LASCAR_PROBABILITY_THRESHOLD: '0.6',
+    });
+    expect(c.method).toEqual({
+      scarMinAreaMm2: 5,
+      scarMaxAreaMm2: 150,
+      laComponents: 'all',
+      boundaryBandMm: 4.5,
+      wallThicknessMm: 2.5,
+      probabilityThreshold: 0.6,
+    });
+    expect(describeConfig(c).method).toEqual(c.method);
+  });
+
   it('uses PostgreSQL when DATABASE_URL is set', () => {
     const c = loadConfig({ ...base, DATABASE_URL: 'postgres://u:p@db:5432/lascar' });
     expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u:p@db:5432/lascar' });
@@ -28,6 +56,15 @@ describe('loadConfig', () => {
     [{ ...base, LASCAR_EXECUTION_PROVIDER: 'tpu' }, /^LASCAR_EXECUTION_PROVIDER=tpu is not one of/],
     [{ ...base, LASCAR_WEBHOOK_SECRET: 'short' }, /^LASCAR_WEBHOOK_SECRET must be at least 16/],
     [{ ...base, LASCAR_LOG_LEVEL: 'loud' }, /^LASCAR_LOG_LEVEL=loud is not one of/],
+    [
+      { ...base, LASCAR_WALL_THICKNESS_MM: '-2' },
+      /^LASCAR_WALL_THICKNESS_MM=-2 is outside 0 < value < 20/,
+    ],
+    [{ ...base, LASCAR_LA_COMPONENTS: 'largest' }, /^LASCAR_LA_COMPONENTS=largest is not one of/],
+    [
+      { ...base, LASCAR_PROBABILITY_THRESHOLD: '50%' },
+      /^LASCAR_PROBABILITY_THRESHOLD=50% is not a number/,
+    ],
   ])('names the variable in its error: %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -6,9 +6,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   EXECUTION_PROVIDER_CHOICES,
+  MethodSettingsError,
   isExecutionProviderChoice,
+  parseMethodSettings,
   type ExecutionProviderChoice,
+  type MethodSettingNames,
+  type MethodSettings,
 } from '@lascar/core';
+import { redactDatabaseUrl } from '@lascar/db/config';
 
 /** The shipped weights: <repo>/models (this file is apps/worker/{src,dist}/config.{ts,js}). */
 export const DEFAULT_MODELS_DIR = path.resolve(
@@ -53,6 +58,8 @@ export interface WorkerConfig {
   readonly qidoQuietSeconds: number;
   readonly qidoWindowDays: number;
   readonly logLevel: string;
+  /** The method's settings (defaults: the paper's values, thresholds from the model manifests). */
+  readonly method: MethodSettings;
 }
 
 export class ConfigError extends Error {
@@ -88,8 +95,29 @@ function httpUrl(env: Env, name: string, raw: string): string {
   return raw.replace(/\/+$/, '');
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+// Every URL form of a password (user:pw@, :pw@, ?password=), the database's own rule.
+const redact = redactDatabaseUrl;
+
+/** The method settings' environment variables. */
+export const METHOD_ENV: MethodSettingNames = {
+  scarMinAreaMm2: 'LASCAR_SCAR_MIN_AREA_MM2',
+  scarMaxAreaMm2: 'LASCAR_SCAR_MAX_AREA_MM2',
+  laComponents: 'LASCAR_LA_COMPONENTS',
+  boundaryBandMm: 'LASCAR_BOUNDARY_BAND_MM',
+  wallThicknessMm: 'LASCAR_WALL_THICKNESS_MM',
+  probabilityThreshold: 'LASCAR_PROBABILITY_THRESHOLD',
+};
+
+function methodSettings(env: Env): MethodSettings {
+  const raw = Object.fromEntries(
+    Object.entries(METHOD_ENV).map(([key, name]) => [key, text(env, name)]),
+  );
+  try {
+    return parseMethodSettings(raw, METHOD_ENV);
+  } catch (error) {
+    if (error instanceof MethodSettingsError) throw new ConfigError(error.message);
+    throw error;
+  }
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -160,6 +188,7 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
     qidoQuietSeconds: integer(env, 'LASCAR_QIDO_QUIET_SECONDS', 60, 0, 86_400),
     qidoWindowDays: integer(env, 'LASCAR_QIDO_WINDOW_DAYS', 2, 1, 3650),
     logLevel,
+    method: methodSettings(env),
   };
 }
 
@@ -182,5 +211,6 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     http: `${c.http.host}:${c.http.port}`,
     changesPollSeconds: c.changesPollSeconds,
     qidoPollSeconds: c.qidoPollSeconds,
+    method: c.method,
   };
 }

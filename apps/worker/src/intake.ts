@@ -7,7 +7,7 @@ import { selectSeries, type SelectionRules } from '@lascar/core';
 import type PgBoss from 'pg-boss';
 import { ensureJob, jobKeyOf, recordDecision, recordSeries } from '@lascar/db';
 import type { PrismaClient } from '@lascar/db';
-import type { Logger } from './log.js';
+import { withKnownPhi, type Logger } from './log.js';
 import type { PacsClient, SeriesAttributes, SeriesCandidate } from '@lascar/pacs';
 import { queueJobId, sendSegmentJob } from './queue.js';
 
@@ -46,11 +46,15 @@ export async function intakeSeries(
   const decision = selectSeries(attrs, deps.rules);
   const seriesRef = await recordSeries(deps.prisma, attrs);
   await recordDecision(deps.prisma, seriesRef, decision, candidate.source);
-  const log = deps.log.child({
-    studyInstanceUid: attrs.studyInstanceUid,
-    seriesInstanceUid: attrs.seriesInstanceUid,
-    source: candidate.source,
-  });
+  // The reason quotes the series' free text (its description), which can name the patient.
+  const log = withKnownPhi(
+    deps.log.child({
+      studyInstanceUid: attrs.studyInstanceUid,
+      seriesInstanceUid: attrs.seriesInstanceUid,
+      source: candidate.source,
+    }),
+    attrs.patientId ? { patientId: attrs.patientId } : {},
+  );
   if (!decision.selected) {
     log.info({ selected: false, reason: decision.reason }, 'series not selected');
     return { seriesInstanceUid: attrs.seriesInstanceUid, selected: false, reason: decision.reason };

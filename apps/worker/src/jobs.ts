@@ -4,28 +4,38 @@
  * retrying / failed with the error. A permanent failure (corrupt or unsuitable series) is not
  * retried; a retryable one is thrown back to pg-boss, which retries it with backoff.
  */
-import type { StudyIdentity } from '@lascar/core';
+import type { MethodSettings, StudyIdentity } from '@lascar/core';
 import type { LoadedNetworks } from '@lascar/core/onnx';
 import type PgBoss from 'pg-boss';
 import { markJob, recordSeries, recordStage, saveResult, type PatientIdentity } from '@lascar/db';
-import type { PrismaClient } from '@lascar/db';
-import type { Logger } from './log.js';
+import type { Prisma, PrismaClient } from '@lascar/db';
+import { withKnownPhi, type Logger } from './log.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { PacsClient } from '@lascar/pacs';
-import { PermanentJobError, processSeries } from './process-series.js';
+import { PacsConfigurationJobError, PermanentJobError, processSeries } from './process-series.js';
 import { REQUEUE_SELECT, requeueData } from '@lascar/queue';
-import { SEGMENT_QUEUE, sendSegmentJob, type SegmentJobData } from './queue.js';
+import {
+  lockAttempt,
+  SEGMENT_QUEUE,
+  sendSegmentJob,
+  settleAttempt,
+  type SegmentJobData,
+} from './queue.js';
 
 export interface JobDeps {
   readonly prisma: PrismaClient;
   readonly pacs: PacsClient;
   readonly networks: LoadedNetworks;
   readonly modelVersion: string;
+  readonly method?: MethodSettings;
   readonly log: Logger;
   readonly metrics?: WorkerMetrics;
+  /** The PACS refused the worker's credentials: stop taking jobs until it accepts them. */
+  readonly onPacsRefused?: (reason: string) => void;
 }
 
-export type JobOutcome = 'completed' | 'failed' | 'retrying' | 'missing';
+/** `abandoned`: the queue gave the job up under this attempt (its lease ran out); not recorded. */
+export type JobOutcome = 'completed' | 'failed' | 'retrying' | 'missing' | 'abandoned';
 
 /** The identity fields the database keeps, without the absent ones. */
 function identityRecord(identity: StudyIdentity): PatientIdentity {
@@ -35,18 +45,39 @@ function identityRecord(identity: StudyIdentity): PatientIdentity {
   ) as PatientIdentity;
 }
 
+const JOB_ROW_SELECT = {
+  id: true,
+  series: {
+    select: {
+      study: {
+        select: {
+          accessionNumber: true,
+          patient: { select: { patientId: true, patientName: true } },
+        },
+      },
+    },
+  },
+} satisfies Prisma.JobSelect;
+
 export async function runSegmentJob(
   job: PgBoss.JobWithMetadata<SegmentJobData>,
   deps: JobDeps,
 ): Promise<JobOutcome> {
   const { jobKey, studyInstanceUid, seriesInstanceUid } = job.data;
   const attempt = job.retryCount + 1;
-  const log = deps.log.child({ jobKey, studyInstanceUid, seriesInstanceUid, attempt });
-  const row = await deps.prisma.job.findUnique({ where: { jobKey }, select: { id: true } });
+  const jobLog = deps.log.child({ jobKey, studyInstanceUid, seriesInstanceUid, attempt });
+  const row = await deps.prisma.job.findUnique({ where: { jobKey }, select: JOB_ROW_SELECT });
   if (!row) {
-    log.error('queued job has no job row; dropped');
+    jobLog.error('queued job has no job row; dropped');
     return 'missing';
   }
+  // Errors from the PACS or the files may quote this patient's data in any form.
+  const { study } = row.series;
+  const log = withKnownPhi(jobLog, {
+    ...(study.patient?.patientId ? { patientId: study.patient.patientId } : {}),
+    ...(study.patient?.patientName ? { patientName: study.patient.patientName } : {}),
+    ...(study.accessionNumber ? { accessionNumber: study.accessionNumber } : {}),
+  });
   await markJob(deps.prisma, jobKey, {
     state: 'active',
     attempts: attempt,
@@ -55,6 +86,42 @@ export async function runSegmentJob(
     finishedAt: null,
   });
   log.info('job started');
+  /**
+   * Writes this attempt's outcome only while it still holds the job in the queue, in one
+   * transaction with the queue entry (queue.ts): the Job table and pg-boss never disagree, and
+   * an attempt that outlived its lease cannot overwrite what a later attempt recorded.
+   */
+  const settle = (
+    queueState: 'completed' | 'failed' | undefined,
+    write: (tx: Prisma.TransactionClient) => Promise<unknown>,
+  ): Promise<boolean> =>
+    deps.prisma.$transaction(
+      async (tx) => {
+        const entry = await lockAttempt(tx, job);
+        if (!entry.held) {
+          // The Job row follows what the queue decided for this attempt.
+          if (entry.state === 'retry' || entry.state === 'failed') {
+            await markJob(tx, jobKey, {
+              state: entry.state === 'retry' ? 'retrying' : 'failed',
+              error: `the attempt ran past the job time limit (${Number(job.expireInSeconds)} s, LASCAR_JOB_TIMEOUT_SECONDS)`,
+              ...(entry.state === 'failed' ? { finishedAt: new Date() } : {}),
+            });
+          }
+          return false;
+        }
+        if (queueState) await settleAttempt(tx, job, queueState);
+        await write(tx);
+        return true;
+      },
+      // Overlays are a few hundred kB; a loaded machine must not time the write out.
+      { maxWait: 30_000, timeout: 60_000 },
+    );
+  const abandoned = (): JobOutcome => {
+    log.warn(
+      'this attempt outlived its lease: the queue gave the job to another attempt, which records the outcome',
+    );
+    return 'abandoned';
+  };
   try {
     const out = await processSeries(
       { studyInstanceUid, seriesInstanceUid },
@@ -62,6 +129,7 @@ export async function runSegmentJob(
         pacs: deps.pacs,
         networks: deps.networks,
         modelVersion: deps.modelVersion,
+        ...(deps.method ? { method: deps.method } : {}),
         onStage: async (s) => {
           deps.metrics?.stageSeconds.observe(
             { stage: s.stage, outcome: s.error ? 'error' : 'ok' },
@@ -81,16 +149,19 @@ export async function runSegmentJob(
       { studyInstanceUid, seriesInstanceUid },
       identityRecord(out.source.identity),
     );
-    await saveResult(deps.prisma, row.id, { ...out.measurement, report: out.report }, out.overlays);
-    await markJob(deps.prisma, jobKey, {
-      state: 'completed',
-      finishedAt: new Date(),
-      error: null,
-      segSeriesInstanceUid: out.segSeriesInstanceUid,
-      segSopInstanceUid: out.segSopInstanceUid,
-      srSeriesInstanceUid: out.srSeriesInstanceUid,
-      srSopInstanceUid: out.srSopInstanceUid,
+    const held = await settle('completed', async (tx) => {
+      await saveResult(tx, row.id, { ...out.measurement, report: out.report }, out.overlays);
+      await markJob(tx, jobKey, {
+        state: 'completed',
+        finishedAt: new Date(),
+        error: null,
+        segSeriesInstanceUid: out.segSeriesInstanceUid,
+        segSopInstanceUid: out.segSopInstanceUid,
+        srSeriesInstanceUid: out.srSeriesInstanceUid,
+        srSopInstanceUid: out.srSopInstanceUid,
+      });
     });
+    if (!held) return abandoned();
     log.info(
       {
         segSeriesInstanceUid: out.segSeriesInstanceUid,
@@ -104,20 +175,24 @@ export async function runSegmentJob(
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof PermanentJobError) {
-      await markJob(deps.prisma, jobKey, {
-        state: 'failed',
-        error: message,
-        finishedAt: new Date(),
-      });
+      const held = await settle('failed', (tx) =>
+        markJob(tx, jobKey, { state: 'failed', error: message, finishedAt: new Date() }),
+      );
+      if (!held) return abandoned();
       log.warn({ error: message }, 'job failed (not retried)');
       return 'failed';
     }
+    if (error instanceof PacsConfigurationJobError) deps.onPacsRefused?.(message);
     const last = job.retryCount >= job.retryLimit;
-    await markJob(deps.prisma, jobKey, {
-      state: last ? 'failed' : 'retrying',
-      error: message,
-      ...(last ? { finishedAt: new Date() } : {}),
-    });
+    // The queue entry stays active: pg-boss fails it (for retry) when this throws.
+    const held = await settle(undefined, (tx) =>
+      markJob(tx, jobKey, {
+        state: last ? 'failed' : 'retrying',
+        error: message,
+        ...(last ? { finishedAt: new Date() } : {}),
+      }),
+    );
+    if (!held) return abandoned();
     log.warn(
       { error: message, retriesLeft: job.retryLimit - job.retryCount },
       last ? 'job failed after its last retry' : 'job will be retried',

@@ -1,8 +1,23 @@
-import { DicomError } from '@lascar/core';
+import {
+  DicomError,
+  GeometryError,
+  UnsupportedOrientationError,
+  type LaNetwork,
+  type ScarNetwork,
+} from '@lascar/core';
 import { describe, expect, it } from 'vitest';
-import { PacsRequestError } from '@lascar/pacs';
+import { PacsRequestError, requestFailure } from '@lascar/pacs';
+import { discLaNetwork, fakeNetworks, phantomPacs } from './fakes.test-helper.js';
 import { PacsUnavailableError } from '@lascar/pacs';
-import { classifyError, PermanentJobError, RetryableJobError } from './process-series.js';
+import {
+  classifyError,
+  InferenceRuntimeError,
+  PacsConfigurationJobError,
+  PermanentJobError,
+  processSeries,
+  RetryableJobError,
+  type StageReport,
+} from './process-series.js';
 import { queueJobId } from './queue.js';
 
 describe('classifyError', () => {
@@ -30,6 +45,130 @@ describe('classifyError', () => {
     expect(
       classifyError(new PacsRequestError('POST', 'http://pacs/s', 409), 'store'),
     ).toBeInstanceOf(PermanentJobError);
+  });
+
+  it('does not retry a stack the pipeline refuses for its slice orientation', () => {
+    const coronal = classifyError(
+      new UnsupportedOrientationError(
+        'slice normal 90° from axial (coronal slices): only axial LGE stacks, tilted at most 45°, are supported',
+      ),
+      'la_model',
+    );
+    expect(coronal).toBeInstanceOf(PermanentJobError);
+    expect(coronal.message).toBe(
+      'la_model: unsupported series: slice normal 90° from axial (coronal slices): only axial LGE stacks, tilted at most 45°, are supported',
+    );
+  });
+});
+
+describe('classifyError: data problems fail at once, outages are retried', () => {
+  it('never retries a series the method cannot use', () => {
+    const geometry = classifyError(
+      new GeometryError('slices are not parallel (ImageOrientationPatient differs)'),
+      'load',
+    );
+    expect(geometry).toBeInstanceOf(PermanentJobError);
+    expect(geometry.message).toBe(
+      'load: unusable series: slices are not parallel (ImageOrientationPatient differs)',
+    );
+    const nonFinite = classifyError(
+      new RangeError('slice 3 contains non-finite intensities (NaN or Infinity)'),
+      'la_model',
+    );
+    expect(nonFinite).toBeInstanceOf(PermanentJobError);
+    expect(nonFinite.message).toBe(
+      'la_model: unusable series: slice 3 contains non-finite intensities (NaN or Infinity)',
+    );
+    const syntax = classifyError(
+      new DicomError('UNSUPPORTED_TRANSFER_SYNTAX', 'transfer syntax 1.2.840.10008.1.2.4.100'),
+      'load',
+    );
+    expect(syntax).toBeInstanceOf(PermanentJobError);
+    expect(syntax.message).toMatch(/^load: unusable DICOM series \(UNSUPPORTED_TRANSFER_SYNTAX\)/);
+    // An orientation or any other refusal thrown by the pure stages, whatever its class.
+    class UnsupportedOrientationError extends Error {}
+    expect(
+      classifyError(new UnsupportedOrientationError('a sagittal stack is refused'), 'scar_model'),
+    ).toBeInstanceOf(PermanentJobError);
+    expect(classifyError(new RangeError('bad SR value'), 'write')).toBeInstanceOf(
+      PermanentJobError,
+    );
+  });
+
+  it('retries what may pass: a reset socket, a PACS 5xx or timeout, a failing runtime', () => {
+    expect(classifyError(new Error('read ECONNRESET'), 'retrieve')).toBeInstanceOf(
+      RetryableJobError,
+    );
+    expect(
+      classifyError(requestFailure('GET', 'http://pacs/dicom-web/studies', 503), 'retrieve'),
+    ).toBeInstanceOf(RetryableJobError);
+    expect(
+      classifyError(requestFailure('POST', 'http://pacs/dicom-web/studies', 0, 'timeout'), 'store'),
+    ).toBeInstanceOf(RetryableJobError);
+    const runtime = classifyError(
+      new InferenceRuntimeError('the LA network failed to run: CUDA out of memory'),
+      'la_model',
+    );
+    expect(runtime).toBeInstanceOf(RetryableJobError);
+    expect(runtime).not.toBeInstanceOf(PacsConfigurationJobError);
+  });
+
+  it('names a PACS that refuses the credentials as a configuration problem', () => {
+    const refused = classifyError(
+      requestFailure('GET', 'http://user:secret@pacs/dicom-web/studies/1/series/2', 401),
+      'retrieve',
+    );
+    expect(refused).toBeInstanceOf(PacsConfigurationJobError);
+    expect(refused.message).toBe(
+      'retrieve: configuration: PACS refused the credentials (HTTP 401)',
+    );
+    expect(refused.message).not.toContain('secret');
+    const forbidden = classifyError(requestFailure('POST', 'http://pacs/studies/1', 403), 'store');
+    expect(forbidden).toBeInstanceOf(PacsConfigurationJobError);
+    expect(forbidden.message).toMatch(/^store: configuration: PACS refused access/);
+  });
+});
+
+describe('processSeries names the stage that failed', () => {
+  const { pacs, ref } = phantomPacs(21);
+  const failing = async (): Promise<Float32Array> => {
+    throw new Error('onnxruntime: Failed to allocate memory');
+  };
+  const run = async (la: LaNetwork, scar: ScarNetwork) => {
+    const stages: StageReport[] = [];
+    const error = await processSeries(ref, {
+      pacs,
+      networks: fakeNetworks(la, scar),
+      modelVersion: 'test',
+      onStage: (s) => {
+        stages.push(s);
+      },
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    return { error, failed: stages.filter((s) => s.error) };
+  };
+
+  it('an LA network failure is the LA model stage, and is retried', async () => {
+    const { error, failed } = await run(failing, failing);
+    expect(failed.map((s) => s.stage)).toEqual(['la_model']);
+    expect(error).toBeInstanceOf(RetryableJobError);
+    expect((error as Error).message).toBe(
+      'la_model: the LA network failed to run: onnxruntime: Failed to allocate memory',
+    );
+  });
+
+  it('a scar network failure is the scar model stage', async () => {
+    const { error, failed } = await run(discLaNetwork, failing);
+    expect(failed.map((s) => s.stage)).toEqual(['scar_model']);
+    expect((error as Error).message).toMatch(/^scar_model: the scar network failed to run/);
+  });
+
+  it('a network answer of the wrong shape is a permanent failure of its stage', async () => {
+    const { error, failed } = await run(async () => new Float32Array(7), failing);
+    expect(failed.map((s) => s.stage)).toEqual(['la_model']);
+    expect(error).toBeInstanceOf(PermanentJobError);
   });
 });
 

@@ -12,9 +12,11 @@ import {
   readDicomSeries,
   segmentationUids,
   segmentStudy,
+  UnsupportedOrientationError,
   writeMeasurementReport,
   writeSegmentation,
   type MeasurementReportInput,
+  type MethodSettings,
   type SourceSeries,
   type StageName as PipelineStage,
   type StudySegmentation,
@@ -23,7 +25,7 @@ import {
 import type { LoadedNetworks } from '@lascar/core/onnx';
 import type { MeasurementData, OverlayData, StageName } from '@lascar/db';
 import { keySliceOverlays } from './overlays.js';
-import { PacsRequestError, PacsResponseError } from '@lascar/pacs';
+import { PacsRequestError, PacsResponseError, pacsConfigurationProblem } from '@lascar/pacs';
 import { PacsUnavailableError, type PacsClient, type SeriesRef } from '@lascar/pacs';
 
 export const ALGORITHM_NAME = 'MSWS-Net + Boundary2Patches';
@@ -42,11 +44,15 @@ export const JOB_STAGES: readonly StageName[] = [
 ];
 
 const LA_PIPELINE: readonly PipelineStage[] = [
+  'orient',
   'la-input',
   'la-network',
   'la-restore',
   'la-postprocess',
 ];
+
+/** Stages that only compute on bytes already retrieved: the same series fails the same way. */
+const LOCAL_STAGES: readonly StageName[] = ['load', 'la_model', 'scar_model', 'write'];
 
 export interface StageReport {
   readonly stage: StageName;
@@ -59,6 +65,8 @@ export interface ProcessDeps {
   readonly pacs: PacsClient;
   readonly networks: LoadedNetworks;
   readonly modelVersion: string;
+  /** The method's settings (worker configuration); unset = the paper's values. */
+  readonly method?: MethodSettings;
   readonly onStage?: (report: StageReport) => void | Promise<void>;
 }
 
@@ -103,6 +111,23 @@ export class RetryableJobError extends Error {
   }
 }
 
+/**
+ * The PACS refused the worker's credentials (HTTP 401/403): the configuration is wrong, not the
+ * series. Retrying the job cannot help until someone fixes it, so the worker stops taking jobs
+ * (they stay queued) and /readyz says so.
+ */
+export class PacsConfigurationJobError extends RetryableJobError {
+  override name = 'PacsConfigurationJobError';
+}
+
+/**
+ * An onnxruntime session failed while running a network (device memory, a lost GPU): not the
+ * series' fault, so it is worth retrying, unlike anything else that stops segmentation.
+ */
+export class InferenceRuntimeError extends Error {
+  override name = 'InferenceRuntimeError';
+}
+
 /** Sorts an error into retryable or permanent, with a message that says where it stopped. */
 export function classifyError(
   error: unknown,
@@ -110,6 +135,8 @@ export function classifyError(
 ): PermanentJobError | RetryableJobError {
   if (error instanceof PermanentJobError || error instanceof RetryableJobError) return error;
   const message = error instanceof Error ? error.message : String(error);
+  const refused = pacsConfigurationProblem(error);
+  if (refused) return new PacsConfigurationJobError(`${stage}: ${refused}`, stage);
   if (error instanceof PacsUnavailableError)
     return new RetryableJobError(`${stage}: ${message}`, stage);
   if (error instanceof PacsRequestError && error.status === 404 && stage === 'retrieve') {
@@ -129,7 +156,15 @@ export function classifyError(
   }
   if (error instanceof NetworkOutputError)
     return new PermanentJobError(`${stage}: ${message}`, stage);
-  // Anything else (a socket reset, the database restarting): retry, within the retry limit.
+  if (error instanceof UnsupportedOrientationError)
+    return new PermanentJobError(`${stage}: unsupported series: ${message}`, stage);
+  if (error instanceof InferenceRuntimeError)
+    return new RetryableJobError(`${stage}: ${message}`, stage);
+  // Loading, segmenting and writing compute on bytes already here: a GeometryError, NaN
+  // intensities (RangeError) fail the same way every time.
+  if (LOCAL_STAGES.includes(stage))
+    return new PermanentJobError(`${stage}: unusable series: ${message}`, stage);
+  // Retrieving and storing talk to the PACS: a socket reset is worth retrying, within the limit.
   return new RetryableJobError(`${stage}: ${message}`, stage);
 }
 
@@ -138,11 +173,9 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
   const run = async <T>(stage: StageName, work: () => Promise<T> | T): Promise<T> => {
     const startedAt = new Date();
     const t0 = performance.now();
+    let value: T;
     try {
-      const value = await work();
-      stageMs[stage] = performance.now() - t0;
-      await deps.onStage?.({ stage, startedAt, ms: stageMs[stage] });
-      return value;
+      value = await work();
     } catch (error) {
       const classified = classifyError(error, stage);
       await deps.onStage?.({
@@ -153,6 +186,10 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
       });
       throw classified;
     }
+    // Recording the stage (the database) is outside the try: its failure is not the stage's.
+    stageMs[stage] = performance.now() - t0;
+    await deps.onStage?.({ stage, startedAt, ms: stageMs[stage] });
+    return value;
   };
 
   const files = await run('retrieve', () => deps.pacs.retrieveSeries(ref));
@@ -171,15 +208,33 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
   const segStart = new Date();
   const t0 = performance.now();
   let laMs = 0;
+  // The job stage segmentStudy is in: the LA model's until its last step (la-postprocess) is
+  // done. (The time spent is no guide: preparing the LA input counts before the network runs.)
+  let current: StageName = 'la_model';
+  const { la, scar } = deps.networks.networks;
+  const inRuntime = (network: string) => (error: unknown) => {
+    throw new InferenceRuntimeError(
+      `the ${network} network failed to run: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  };
   let result: StudySegmentation;
   try {
-    result = await segmentStudy(series.volume, deps.networks.networks, {
-      onStage: (e) => {
-        if (LA_PIPELINE.includes(e.stage)) laMs += e.ms;
+    result = await segmentStudy(
+      series.volume,
+      {
+        la: (input) => la(input).catch(inRuntime('LA')),
+        scar: (input) => scar(input).catch(inRuntime('scar')),
       },
-    });
+      {
+        ...(deps.method ? { method: deps.method } : {}),
+        onStage: (e) => {
+          if (LA_PIPELINE.includes(e.stage)) laMs += e.ms;
+          if (e.stage === 'la-postprocess') current = 'scar_model';
+        },
+      },
+    );
   } catch (error) {
-    const stage: StageName = laMs > 0 ? 'scar_model' : 'la_model';
+    const stage = current;
     const classified = classifyError(error, stage);
     await deps.onStage?.({
       stage,
@@ -276,7 +331,7 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
     scarVolumeMl: q.scarVolumeMl,
     wallVolumeMl: q.wallVolumeMl,
     scarBurdenPercent: q.scarBurdenPercent,
-    scarInShellMl: q.scarInWallVolumeMl,
+    scarInShellMl: q.scarInShellVolumeMl,
     scarInCavityMl: q.scarInCavityVolumeMl,
     burdenMethod: q.burdenMethod,
     wallDefinition: q.wallDefinition,
@@ -291,6 +346,16 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
       notice,
       models: { la: describe(manifests.la), scar: describe(manifests.scar) },
       stages: q.stages,
+      // The burden's parts (quantify.ts), the settings and the orientation the networks saw.
+      burdenParts: {
+        scarInWallVolumeMl: q.scarInWallVolumeMl,
+        scarInShellVolumeMl: q.scarInShellVolumeMl,
+        scarInCavityVolumeMl: q.scarInCavityVolumeMl,
+        scarOutsideWallVolumeMl: q.scarOutsideWallVolumeMl,
+        wallVolumeMl: q.wallVolumeMl,
+      },
+      method: result.settings,
+      orientation: result.orientation,
       grid: { dims: series.volume.geometry.dims, spacingMm: series.volume.geometry.spacing },
       patchCount: result.patchCount,
       providerFallbacks: deps.networks.providerFallbacks,

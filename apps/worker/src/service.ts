@@ -9,7 +9,7 @@ import { retryJob } from '@lascar/queue';
 import type { Logger } from './log.js';
 import type { WorkerMetrics } from './metrics.js';
 import { parseOrthancWebhook, WebhookError } from './pacs/discovery.js';
-import type { PacsClient, SeriesCandidate } from '@lascar/pacs';
+import { pacsConfigurationProblem, type PacsClient, type SeriesCandidate } from '@lascar/pacs';
 
 export interface ServiceDeps {
   readonly prisma: PrismaClient;
@@ -111,7 +111,8 @@ export function createService(deps: ServiceDeps): express.Express {
         await f();
         return 'ok';
       } catch (error) {
-        return (error as Error).message;
+        // Wrong credentials are not an outage: say so, so nobody waits for the PACS to recover.
+        return pacsConfigurationProblem(error) ?? (error as Error).message;
       }
     };
     const [database, pacs] = await Promise.all([

@@ -25,7 +25,7 @@ import { createMetrics, type WorkerMetrics } from './metrics.js';
 import { DicomWebPacsClient } from '@lascar/pacs';
 import { OrthancChangeFeed, QidoPoller, type CursorStore } from './pacs/discovery.js';
 import type { PacsClient, SeriesCandidate } from '@lascar/pacs';
-import { SEGMENT_QUEUE, startQueue, type SegmentJobData } from './queue.js';
+import { guardLostQueueWrites, SEGMENT_QUEUE, startQueue, type SegmentJobData } from './queue.js';
 import { createService } from './service.js';
 
 export interface RunningWorker {
@@ -105,6 +105,7 @@ export async function startWorker(
   log.info({ config: describeConfig(config) }, 'worker starting');
   const rules = await loadRules(config.selectionRulesFile);
   const { networks, modelVersion } = await loadNetworks(config);
+  log.info({ executionProvider: networks.executionProvider }, networks.providerSummary);
   log.info(
     {
       modelVersion,
@@ -134,6 +135,8 @@ export async function startWorker(
     );
     cleanups.push(() => boss.stop({ graceful: false, wait: true, timeout: 5_000 }));
     boss.on('error', (error) => log.error({ error: error.message }, 'queue error'));
+    const unguard = guardLostQueueWrites(log);
+    cleanups.push(async () => unguard());
     const pacs = new DicomWebPacsClient({
       url: config.pacs.url,
       ...(config.pacs.username ? { username: config.pacs.username } : {}),
@@ -197,8 +200,7 @@ export async function startWorker(
           })
         : undefined;
 
-    const jobDeps = { prisma: db.prisma, pacs, networks, modelVersion, log, metrics };
-    if (options.consume ?? true) {
+    const consume = async () => {
       // pg-boss 10 has no team size: one work() per concurrent job, each fetching one at a time.
       for (let n = 0; n < config.concurrency; n++) {
         await boss.work<SegmentJobData>(
@@ -209,7 +211,47 @@ export async function startWorker(
           },
         );
       }
-    }
+    };
+    // A PACS that refuses the credentials would fail every job alike: take no jobs (they stay
+    // queued) and ask the PACS again every retry delay; /readyz names the problem meanwhile.
+    let pacsRecheck: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const onPacsRefused = (reason: string) => {
+      if (pacsRecheck || stopped) return;
+      log.error({ reason }, 'PACS refused the worker: no jobs are taken until it accepts it');
+      void boss.offWork(SEGMENT_QUEUE);
+      const recheck = () => {
+        pacsRecheck = setTimeout(() => {
+          pacs.ping().then(
+            async () => {
+              if (stopped) return;
+              pacsRecheck = undefined;
+              log.info('the PACS accepts the worker again: taking jobs');
+              await consume().catch((e: unknown) =>
+                log.error({ error: String(e) }, 'could not take jobs again'),
+              );
+            },
+            () => recheck(),
+          );
+        }, config.retryDelaySeconds * 1000);
+      };
+      recheck();
+    };
+    cleanups.push(async () => {
+      stopped = true;
+      clearTimeout(pacsRecheck);
+    });
+    const jobDeps = {
+      prisma: db.prisma,
+      pacs,
+      networks,
+      modelVersion,
+      method: config.method,
+      log,
+      metrics,
+      onPacsRefused,
+    };
+    if (options.consume ?? true) await consume();
     await reconcileJobs(db.prisma, boss, log);
     const sweep = setInterval(() => {
       reconcileJobs(db.prisma, boss, log).catch((e: unknown) =>
@@ -276,6 +318,8 @@ export async function startWorker(
       stop() {
         stopping ??= (async () => {
           log.info('worker stopping: no new jobs; running jobs finish');
+          stopped = true;
+          clearTimeout(pacsRecheck);
           await changeFeed?.stop();
           await qido?.stop();
           await intakeChain;

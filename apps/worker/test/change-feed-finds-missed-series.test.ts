@@ -3,7 +3,7 @@
 // cursor in the database so that a restarted worker does not look at old changes again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
-import { completedJob, type Stack, startStack } from './worker-fixture.js';
+import { completedJob, type Stack, startStack, waitFor } from './worker-fixture.js';
 
 let stack: Stack;
 let lge: PhantomSeries;
@@ -57,8 +57,19 @@ describe('the Orthanc change feed', () => {
     const seg = (
       await stack.pacs.searchSeries({ StudyInstanceUID: lge.studyInstanceUid, Modality: 'SEG' })
     )[0]!;
-    const segDecisions = await decisions(seg.seriesInstanceUid);
-    expect(segDecisions.every((d) => !d.selected)).toBe(true);
+    // At least one decision (an empty list would pass any check on its members), none selected.
+    const segDecisions = await waitFor('the SEG to be seen through the feed', async () => {
+      const rows = await stack.query<{ selected: boolean; reason: string }>(
+        `SELECT d.selected, d.reason FROM "SelectionDecision" d
+           JOIN "Series" s ON s.id = d."seriesRef" WHERE s."seriesInstanceUid" = $1`,
+        [seg.seriesInstanceUid],
+      );
+      return rows.length > 0 ? rows : undefined;
+    });
+    for (const d of segDecisions) {
+      expect(d.selected).toBe(false);
+      expect(d.reason).toMatch(/^skipped: made by this product/);
+    }
     await second.stop();
   });
 });

@@ -63,6 +63,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     password: orthanc.password,
   });
   const db = new pg.Pool({ connectionString: postgres.url, max: 2 });
+  // A restarted PostgreSQL cuts the pool's idle connections; the next query opens new ones.
+  db.on('error', () => undefined);
   const workers: RunningWorker[] = [];
   const env = (overrides: Record<string, string> = {}) => ({
     ...workerPacsEnv(orthanc, secret),

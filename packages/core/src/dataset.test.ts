@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { laSamples, scarSamples, selectLaSlices, TrainingCaseError } from './dataset.js';
+import { applyAxisTransform, axisTransform } from './orientation.js';
 import { makeGeometry, type Mask, type Volume } from './volume.js';
 
 // A 48 x 40 x 20 study: a bright ball "atrium" in slices 6..13 with a scar cap on its wall.
@@ -71,6 +72,31 @@ describe('training samples', () => {
     const b = batches[0]!;
     for (let p = 0; p < 64 * 64; p++)
       expect(b.patches[2 * 4096 + p]).toBe(Math.max(b.patches[p]!, 0));
+  });
+
+  it('gives the same samples for a case stored flipped, transposed, slices reversed (as inference sees it)', () => {
+    const t = axisTransform(geometry, [1, 0, 2], [true, false, true]);
+    const stored = {
+      id: 'ball-stored',
+      image: applyAxisTransform(study.image, t),
+      la: applyAxisTransform(study.la, t),
+      scar: applyAxisTransform(study.scar, t),
+    };
+    const options = { size: 64, nearEmptySlices: 0, farEmptyEvery: 1000 };
+    const a = [...laSamples(study, options)];
+    const b = [...laSamples(stored, options)];
+    expect(b.map((s) => s.slice)).toEqual(a.map((s) => s.slice));
+    b.forEach((s, n) => {
+      expect(s.full).toEqual(a[n]!.full);
+      expect(s.label).toEqual(a[n]!.label);
+    });
+    const pa = [...scarSamples(study, { stepPx: 8, bandMm: 3 })];
+    const pb = [...scarSamples(stored, { stepPx: 8, bandMm: 3 })];
+    expect(pb.map((p) => p.count)).toEqual(pa.map((p) => p.count));
+    pb.forEach((p, n) => {
+      expect(p.patches).toEqual(pa[n]!.patches);
+      expect(p.labels).toEqual(pa[n]!.labels);
+    });
   });
 
   it('a case without scar labels yields no scar samples; misaligned labels are an error', () => {

@@ -13,6 +13,7 @@ import {
   writeScarPatches,
   type ScarPatchOptions,
 } from './patches.js';
+import { applyAxisTransform, orientationTransform } from './orientation.js';
 import { gridMismatch, type Mask, type Volume, type VoxelArray } from './volume.js';
 
 /**
@@ -65,7 +66,12 @@ export class TrainingCaseError extends Error {
   override name = 'TrainingCaseError';
 }
 
-function checkCase(c: TrainingCase): void {
+/**
+ * Checks the labels lie on the image grid, and brings the case to the standard orientation
+ * (orientation.ts): the networks learn on the arrangement inference gives them, whatever way the
+ * case's files store it.
+ */
+function standardCase(c: TrainingCase): TrainingCase {
   const problems = [
     gridMismatch(c.image.geometry, c.la.geometry),
     c.scar ? gridMismatch(c.image.geometry, c.scar.geometry) : undefined,
@@ -74,6 +80,14 @@ function checkCase(c: TrainingCase): void {
     throw new TrainingCaseError(
       `case ${c.id}: labels do not lie on the image grid: ${problems.join('; ')}`,
     );
+  const t = orientationTransform(c.image.geometry);
+  if (t.identity) return c;
+  return {
+    id: c.id,
+    image: applyAxisTransform(c.image, t),
+    la: applyAxisTransform(c.la, t),
+    ...(c.scar ? { scar: applyAxisTransform(c.scar, t) } : {}),
+  };
 }
 
 /** Which slices of a case become LA samples (ascending). */
@@ -98,9 +112,12 @@ export function selectLaSlices(la: Mask, options: LaSampleOptions = {}): number[
   return chosen;
 }
 
-/** LA network samples of one case, one slice at a time (bounded memory). */
-export function* laSamples(c: TrainingCase, options: LaSampleOptions = {}): Generator<LaSample> {
-  checkCase(c);
+/** LA network samples of one case (slice numbers in the standard orientation), one slice at a time. */
+export function* laSamples(
+  original: TrainingCase,
+  options: LaSampleOptions = {},
+): Generator<LaSample> {
+  const c = standardCase(original);
   const size = options.size ?? LA_INPUT_SIZE;
   let reuse: { full: Float32Array; half: Float32Array } | undefined;
   for (const k of selectLaSlices(c.la, options)) {
@@ -116,10 +133,10 @@ export function* laSamples(c: TrainingCase, options: LaSampleOptions = {}): Gene
  * GROUND-TRUTH LA boundary (at inference the predicted one), with the matching scar labels.
  */
 export function* scarSamples(
-  c: TrainingCase,
+  original: TrainingCase,
   options: ScarPatchOptions = {},
 ): Generator<ScarSampleBatch> {
-  checkCase(c);
+  const c = standardCase(original);
   const scar = c.scar;
   if (!scar) return;
   const nz = c.image.geometry.dims[2];

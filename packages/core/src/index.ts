@@ -31,3 +31,5 @@ export * from './dicom/codecs.js';
 export * from './execution-provider.js';
 export * from './selection.js';
 export * from './model-version.js';
+export * from './orientation.js';
+export * from './method-settings.js';

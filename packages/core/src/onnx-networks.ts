@@ -4,6 +4,8 @@
  * beside it; the manifest is checked against what this build of the product feeds the network,
  * so a model trained on another preprocessing recipe is refused rather than silently wrong.
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { PREPROCESSING_VERSION } from './dataset.js';
 import {
   openOnnxModel,
@@ -40,6 +42,38 @@ export class ModelManifestError extends Error {
   override name = 'ModelManifestError';
 }
 
+/** The lowercase hex SHA-256 of a model's bytes, as training/export.py writes it in the manifest. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Reads a model's bytes and checks them against its manifest's `sha256`. The bytes that were
+ * hashed are the bytes onnxruntime gets, so the model version (built from the manifests' hashes)
+ * names exactly the weights that run: a swapped .onnx file cannot keep the old version and the
+ * old SEG UIDs.
+ */
+export async function verifiedModelBytes(
+  files: NetworkFiles,
+  kind: ModelKind,
+): Promise<Uint8Array> {
+  const where = typeof files.model === 'string' ? files.model : `the ${kind} model bytes`;
+  let bytes: Uint8Array;
+  try {
+    bytes = typeof files.model === 'string' ? await readFile(files.model) : files.model;
+  } catch (error) {
+    throw new ModelManifestError(`${where}: cannot be read (${(error as Error).message})`);
+  }
+  const actual = sha256Hex(bytes);
+  if (actual !== files.manifest.sha256.toLowerCase()) {
+    throw new ModelManifestError(
+      `${where}: its SHA-256 is ${actual} but the ${kind} manifest says ${files.manifest.sha256}; ` +
+        'the model file was changed or belongs to another export (re-export the model, or put back the file the manifest describes)',
+    );
+  }
+  return bytes;
+}
+
 const EXPECTED_INPUTS: Record<ModelKind, Record<string, readonly number[]>> = {
   la: {
     image_full: [1, LA_INPUT_SIZE, LA_INPUT_SIZE],
@@ -63,12 +97,15 @@ export function parseModelManifest(
   for (const field of ['architecture', 'file', 'sha256', 'preprocessing', 'exported'] as const) {
     if (typeof m[field] !== 'string') fail(`'${field}' must be a string`);
   }
+  if (!/^[0-9a-f]{64}$/i.test(m.sha256 as string))
+    fail("'sha256' must be the model file's SHA-256 (64 hexadecimal digits)");
   for (const field of ['width', 'parameters'] as const) {
     if (typeof m[field] !== 'number') fail(`'${field}' must be a number`);
   }
   const thresholds = m.thresholds as Record<string, unknown> | undefined;
-  if (typeof thresholds?.probability !== 'number')
-    fail("'thresholds.probability' must be a number");
+  const p = thresholds?.probability;
+  if (typeof p !== 'number' || !(p > 0 && p < 1))
+    fail(`'thresholds.probability' must be a number between 0 and 1, got ${JSON.stringify(p)}`);
   const data = m.training_data as Record<string, unknown> | undefined;
   if (typeof data?.summary !== 'string') fail("'training_data.summary' must be a string");
   if (!Array.isArray(m.inputs)) fail("'inputs' must be a list");
@@ -101,6 +138,8 @@ export interface LoadedNetworks {
   readonly networks: StudyNetworks;
   readonly executionProvider: ExecutionProvider;
   readonly providerFallbacks: readonly string[];
+  /** One plain line: the provider and why (onnx-runtime.ts). */
+  readonly providerSummary: string;
   readonly manifests: { readonly la: ModelManifest; readonly scar: ModelManifest };
   /** True when either model was trained on synthetic data only (must be shown wherever results are). */
   readonly synthetic: boolean;
@@ -115,10 +154,12 @@ export async function openStudyNetworks(
   files: { readonly la: NetworkFiles; readonly scar: NetworkFiles },
   options: OpenModelOptions = {},
 ): Promise<LoadedNetworks> {
-  const laModel = await openOnnxModel(files.la.model, options);
+  const laBytes = await verifiedModelBytes(files.la, 'la');
+  const scarBytes = await verifiedModelBytes(files.scar, 'scar');
+  const laModel = await openOnnxModel(laBytes, options);
   let scarModel: OnnxModel;
   try {
-    scarModel = await openOnnxModel(files.scar.model, {
+    scarModel = await openOnnxModel(scarBytes, {
       ...options,
       executionProvider: laModel.executionProvider,
     });
@@ -142,11 +183,17 @@ export async function openStudyNetworks(
           dims: [input.count, SCAR_PATCH_CHANNELS, SCAR_PATCH_SIZE, SCAR_PATCH_SIZE],
         },
       }),
+    // Each network is thresholded as its manifest says it was validated.
+    thresholds: {
+      la: files.la.manifest.thresholds.probability,
+      scar: files.scar.manifest.thresholds.probability,
+    },
   };
   return {
     networks,
     executionProvider: laModel.executionProvider,
     providerFallbacks: laModel.providerFallbacks,
+    providerSummary: laModel.providerSummary,
     manifests: { la: files.la.manifest, scar: files.scar.manifest },
     synthetic: Boolean(
       files.la.manifest.training_data.synthetic || files.scar.manifest.training_data.synthetic,

@@ -21,6 +21,9 @@ describe('openOnnxModel', () => {
     const model = await openOnnxModel(MODEL, { executionProvider: 'auto' });
     expect(['cuda', 'webgpu', 'cpu']).toContain(model.executionProvider);
     if (model.executionProvider === 'cpu') expect(model.providerFallbacks.length).toBe(2);
+    expect(model.providerSummary).toMatch(
+      new RegExp(`^execution provider: ${model.executionProvider} \\(.+\\)$`),
+    );
     await model.release();
   });
 

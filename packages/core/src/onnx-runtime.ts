@@ -5,14 +5,20 @@
  * fallback chain must try each provider in its own session. Sessions are expensive (weights are
  * copied to the device): create them once per process and reuse them.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
-import type { ExecutionProvider, ExecutionProviderChoice } from './execution-provider.js';
+import {
+  describeExecutionProvider,
+  planExecutionProviders,
+  type ExecutionProvider,
+  type ExecutionProviderChoice,
+  type ProviderProbes,
+} from './execution-provider.js';
 
 export * from './execution-provider.js';
-
-/** What `auto` tries, fastest first. */
-const AUTO_ORDER: readonly ExecutionProvider[] = ['cuda', 'webgpu', 'cpu'];
 
 export class ExecutionProviderError extends Error {
   override name = 'ExecutionProviderError';
@@ -28,6 +34,8 @@ export interface OnnxModel {
   readonly executionProvider: ExecutionProvider;
   /** Why `auto` skipped faster providers (empty when one was asked for explicitly). */
   readonly providerFallbacks: readonly string[];
+  /** One plain line: the provider and why, e.g. `execution provider: cpu (no GPU found)`. */
+  readonly providerSummary: string;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   /** Runs the model and returns its first output as float32. */
@@ -47,14 +55,9 @@ export async function openOnnxModel(
   options: OpenModelOptions = {},
 ): Promise<OnnxModel> {
   const choice = options.executionProvider ?? 'auto';
-  const candidates = choice === 'auto' ? AUTO_ORDER : [choice];
-  const fallbacks: string[] = [];
-  for (const provider of candidates) {
-    const problem = providerUnavailable(provider);
-    if (problem) {
-      fallbacks.push(`${provider}: ${problem}`);
-      continue;
-    }
+  const plan = planExecutionProviders(choice, probeExecutionProviders());
+  const fallbacks = [...plan.skipped];
+  for (const provider of plan.candidates) {
     try {
       const sessionOptions: ort.InferenceSession.SessionOptions = {
         executionProviders: [provider],
@@ -65,7 +68,13 @@ export async function openOnnxModel(
         typeof model === 'string'
           ? await ort.InferenceSession.create(model, sessionOptions)
           : await ort.InferenceSession.create(model, sessionOptions);
-      return wrapSession(session, provider, choice === 'auto' ? fallbacks : []);
+      const skipped = choice === 'auto' ? fallbacks : [];
+      return wrapSession(
+        session,
+        provider,
+        skipped,
+        describeExecutionProvider(provider, choice, skipped),
+      );
     } catch (error) {
       const reason = error instanceof Error ? error.message.split('\n')[0]! : String(error);
       fallbacks.push(`${provider}: ${reason}`);
@@ -81,26 +90,84 @@ export async function openOnnxModel(
   );
 }
 
-/** A reason a provider cannot work in this installation, without trying to load it. */
-function providerUnavailable(provider: ExecutionProvider): string | undefined {
-  const backends = ort.listSupportedBackends();
-  const entry = backends.find((b) => b.name === provider);
-  if (!entry) return 'not built into this onnxruntime-node';
-  // The CUDA provider is downloaded at install time (ONNXRUNTIME_NODE_INSTALL=cuda12); when it
-  // was skipped the library is simply absent and session creation would fail anyway.
-  return undefined;
+const LIBRARY_DIRS = [
+  '/usr/lib/x86_64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+  '/lib/x86_64-linux-gnu',
+  '/lib/aarch64-linux-gnu',
+  '/usr/lib64',
+  '/usr/lib',
+  '/usr/local/lib',
+];
+const VULKAN_ICD_DIRS = [
+  '/usr/share/vulkan/icd.d',
+  '/etc/vulkan/icd.d',
+  '/usr/local/share/vulkan/icd.d',
+];
+
+const hasEntries = (dir: string, pattern: RegExp): boolean => {
+  try {
+    return readdirSync(dir).some((f) => pattern.test(f));
+  } catch {
+    return false;
+  }
+};
+
+let probed: ProviderProbes | undefined;
+
+/**
+ * Looks at this machine (files only, nothing is loaded) for what each provider needs. Cached:
+ * the answer does not change while the process runs.
+ */
+export function probeExecutionProviders(): ProviderProbes {
+  if (probed) return probed;
+  // onnxruntime-node loads its binding and the provider libraries from bin/napi-v6/<os>/<arch>.
+  const bindingDir = path.join(
+    path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')),
+    '..',
+    'bin',
+    'napi-v6',
+    process.platform,
+    process.arch,
+  );
+  const linux = process.platform === 'linux';
+  const nvidiaGpu = linux
+    ? ['/dev/nvidiactl', '/proc/driver/nvidia/version', '/dev/dxg'].some((f) => existsSync(f))
+    : process.platform === 'win32';
+  const libraryDirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    ...LIBRARY_DIRS,
+  ];
+  probed = {
+    builtIn: ort.listSupportedBackends().map((b) => b.name),
+    cudaProviderLibrary: [
+      'libonnxruntime_providers_cuda.so',
+      'onnxruntime_providers_cuda.dll',
+    ].some((f) => existsSync(path.join(bindingDir, f))),
+    nvidiaGpu,
+    // Elsewhere than Linux, WebGPU runs on Metal or Direct3D, which every machine has.
+    gpuDevice: linux ? nvidiaGpu || hasEntries('/dev/dri', /^renderD\d+$/) : true,
+    webgpuDriver: linux
+      ? libraryDirs.some((d) => existsSync(path.join(d, 'libvulkan.so.1'))) &&
+        (Boolean(process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) ||
+          VULKAN_ICD_DIRS.some((d) => hasEntries(d, /\.json$/)))
+      : true,
+  };
+  return probed;
 }
 
 function wrapSession(
   session: ort.InferenceSession,
   provider: ExecutionProvider,
   fallbacks: string[],
+  providerSummary: string,
 ): OnnxModel {
   const outputName = session.outputNames[0];
   if (!outputName) throw new Error('the ONNX model has no outputs');
   return {
     executionProvider: provider,
     providerFallbacks: fallbacks,
+    providerSummary,
     inputNames: session.inputNames,
     outputNames: session.outputNames,
     async run(inputs) {

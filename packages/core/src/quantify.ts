@@ -2,25 +2,32 @@
  * The numbers a cardiologist reads from one study: LA cavity volume, scar volume, scar burden
  * (with the method that produced it) and the stage of that burden in named bin sets.
  *
- * Scar burden here is VOLUME-BASED (Utah/CARMA style): scar voxels at the LA wall over the wall's
- * voxels, where the wall is a shell of `wallMm` (default 3 mm) outside the cavity, measured with
- * the exact Euclidean distance in mm on the anisotropic voxel grid. Surface-based burden (the
- * LAScarQS challenge, CemrgApp) gives different numbers; reports must print `burdenMethod`.
+ * Scar burden here is VOLUME-BASED (Utah/CARMA style): the share of LA wall voxels that are scar.
+ * Surface-based burden (the LAScarQS challenge, CemrgApp) gives different numbers; reports must
+ * print `burdenMethod`.
  *
- * Scar the cavity swallowed: the scar network only paints within a few mm of the predicted
- * boundary, so scar inside the cavity mask near its surface is enhanced wall that the cavity
- * segmentation took in (a cavity 1-2 mm too large put 60-90 % of correctly found scar inside it
- * on test phantoms, and a shell-only count read 2-6 % burden for 13-31 % true burden). Scar
- * voxels inside the cavity within `wallMm` of its surface are therefore moved from cavity to
- * wall: they count in the numerator AND the denominator, so the burden stays a share of wall
- * voxels (<= 100 %). Scar deeper inside the cavity, or beyond the shell, is not LA wall.
+ * The wall: a shell `wallMm` thick (default 3 mm) CENTRED on the predicted cavity surface: the
+ * voxels inside the cavity mask within wallMm / 2 of its surface, and the voxels outside it within
+ * wallMm / 2 (exact Euclidean distances between voxel centres, in mm, on the anisotropic grid).
+ * Why centred: the wall lies just outside the true blood pool, but where exactly that is, relative
+ * to a predicted surface, is uncertain by a voxel or two, and the LA network leans towards a
+ * cavity 1-2 mm too large (it is trained to miss less rather than to overreach: Tversky 0.3/0.7),
+ * which swallows part of the wall. A shell on both sides of the surface holds the wall wherever it
+ * fell, and every voxel in it counts alike, scar or not: numerator = scar voxels in the shell,
+ * denominator = all voxels in the shell, so the burden is a share of one fixed set of voxels
+ * (<= 100 %). (The rule it replaces counted scar inside the cavity in both numerator and
+ * denominator but the rest of the swallowed wall in neither, which inflated the burden.)
+ * Scar beyond the shell (deeper in the cavity, or further out) is reported but is not LA wall.
+ *
+ * `wallInsideMm` moves the shell: 0 puts it wholly outside the cavity, as a ground-truth cavity
+ * (whose surface IS the wall's inner face) calls for; the phantoms' truth uses that.
  */
 
 import { distanceTransformMmInBox, type VoxelBox } from './distance.js';
 import { countNonZeroBytes, nonZeroBox, type MaskBox } from './mask-scan.js';
 import { gridMismatch, voxelVolumeMl, type Mask, type Vec3 } from './volume.js';
 
-/** Default wall thickness outside the cavity surface, mm (method-spec "Decisions"). */
+/** Default wall thickness, mm (method-spec "Decisions"): half inside the cavity surface, half outside. */
 export const DEFAULT_WALL_MM = 3;
 
 /** One bin of a staging scheme, with its boundaries stated exactly. */
@@ -81,8 +88,10 @@ export function stageOf(scheme: StagingScheme, burdenPercent: number): string {
 }
 
 export interface QuantifyOptions {
-  /** Wall thickness outside the cavity, mm (default 3). */
+  /** Wall shell thickness, mm (default 3). */
   readonly wallMm?: number;
+  /** How much of the shell lies inside the cavity mask, mm (default wallMm / 2; 0..wallMm). */
+  readonly wallInsideMm?: number;
 }
 
 export interface StageResult {
@@ -96,35 +105,43 @@ export interface ScarQuantification {
   readonly laVolumeMl: number;
   /** All scar voxels, mL. */
   readonly scarVolumeMl: number;
-  /** The wall shell, mL. */
+  /** The wall shell (both parts), mL: the burden's denominator. */
   readonly wallVolumeMl: number;
-  /** Scar voxels that lie in the wall shell, mL. */
+  /** Scar in the wall shell (both parts), mL: the burden's numerator. */
   readonly scarInWallVolumeMl: number;
-  /** Scar voxels inside the cavity mask within wallMm of its surface, mL (wall the cavity
-   * segmentation swallowed; counted as wall). */
+  /** Scar in the part of the wall outside the cavity mask, mL. */
+  readonly scarInShellVolumeMl: number;
+  /** Scar in the part of the wall inside the cavity mask (wall the cavity took in), mL. */
   readonly scarInCavityVolumeMl: number;
+  /** Scar beyond the wall shell (not counted in the burden), mL. */
+  readonly scarOutsideWallVolumeMl: number;
   readonly laVoxels: number;
   readonly scarVoxels: number;
   readonly wallVoxels: number;
+  /** Wall voxels outside / inside the cavity mask. */
+  readonly wallOutsideCavityVoxels: number;
+  readonly wallInsideCavityVoxels: number;
   readonly scarInWallVoxels: number;
+  readonly scarInShellVoxels: number;
   readonly scarInCavityVoxels: number;
-  /** (scarInWallVoxels + scarInCavityVoxels) / (wallVoxels + scarInCavityVoxels) x 100, or null
-   * when there is no wall (no LA found). */
+  readonly scarOutsideWallVoxels: number;
+  /** scarInWallVoxels / wallVoxels x 100, or null when there is no wall (no LA found). */
   readonly scarBurdenPercent: number | null;
   /** How the burden was computed, for reports. */
   readonly burdenMethod: string;
   /** How the wall was defined, for reports. */
   readonly wallDefinition: string;
   readonly wallMm: number;
+  readonly wallInsideMm: number;
   /** Stages of the burden; empty when the burden is null. */
   readonly stages: readonly StageResult[];
 }
 
 /**
- * Quantifies one study from its LA cavity and scar masks (same grid). The distance transform
- * runs on the cavity's bounding box grown by the wall thickness, not the whole volume: every
- * voxel within wallMm of the cavity lies in that box, and the box holds every cavity voxel, so
- * the distances there are exact.
+ * Quantifies one study from its LA cavity and scar masks (same grid). The distance transforms
+ * run on the cavity's bounding box grown by the wall thickness, not the whole volume: every
+ * voxel within wallMm of the cavity lies in that box, and the box holds every cavity voxel and a
+ * margin of non-cavity voxels around it, so the distances there are exact.
  */
 export function quantifyStudy(
   la: Mask,
@@ -134,6 +151,12 @@ export function quantifyStudy(
   const wallMm = options.wallMm ?? DEFAULT_WALL_MM;
   if (!Number.isFinite(wallMm) || wallMm <= 0)
     throw new RangeError(`wall thickness must be > 0 mm, got ${wallMm}`);
+  const wallInsideMm = options.wallInsideMm ?? wallMm / 2;
+  if (!(wallInsideMm >= 0 && wallInsideMm <= wallMm))
+    throw new RangeError(
+      `the wall's inside part must be 0..${wallMm} mm (the wall thickness), got ${wallInsideMm}`,
+    );
+  const wallOutsideMm = wallMm - wallInsideMm;
   const mismatch = gridMismatch(la.geometry, scar.geometry);
   if (mismatch) throw new RangeError(`LA and scar masks are not on the same grid: ${mismatch}`);
   const { dims, spacing } = la.geometry;
@@ -142,17 +165,18 @@ export function quantifyStudy(
   const laVoxels = countNonZeroBytes(la.data);
   const scarVoxels = countNonZeroBytes(scar.data);
 
-  let wallVoxels = 0;
-  let scarInWallVoxels = 0;
-  let scarInCavityVoxels = 0;
+  let wallOutside = 0;
+  let wallInside = 0;
+  let scarInShell = 0;
+  let scarInCavity = 0;
   const cavityBox = nonZeroBox(la.data, dims);
   if (cavityBox) {
     const box = grow(cavityBox, dims, spacing, wallMm);
-    const d2 = distanceTransformMmInBox(la.data, dims, spacing, box, true);
-    // Depth inside the cavity: the box holds a non-cavity margin around it, so this is exact too.
+    // Squared distances; inclusive limits, the tiny slack absorbs float32 rounding.
+    const outside2 = distanceTransformMmInBox(la.data, dims, spacing, box, true);
     const depth2 = distanceTransformMmInBox(la.data, dims, spacing, box, true, true);
-    // Inclusive limit; the tiny slack absorbs float32 rounding of squared distances.
-    const limit = wallMm * wallMm * (1 + 1e-6);
+    const outsideLimit = wallOutsideMm * wallOutsideMm * (1 + 1e-6);
+    const insideLimit = wallInsideMm * wallInsideMm * (1 + 1e-6);
     const [bx, by, bz] = [
       box.max[0] - box.min[0],
       box.max[1] - box.min[1],
@@ -163,22 +187,25 @@ export function quantifyStudy(
       for (let j = 0; j < by; j++) {
         const row = box.min[0] + dims[0] * (box.min[1] + j + dims[1] * (box.min[2] + k));
         for (let i = 0; i < bx; i++, o++) {
-          const d = d2[o]!;
-          if (d > 0 && d <= limit) {
-            wallVoxels++;
-            if (scar.data[row + i] !== 0) scarInWallVoxels++;
-          } else if (d === 0 && depth2[o]! <= limit && scar.data[row + i] !== 0) {
-            scarInCavityVoxels++;
+          const d = outside2[o]!;
+          const isScar = scar.data[row + i] !== 0;
+          if (d > 0) {
+            if (d <= outsideLimit) {
+              wallOutside++;
+              if (isScar) scarInShell++;
+            }
+          } else if (depth2[o]! <= insideLimit) {
+            wallInside++;
+            if (isScar) scarInCavity++;
           }
         }
       }
     }
   }
 
-  const scarBurdenPercent =
-    wallVoxels > 0
-      ? ((scarInWallVoxels + scarInCavityVoxels) / (wallVoxels + scarInCavityVoxels)) * 100
-      : null;
+  const wallVoxels = wallOutside + wallInside;
+  const scarInWall = scarInShell + scarInCavity;
+  const scarBurdenPercent = wallVoxels > 0 ? (scarInWall / wallVoxels) * 100 : null;
   const stages: StageResult[] =
     scarBurdenPercent === null
       ? []
@@ -187,21 +214,32 @@ export function quantifyStudy(
           stage: stageOf(s, scarBurdenPercent),
           description: s.description,
         }));
+  const wallDefinition =
+    wallInsideMm === 0
+      ? `voxels outside the LA cavity whose centre is within ${wallMm} mm (exact Euclidean distance on the voxel grid) of a cavity voxel centre`
+      : `a ${wallMm} mm shell on both sides of the LA cavity surface: cavity voxels within ${wallInsideMm} mm of a non-cavity voxel centre and non-cavity voxels within ${wallOutsideMm} mm of a cavity voxel centre (exact Euclidean distances on the voxel grid)`;
   return {
     laVolumeMl: laVoxels * voxelMl,
     scarVolumeMl: scarVoxels * voxelMl,
     wallVolumeMl: wallVoxels * voxelMl,
-    scarInWallVolumeMl: scarInWallVoxels * voxelMl,
-    scarInCavityVolumeMl: scarInCavityVoxels * voxelMl,
+    scarInWallVolumeMl: scarInWall * voxelMl,
+    scarInShellVolumeMl: scarInShell * voxelMl,
+    scarInCavityVolumeMl: scarInCavity * voxelMl,
+    scarOutsideWallVolumeMl: (scarVoxels - scarInWall) * voxelMl,
     laVoxels,
     scarVoxels,
     wallVoxels,
-    scarInWallVoxels,
-    scarInCavityVoxels,
+    wallOutsideCavityVoxels: wallOutside,
+    wallInsideCavityVoxels: wallInside,
+    scarInWallVoxels: scarInWall,
+    scarInShellVoxels: scarInShell,
+    scarInCavityVoxels: scarInCavity,
+    scarOutsideWallVoxels: scarVoxels - scarInWall,
     scarBurdenPercent,
-    burdenMethod: `volume-based: share of LA wall voxels that are scar; wall = the ${wallMm} mm shell outside the cavity plus scar voxels inside the cavity within ${wallMm} mm of its surface`,
-    wallDefinition: `voxels outside the LA cavity whose centre is within ${wallMm} mm (exact Euclidean distance on the voxel grid) of a cavity voxel centre`,
+    burdenMethod: `volume-based: share of LA wall voxels that are scar, scar and non-scar voxels counted alike; wall = ${wallDefinition}`,
+    wallDefinition,
     wallMm,
+    wallInsideMm,
     stages,
   };
 }

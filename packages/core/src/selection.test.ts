@@ -186,6 +186,35 @@ describe('parseSelectionRules', () => {
     ).toBe('skipped: inversion time 150 ms, outside the accepted 200-400 ms');
   });
 
+  it('skips a coronal or sagittal stack by its slice orientation, with the angle', () => {
+    const lge = { seriesDescription: 'LGE 3D' };
+    const axial = [1, 0, 0, 0, 1, 0];
+    // Flipped and transposed axial stacks are still axial.
+    for (const iop of [axial, [0, -1, 0, -1, 0, 0], [-1, 0, 0, 0, -1, 0]]) {
+      expect(selectSeries(mr({ ...lge, imageOrientationPatient: iop })).selected).toBe(true);
+    }
+    const t = (30 * Math.PI) / 180;
+    const tilted30 = [1, 0, 0, 0, Math.cos(t), -Math.sin(t)];
+    expect(selectSeries(mr({ ...lge, imageOrientationPatient: tilted30 })).selected).toBe(true);
+    expect(selectSeries(mr({ ...lge, imageOrientationPatient: [1, 0, 0, 0, 0, -1] })).reason).toBe(
+      'skipped: slice normal 90° from axial (coronal slices), beyond the accepted 45°: only axial LGE stacks are supported',
+    );
+    const t80 = (80 * Math.PI) / 180;
+    expect(
+      selectSeries(
+        mr({ ...lge, imageOrientationPatient: [0, 1, 0, -Math.cos(t80), 0, Math.sin(t80)] }),
+      ).reason,
+    ).toMatch(/^skipped: slice normal 80° from axial \(sagittal slices\)/);
+    // A site may accept less tilt than the pipeline's 45 degrees, never more.
+    const strict = parseSelectionRules({ maxSliceTiltDeg: 20 });
+    expect(selectSeries(mr({ ...lge, imageOrientationPatient: tilted30 }), strict).reason).toBe(
+      'skipped: slice normal 30° from axial (axial slices), beyond the accepted 20°: only axial LGE stacks are supported',
+    );
+    expect(() => parseSelectionRules({ maxSliceTiltDeg: 90 })).toThrow(
+      'selection rules: maxSliceTiltDeg must be a number of degrees from 0 to 45 (only axial stacks can be segmented), got 90',
+    );
+  });
+
   it('names the field in every error', () => {
     const bad: [unknown, RegExp][] = [
       ['{nope', /not valid JSON/],

@@ -4,6 +4,8 @@
  * worker reads a rules file (JSON) and the series' attributes (from QIDO-RS) and records the
  * decision with its reason, a sentence an admin can read.
  */
+import { MAX_SLICE_TILT_DEG, slicePlaneName, sliceTiltDeg } from './orientation.js';
+import type { Vec3 } from './volume.js';
 
 /** The series attributes the rules look at (a subset of what the PACS reports). */
 export interface SelectableSeries {
@@ -17,6 +19,8 @@ export interface SelectableSeries {
   readonly manufacturer?: string;
   readonly sopClassUid?: string;
   readonly softwareVersions?: string;
+  /** ImageOrientationPatient (0020,0037) of an instance: row then column cosines. */
+  readonly imageOrientationPatient?: readonly number[];
 }
 
 /** Patterns per text attribute; any match counts. */
@@ -48,6 +52,12 @@ export interface SelectionRules {
   readonly instanceCount: NumberRange;
   /** Range of inversion times (ms) when the PACS reports one; omit to accept any. */
   readonly inversionTimeMs: NumberRange;
+  /**
+   * The largest angle (degrees) between the slice normal and the axial direction, checked when
+   * the PACS reports ImageOrientationPatient. The pipeline segments axial stacks only (at most
+   * 45 degrees: orientation.ts), so a coronal or sagittal LGE stack is skipped with its angle.
+   */
+  readonly maxSliceTiltDeg: number;
   /** Never selected, whatever else matches: derived and non-image objects. */
   readonly neverModalities: readonly string[];
   readonly neverSopClassUids: readonly string[];
@@ -131,6 +141,7 @@ export const DEFAULT_LGE_RULES_JSON = {
   },
   instanceCount: { min: 20, max: 1024 },
   inversionTimeMs: {},
+  maxSliceTiltDeg: MAX_SLICE_TILT_DEG,
   neverModalities: ['SEG', 'SR', 'PR', 'KO', 'RTSTRUCT', 'REG', 'DOC', 'OT'],
   neverSopClassUids: [
     '1.2.840.10008.5.1.4.1.1.66.4', // Segmentation Storage
@@ -204,6 +215,15 @@ function range(v: Json, field: string): NumberRange {
   return out;
 }
 
+function sliceTilt(v: Json): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_SLICE_TILT_DEG) {
+    throw new SelectionRulesError(
+      `selection rules: maxSliceTiltDeg must be a number of degrees from 0 to ${MAX_SLICE_TILT_DEG} (only axial stacks can be segmented), got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
+}
+
 function checkKeys(v: Record<string, Json>, allowed: readonly string[], field: string): void {
   for (const key of Object.keys(v)) {
     if (!allowed.includes(key)) {
@@ -266,6 +286,7 @@ export function parseSelectionRules(json: Json, base?: SelectionRules): Selectio
       'neverModalities',
       'neverSopClassUids',
       'ownObjects',
+      'maxSliceTiltDeg',
       '$comment',
     ],
     '',
@@ -324,6 +345,8 @@ export function parseSelectionRules(json: Json, base?: SelectionRules): Selectio
       v.inversionTimeMs === undefined
         ? d.inversionTimeMs
         : range(v.inversionTimeMs, 'inversionTimeMs'),
+    maxSliceTiltDeg:
+      v.maxSliceTiltDeg === undefined ? d.maxSliceTiltDeg : sliceTilt(v.maxSliceTiltDeg),
     neverModalities:
       v.neverModalities === undefined
         ? d.neverModalities
@@ -354,6 +377,7 @@ function compileDefaults(): SelectionRules {
     imageType: { required: [...j.imageType.required], forbidden: [...j.imageType.forbidden] },
     instanceCount: { ...j.instanceCount },
     inversionTimeMs: { ...j.inversionTimeMs },
+    maxSliceTiltDeg: j.maxSliceTiltDeg,
     neverModalities: [...j.neverModalities],
     neverSopClassUids: [...j.neverSopClassUids],
     ownObjects: {
@@ -447,6 +471,17 @@ export function selectSeries(
     const missing = rules.imageType.required.filter((t) => !imageType.includes(t));
     if (missing.length)
       return skip(`image type ${imageType.join('\\')} lacks ${missing.join(', ')}`);
+  }
+  const orientation = series.imageOrientationPatient;
+  if (orientation?.length === 6 && orientation.every(Number.isFinite)) {
+    const row = orientation.slice(0, 3) as unknown as Vec3;
+    const column = orientation.slice(3, 6) as unknown as Vec3;
+    const tilt = sliceTiltDeg(row, column);
+    if (tilt > rules.maxSliceTiltDeg + 1e-9) {
+      return skip(
+        `slice normal ${tilt.toFixed(0)}\u00b0 from axial (${slicePlaneName(row, column)} slices), beyond the accepted ${rules.maxSliceTiltDeg}\u00b0: only axial LGE stacks are supported`,
+      );
+    }
   }
   const count = series.numberOfInstances;
   const multiFrame =

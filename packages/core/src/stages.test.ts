@@ -3,7 +3,6 @@ import { boundaryBand, samplePatchCentres } from './boundary.js';
 import { filterComponentsPerSlice, keepLargestComponent } from './cca.js';
 import { SCAR_PATCH_SIZE } from './patches.js';
 import { LA_HALF_INPUT_SIZE, LA_INPUT_SIZE, sliceStatistics } from './preprocess.js';
-import { quantifyStudy } from './quantify.js';
 import {
   NetworkOutputError,
   PIPELINE_STAGES,
@@ -11,7 +10,8 @@ import {
   type LaNetwork,
   type ScarNetwork,
 } from './stages.js';
-import { makeGeometry, makeVolume, type Volume } from './volume.js';
+import { UnsupportedOrientationError, applyAxisTransform, axisTransform } from './orientation.js';
+import { makeGeometry, makeVolume, type Vec3, type Volume } from './volume.js';
 
 const NX = 80;
 const NY = 70;
@@ -109,6 +109,37 @@ function expectedMasks(image: Volume<Int16Array>): { la: Uint8Array; scar: Uint8
   return { la, scar: filterComponentsPerSlice(scar, dims) };
 }
 
+/**
+ * Voxels outside the cavity whose centre lies within `mm` (inclusive) of a cavity voxel centre,
+ * by looking at every neighbour that close: slow, but nothing like the distance transform.
+ */
+/**
+ * The wall shell centred on the cavity surface, by brute force: voxels within mm / 2 (centre to
+ * centre, in mm) of a voxel on the other side of the surface.
+ */
+function centredWallShell(cavity: Uint8Array, spacing: readonly number[], mm: number): Uint8Array {
+  const [sx, sy, sz] = spacing as [number, number, number];
+  const half = mm / 2;
+  const [rx, ry, rz] = [sx, sy, sz].map((s) => Math.floor(half / s));
+  const shell = new Uint8Array(cavity.length);
+  for (let k = 0; k < NZ; k++)
+    for (let j = 0; j < NY; j++)
+      for (let i = 0; i < NX; i++) {
+        const inside = cavity[i + NX * (j + NY * k)];
+        let near = false;
+        for (let dk = -rz!; dk <= rz! && !near; dk++)
+          for (let dj = -ry!; dj <= ry! && !near; dj++)
+            for (let di = -rx!; di <= rx! && !near; di++) {
+              const [x, y, z] = [i + di, j + dj, k + dk];
+              if (x < 0 || y < 0 || z < 0 || x >= NX || y >= NY || z >= NZ) continue;
+              const d2 = (di * sx) ** 2 + (dj * sy) ** 2 + (dk * sz) ** 2;
+              if (d2 <= half * half + 1e-9 && cavity[x + NX * (y + NY * z)] !== inside) near = true;
+            }
+        if (near) shell[i + NX * (j + NY * k)] = 1;
+      }
+  return shell;
+}
+
 /** Number of voxels where two masks differ (vitest's deep equality is slow on big arrays). */
 function differences(a: Uint8Array, b: Uint8Array): number {
   expect(a.length).toBe(b.length);
@@ -137,10 +168,26 @@ describe('segmentStudy', () => {
     const scar = expected.scar.reduce((a, b) => a + b, 0);
     expect(la).toBeGreaterThan(1000);
     expect(scar).toBeGreaterThan(30);
-    expect(result.quantification).toEqual(quantifyStudy(result.la, result.scar));
-    // The scar arc lies in the wall, outside the cavity: all of it counts towards the burden.
-    expect(result.quantification.scarInWallVoxels).toBe(scar);
-    expect(result.quantification.scarBurdenPercent).toBeGreaterThan(0);
+    // The numbers, checked against counts made here on the expected masks (not against
+    // quantifyStudy itself): volumes from voxel counts, the centred 3 mm wall by brute force.
+    const q = result.quantification;
+    const voxelMl = (1 * 1.1 * 2.5) / 1000;
+    const shell = centredWallShell(expected.la, image.geometry.spacing, 3);
+    const wall = shell.reduce((a, b) => a + b, 0);
+    let scarInShell = 0;
+    for (let v = 0; v < shell.length; v++) if (shell[v] && expected.scar[v]) scarInShell++;
+    expect(q.laVoxels).toBe(la);
+    expect(q.laVolumeMl).toBeCloseTo(la * voxelMl, 9);
+    expect(q.scarVoxels).toBe(scar);
+    expect(q.scarVolumeMl).toBeCloseTo(scar * voxelMl, 9);
+    expect(q.wallVoxels).toBe(wall);
+    expect(q.wallVolumeMl).toBeCloseTo(wall * voxelMl, 9);
+    // The scar arc lies up to ~2.75 mm outside the cavity: its inner part is in the centred
+    // shell (1.5 mm outside), the rest is reported beyond it.
+    expect(q.scarInWallVoxels).toBe(scarInShell);
+    expect(scarInShell).toBeGreaterThan(30);
+    expect(q.scarInWallVoxels + q.scarOutsideWallVoxels).toBe(scar);
+    expect(q.scarBurdenPercent).toBeCloseTo((100 * scarInShell) / wall, 9);
     expect(result.patchCount).toBeGreaterThan(10);
     // Every stage ran and was timed.
     for (const s of PIPELINE_STAGES) expect(events).toContain(s.name);
@@ -193,5 +240,141 @@ describe('segmentStudy', () => {
     expect(result.scar.data.every((v) => v === 0)).toBe(true);
     expect(scarCalls).toBe(0);
     expect(result.quantification.scarBurdenPercent).toBeNull();
+  });
+});
+
+/**
+ * A disc-shaped cavity (400) with a bright scar arc (1500) of about 200 pixels in its wall ring on
+ * each of 3 slices, on background 100: the same pixels whatever spacing the grid claims.
+ */
+function discStudy(pixelMm: number, direction?: [Vec3, Vec3, Vec3]): Volume<Int16Array> {
+  const n = 96;
+  const geometry = makeGeometry({
+    dims: [n, n, 3],
+    spacing: [pixelMm, pixelMm, 2],
+    ...(direction ? { direction } : {}),
+  });
+  const data = new Int16Array(n * n * 3);
+  for (let k = 0; k < 3; k++)
+    for (let j = 0; j < n; j++)
+      for (let i = 0; i < n; i++) {
+        const r = Math.hypot(i - 48, j - 48);
+        const angle = Math.atan2(j - 48, i - 48);
+        let v = 100 + ((i * 7 + j * 3) % 5);
+        if (r <= 20) v = 400 + ((i + j) % 3);
+        else if (r <= 23 && angle > -1 && angle < 1.2) v = 1500;
+        data[i + n * (j + n * k)] = v;
+      }
+  return makeVolume(geometry, data);
+}
+
+/** LA: 0.9 where the z-scored canvas is cavity-bright (0.5 < z < 3), else 0.1. */
+const discLa: LaNetwork = async ({ full }) => full.map((z) => (z > 0.5 && z < 3 ? 0.9 : 0.1));
+/** Scar: 1 where the patch's z-scored image (channel 0) is scar-bright (z > 3). */
+const discScar: ScarNetwork = async ({ patches, count }) => {
+  const p = SCAR_PATCH_SIZE * SCAR_PATCH_SIZE;
+  const out = new Float32Array(count * p);
+  for (let t = 0; t < count; t++)
+    for (let q = 0; q < p; q++) out[t * p + q] = patches[t * 3 * p + q]! > 3 ? 1 : 0;
+  return out;
+};
+
+function countOnes(a: Uint8Array): number {
+  let n = 0;
+  for (const v of a) n += v;
+  return n;
+}
+
+describe('segmentStudy method settings', () => {
+  it('filters scar components by area in mm^2, converted per study from its pixel spacing', async () => {
+    // The same pixels claimed at 0.625 mm and at 1.25 mm (band scaled so it covers the same
+    // pixels): a ~200-pixel arc is 78 mm^2 at 0.625 mm (kept: the paper's 450 pixels there) but
+    // 312 mm^2 at 1.25 mm, beyond the paper's 175.8 mm^2 (dropped).
+    const fine = await segmentStudy(discStudy(0.625), { la: discLa, scar: discScar });
+    const coarse = await segmentStudy(
+      discStudy(1.25),
+      { la: discLa, scar: discScar },
+      { method: { boundaryBandMm: 10 } },
+    );
+    expect(fine.settings.scarMinPixels).toBe(10);
+    expect(fine.settings.scarMaxPixels).toBe(450);
+    expect(coarse.settings.scarMinPixels).toBe(3);
+    expect(coarse.settings.scarMaxPixels).toBe(112);
+    const arc = countOnes(fine.scar.data) / 3;
+    expect(arc).toBeGreaterThan(112);
+    expect(arc).toBeLessThan(450);
+    expect(countOnes(coarse.scar.data)).toBe(0);
+    // With the limits widened, the coarse study keeps the very same pixels.
+    const wide = await segmentStudy(
+      discStudy(1.25),
+      { la: discLa, scar: discScar },
+      { method: { boundaryBandMm: 10, scarMaxAreaMm2: 1000 } },
+    );
+    expect(Buffer.from(wide.scar.data).equals(Buffer.from(fine.scar.data))).toBe(true);
+  });
+
+  it("thresholds with the networks' manifest values unless a setting overrides them", async () => {
+    const image = syntheticStudy();
+    // fakeLa answers 0.9 in the cavity: found at p > 0.5, nothing at p > 0.95.
+    const manifest = await segmentStudy(image, {
+      la: fakeLa,
+      scar: fakeScar,
+      thresholds: { la: 0.95, scar: 0.5 },
+    });
+    expect(manifest.settings.laProbabilityThreshold).toBe(0.95);
+    expect(manifest.settings.thresholdSource).toBe('model manifest');
+    expect(countOnes(manifest.la.data)).toBe(0);
+    const setting = await segmentStudy(
+      image,
+      { la: fakeLa, scar: fakeScar, thresholds: { la: 0.95, scar: 0.95 } },
+      { method: { probabilityThreshold: 0.6 } },
+    );
+    expect(setting.settings.laProbabilityThreshold).toBe(0.6);
+    expect(setting.settings.scarProbabilityThreshold).toBe(0.6);
+    expect(setting.settings.thresholdSource).toBe('setting');
+    expect(countOnes(setting.la.data)).toBeGreaterThan(1000);
+  });
+
+  it('applies the wall thickness, the LA component rule, and rejects bad settings', async () => {
+    const image = syntheticStudy();
+    const nets = { la: fakeLa, scar: fakeScar };
+    const thin = await segmentStudy(image, nets, { method: { wallThicknessMm: 1.5 } });
+    const thick = await segmentStudy(image, nets, { method: { wallThicknessMm: 4 } });
+    expect(thin.quantification.wallMm).toBe(1.5);
+    expect(thin.quantification.wallVoxels).toBeLessThan(thick.quantification.wallVoxels);
+    const all = await segmentStudy(image, nets, { method: { laComponents: 'all' } });
+    expect(all.settings.laComponents).toBe('all');
+    expect(countOnes(all.la.data)).toBeGreaterThanOrEqual(countOnes(thin.la.data));
+    await expect(segmentStudy(image, nets, { method: { wallThicknessMm: -1 } })).rejects.toThrow(
+      'wallThicknessMm=-1 is outside 0 < value < 20 (a thickness in mm)',
+    );
+  });
+});
+
+describe('segmentStudy orientation', () => {
+  it('refuses a coronal stack with an UnsupportedOrientationError that says why', async () => {
+    const coronal = discStudy(0.625, [
+      [1, 0, 0],
+      [0, 0, -1],
+      [0, 1, 0],
+    ]);
+    const run = segmentStudy(coronal, { la: discLa, scar: discScar });
+    await expect(run).rejects.toThrow(UnsupportedOrientationError);
+    await expect(run).rejects.toThrow(
+      'slice normal 90° from axial (coronal slices): only axial LGE stacks, tilted at most 45°, are supported',
+    );
+  });
+
+  it('gives the masks of a flipped, transposed, reversed study on its own grid', async () => {
+    const image = discStudy(0.625);
+    const direct = await segmentStudy(image, { la: discLa, scar: discScar });
+    const t = axisTransform(image.geometry, [1, 0, 2], [true, false, true]);
+    const stored = applyAxisTransform(image, t);
+    const result = await segmentStudy(stored, { la: discLa, scar: discScar });
+    expect(result.orientation.reoriented).toBe(true);
+    expect(result.la.geometry).toBe(stored.geometry);
+    expect(result.la.data).toEqual(applyAxisTransform(direct.la, t).data);
+    expect(result.scar.data).toEqual(applyAxisTransform(direct.scar, t).data);
+    expect(result.quantification).toEqual(direct.quantification);
   });
 });

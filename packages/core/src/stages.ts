@@ -1,9 +1,11 @@
 /**
  * The pipeline for one study, as a chain of the pure stages with the two networks injected:
  *
- *   image --la-input--> [LA network] --la-restore--> --la-postprocess--> LA cavity mask
+ *   image --orient--> standard orientation (LPS: axis permutation + flips, no resampling)
+ *         --la-input--> [LA network] --la-restore--> --la-postprocess--> LA cavity mask
  *         --scar-plan--> --scar-input--> [scar network] --scar-paste--> --scar-cca--> scar mask
  *         --quantify--> volumes, burden, stages
+ *         masks mapped back onto the source grid (orient, inverse)
  *
  * The networks are plain async functions over float32 NCHW tensors, so the ONNX runtime (or a
  * test's fake, or a benchmark's stand-in) plugs in without this module knowing which. Work is
@@ -11,8 +13,22 @@
  * a few byte-per-voxel masks, never a float copy of the whole study per intermediate.
  */
 
-import { filterComponentsPerSlice, type ComponentSizeFilter, type Connectivity3D } from './cca.js';
+import { filterComponentsPerSlice } from './cca.js';
 import { postprocessLaMask } from './la-postprocess.js';
+import {
+  checkMethodSettings,
+  scarPixelLimits,
+  type AppliedMethodSettings,
+  type MethodSettings,
+} from './method-settings.js';
+import {
+  STANDARD_ORIENTATION,
+  UnsupportedOrientationError,
+  fromStandardOrientation,
+  sliceOrientationProblem,
+  toStandardOrientation,
+  type Axis,
+} from './orientation.js';
 import {
   SCAR_PATCH_CHANNELS,
   SCAR_PATCH_SIZE,
@@ -32,7 +48,7 @@ import {
   type LaInputBatch,
   type SliceStatistics,
 } from './preprocess.js';
-import { quantifyStudy, type QuantifyOptions, type ScarQuantification } from './quantify.js';
+import { quantifyStudy, type ScarQuantification } from './quantify.js';
 import type { Mask, Volume, VoxelArray } from './volume.js';
 
 /** What the LA network receives: slices firstSlice .. firstSlice + count - 1. */
@@ -63,10 +79,20 @@ export type ScarNetwork = (input: ScarNetworkInput) => Promise<Float32Array>;
 export interface StudyNetworks {
   readonly la: LaNetwork;
   readonly scar: ScarNetwork;
+  /**
+   * The probability thresholds the networks were validated with (their manifests'
+   * `thresholds.probability`): the default unless the method settings give one.
+   */
+  readonly thresholds?: { readonly la: number; readonly scar: number };
 }
 
 /** The stages, in order, with what each does, for logs, reports and benchmarks. */
 export const PIPELINE_STAGES = [
+  {
+    name: 'orient',
+    description:
+      'reorient to the standard orientation (LPS) by axis permutation and flips; masks mapped back exactly at the end',
+  },
   {
     name: 'la-input',
     description: 'z-score each slice, centre pad/crop to 640 x 640, 2 x 2 average to 320 x 320',
@@ -74,11 +100,12 @@ export const PIPELINE_STAGES = [
   { name: 'la-network', description: 'MSWS-Net: LA cavity probability per 640 x 640 slice' },
   {
     name: 'la-restore',
-    description: 'map 640 x 640 predictions back to the source grid, threshold p > 0.5',
+    description:
+      'map 640 x 640 predictions back to the slice grid, threshold p > t (model manifest)',
   },
   {
     name: 'la-postprocess',
-    description: 'keep the largest 3D connected component of the LA cavity',
+    description: 'keep the largest 3D connected component of the LA cavity (configurable)',
   },
   {
     name: 'scar-plan',
@@ -88,15 +115,18 @@ export const PIPELINE_STAGES = [
   { name: 'scar-network', description: 'Boundary2Patches: scar probability per 64 x 64 patch' },
   {
     name: 'scar-paste',
-    description: 'average overlapping patch predictions in the band, threshold p > 0.5',
+    description:
+      'average overlapping patch predictions in the band, threshold p > t (model manifest)',
   },
   {
     name: 'scar-cca',
-    description: 'drop 4-connected scar components of < 10 or > 450 pixels per slice',
+    description:
+      "drop 4-connected scar components per slice outside 3.90625..175.78125 mm^2 (the paper's 10..450 pixels at 0.625 mm)",
   },
   {
     name: 'quantify',
-    description: 'LA and scar volumes, 3 mm wall shell, scar burden, Utah and DECAAF stages',
+    description:
+      'LA and scar volumes, 3 mm wall shell centred on the cavity surface, scar burden, Utah and DECAAF stages',
   },
 ] as const;
 
@@ -113,18 +143,26 @@ export interface SegmentStudyOptions {
   readonly laBatchSlices?: number;
   /** Patches per scar network call (default 256: 12.6 MB input). */
   readonly scarBatchPatches?: number;
-  /** LA threshold, p > threshold (default 0.5). */
-  readonly laThreshold?: number;
-  /** Largest-component rule for the LA (default 26-connected; 'all' keeps every component). */
-  readonly laComponents?: Connectivity3D | 'all';
-  readonly patches?: ScarPatchOptions;
-  /** Scar threshold on the averaged patch predictions, p > threshold (default 0.5). */
-  readonly scarThreshold?: number;
-  /** Scar component size limits per slice (default 10..450 pixels). */
-  readonly scarComponents?: ComponentSizeFilter;
-  readonly quantify?: QuantifyOptions;
+  /**
+   * The method's settings (method-settings.ts); unset ones take the paper's values, the
+   * threshold the networks' own.
+   */
+  readonly method?: Partial<MethodSettings>;
+  /** Patch spacing along the boundary (the band comes from `method.boundaryBandMm`). */
+  readonly patches?: Pick<ScarPatchOptions, 'stepPx'>;
   /** Called after each piece of work (for progress and benchmarks). */
   readonly onStage?: (event: StageEvent) => void;
+}
+
+/** How the study was rearranged for the networks (recorded with results). */
+export interface StudyOrientation {
+  /** The orientation the networks saw. */
+  readonly standard: string;
+  /** For each standard axis (i, j, k), the stored axis it came from, and whether reversed. */
+  readonly axes: readonly [Axis, Axis, Axis];
+  readonly flips: readonly [boolean, boolean, boolean];
+  /** False when the study was stored in the standard orientation already. */
+  readonly reoriented: boolean;
 }
 
 export interface StudySegmentation {
@@ -133,6 +171,9 @@ export interface StudySegmentation {
   /** Scar, 0/1 on the image's own grid. */
   readonly scar: Mask;
   readonly quantification: ScarQuantification;
+  /** The method settings this result was made with. */
+  readonly settings: AppliedMethodSettings;
+  readonly orientation: StudyOrientation;
   /** Patches sent to the scar network. */
   readonly patchCount: number;
   /** Total milliseconds per stage, networks included under their own names. */
@@ -149,22 +190,28 @@ function positiveInteger(name: string, v: number): number {
   return v;
 }
 
-/** Runs the whole chain on one study. */
+/**
+ * Runs the whole chain on one study. The networks see the study in the standard orientation
+ * (orientation.ts); the masks come back on the image's own grid, voxel for voxel. A stack whose
+ * slices are not axial is refused with an UnsupportedOrientationError (a data problem: retrying
+ * cannot help).
+ */
 export async function segmentStudy(
-  image: Volume<VoxelArray>,
+  source: Volume<VoxelArray>,
   networks: StudyNetworks,
   options: SegmentStudyOptions = {},
 ): Promise<StudySegmentation> {
-  const { geometry } = image;
-  const [nx, ny, nz] = geometry.dims;
-  const n = nx * ny * nz;
-  if (image.data.length !== n) {
+  const sourceCount = source.geometry.dims[0] * source.geometry.dims[1] * source.geometry.dims[2];
+  if (source.data.length !== sourceCount) {
     throw new RangeError(
-      `image has ${image.data.length} voxels but its grid ${geometry.dims.join(' x ')} needs ${n}`,
+      `image has ${source.data.length} voxels but its grid ${source.geometry.dims.join(' x ')} needs ${sourceCount}`,
     );
   }
+  const orientationProblem = sliceOrientationProblem(source.geometry);
+  if (orientationProblem) throw new UnsupportedOrientationError(orientationProblem);
   const laBatch = positiveInteger('LA batch size', options.laBatchSlices ?? 4);
   const scarBatch = positiveInteger('scar batch size', options.scarBatchPatches ?? 256);
+  const method = checkMethodSettings(options.method);
 
   const stageMs = Object.fromEntries(PIPELINE_STAGES.map((s) => [s.name, 0])) as Record<
     StageName,
@@ -179,7 +226,14 @@ export async function segmentStudy(
     options.onStage?.({ stage, ms });
   };
 
-  // LA: batches of slices -> network -> thresholded straight onto the source grid.
+  const { volume: image, transform } = toStandardOrientation(source);
+  const { geometry } = image;
+  const [nx, ny, nz] = geometry.dims;
+  const n = nx * ny * nz;
+  const settings = applySettings(method, networks, geometry.spacing);
+  lap('orient');
+
+  // LA: batches of slices -> network -> thresholded straight onto the slice grid.
   let laRaw = new Uint8Array(n);
   const statistics: SliceStatistics[] = [];
   let buffers: LaInputBatch | undefined;
@@ -209,14 +263,14 @@ export async function segmentStudy(
         geometry.dims,
         k0 + b,
         laRaw,
-        options.laThreshold,
+        settings.laProbabilityThreshold,
       );
     }
     lap('la-restore');
   }
   buffers = undefined;
   const la = postprocessLaMask(laRaw, geometry.dims, {
-    largestComponent: options.laComponents ?? 26,
+    largestComponent: settings.laComponents,
   });
   laRaw = new Uint8Array(0); // let the unfiltered mask go: memory stays a few masks, not more
   lap('la-postprocess');
@@ -227,7 +281,11 @@ export async function segmentStudy(
   const patchPixels = SCAR_PATCH_SIZE * SCAR_PATCH_SIZE;
   const batch = new Float32Array(scarBatch * patchValues);
   let scarRaw = new Uint8Array(n);
-  const scarThreshold = options.scarThreshold ?? DEFAULT_PROBABILITY_THRESHOLD;
+  const scarThreshold = settings.scarProbabilityThreshold;
+  const patchOptions: ScarPatchOptions = {
+    ...options.patches,
+    bandMm: settings.boundaryBandMm,
+  };
   let slots = 0;
   let patchCount = 0;
   let pieces: Array<{ acc: ScarSliceAccumulator; first: number; count: number; slot: number }> = [];
@@ -262,7 +320,7 @@ export async function segmentStudy(
   };
 
   for (let k = 0; k < nz; k++) {
-    const plan = planScarSlice(image, la, k, options.patches, statistics[k]);
+    const plan = planScarSlice(image, la, k, patchOptions, statistics[k]);
     lap('scar-plan');
     if (!plan) continue;
     const acc = createScarAccumulator(plan);
@@ -280,14 +338,58 @@ export async function segmentStudy(
   }
   await flush();
 
-  const scar = filterComponentsPerSlice(scarRaw, geometry.dims, options.scarComponents);
+  const scar = filterComponentsPerSlice(scarRaw, geometry.dims, {
+    minPixels: settings.scarMinPixels,
+    maxPixels: settings.scarMaxPixels,
+  });
   scarRaw = new Uint8Array(0);
   lap('scar-cca');
   const laMask: Mask = { geometry, data: la };
   const scarMask: Mask = { geometry, data: scar };
-  const quantification = quantifyStudy(laMask, scarMask, options.quantify);
+  // Quantified in the standard orientation: the same numbers however the file stores the voxels.
+  const quantification = quantifyStudy(laMask, scarMask, { wallMm: settings.wallThicknessMm });
   lap('quantify');
-  return { la: laMask, scar: scarMask, quantification, patchCount, stageMs };
+  const result = {
+    la: fromStandardOrientation(laMask, transform),
+    scar: fromStandardOrientation(scarMask, transform),
+    quantification,
+    settings,
+    orientation: {
+      standard: STANDARD_ORIENTATION,
+      axes: transform.axes,
+      flips: transform.flips,
+      reoriented: !transform.identity,
+    },
+    patchCount,
+    stageMs,
+  };
+  lap('orient');
+  return result;
+}
+
+/** The settings for one study: thresholds resolved, scar area limits in this grid's pixels. */
+function applySettings(
+  method: MethodSettings,
+  networks: StudyNetworks,
+  spacing: readonly number[],
+): AppliedMethodSettings {
+  const { probabilityThreshold, ...rest } = method;
+  const la = probabilityThreshold ?? networks.thresholds?.la ?? DEFAULT_PROBABILITY_THRESHOLD;
+  const scar = probabilityThreshold ?? networks.thresholds?.scar ?? DEFAULT_PROBABILITY_THRESHOLD;
+  const { minPixels, maxPixels } = scarPixelLimits(method, spacing[0]!, spacing[1]!);
+  return {
+    ...rest,
+    laProbabilityThreshold: la,
+    scarProbabilityThreshold: scar,
+    thresholdSource:
+      probabilityThreshold !== undefined
+        ? 'setting'
+        : networks.thresholds
+          ? 'model manifest'
+          : 'default',
+    scarMinPixels: minPixels,
+    scarMaxPixels: maxPixels,
+  };
 }
 
 function describe(v: unknown): string {

@@ -177,6 +177,11 @@ function fmt(v: Vec3): string {
   return v.map((x) => Number(x.toFixed(4))).join(', ');
 }
 
+/** The cross product a x b (e.g. the slice normal from the row and column cosines). */
+export function cross(a: Vec3, b: Vec3): Vec3 {
+  return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+}
+
 /** Volume of one voxel in mL (spacing is in mm; 1 mL = 1000 mm^3). */
 export function voxelVolumeMl(g: Geometry): number {
   return (g.spacing[0] * g.spacing[1] * g.spacing[2]) / 1000;

@@ -3,7 +3,7 @@
  * create-if-absent) so that a re-delivered job, two discovery paths seeing one series, or the
  * embedded single-session database never produce duplicates or half-written rows.
  */
-import type { PrismaClient } from './generated/prisma/client.js';
+import type { Prisma, PrismaClient } from './generated/prisma/client.js';
 import type { JobState, StageName } from './generated/prisma/enums.js';
 
 export type { JobState, StageName };
@@ -116,7 +116,8 @@ export async function ensureJob(
 }
 
 export async function markJob(
-  prisma: PrismaClient,
+  // Also a transaction: the worker writes a job's outcome together with its queue entry.
+  prisma: PrismaClient | Prisma.TransactionClient,
   jobKey: string,
   data: {
     state: JobState;
@@ -179,7 +180,7 @@ export interface OverlayData {
 
 /** The job's one result row (upserted by job), with its key-slice pictures. */
 export async function saveResult(
-  prisma: PrismaClient,
+  prisma: PrismaClient | Prisma.TransactionClient,
   jobRef: string,
   measurement: MeasurementData,
   overlays: readonly OverlayData[],

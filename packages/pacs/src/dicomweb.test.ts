@@ -65,6 +65,7 @@ describe('DICOMweb helpers', () => {
       '00180082': { vr: 'DS', Value: [300] },
       '00181020': { vr: 'LO', Value: ['syngo MR E11', 'lascar'] },
       '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.4'] },
+      '00200037': { vr: 'DS', Value: [1, 0, 0, 0, 0, -1] },
     };
     expect(seriesAttributesFromJson(series, instance)).toEqual({
       studyInstanceUid: '1.2.3',
@@ -77,6 +78,7 @@ describe('DICOMweb helpers', () => {
       inversionTimeMs: 300,
       softwareVersions: 'syngo MR E11\\lascar',
       sopClassUid: '1.2.840.10008.5.1.4.1.1.4',
+      imageOrientationPatient: [1, 0, 0, 0, 0, -1],
     });
     expect(() => seriesAttributesFromJson({})).toThrow(
       /without StudyInstanceUID or SeriesInstanceUID/,

@@ -161,6 +161,7 @@ export const TAGS = {
   StudyInstanceUID: '0020000D',
   SeriesInstanceUID: '0020000E',
   SeriesNumber: '00200011',
+  ImageOrientationPatient: '00200037',
   NumberOfSeriesRelatedInstances: '00201209',
   FailedSOPSequence: '00081198',
   FailureReason: '00081197',
@@ -205,6 +206,7 @@ const INSTANCE_FIELDS = [
   TAGS.Manufacturer,
   TAGS.SoftwareVersions,
   TAGS.ProtocolName,
+  TAGS.ImageOrientationPatient,
 ];
 
 /** Series attributes from a QIDO-RS series answer (and optionally one of its instances). */
@@ -238,7 +240,14 @@ export function seriesAttributesFromJson(
       ? jsonStrings(instance, TAGS.SoftwareVersions).join('\\') || undefined
       : undefined,
     patientId: pick(TAGS.PatientID),
+    // Lets the selection rules skip a coronal or sagittal stack before it is retrieved.
+    imageOrientationPatient: instance ? orientationOf(instance) : undefined,
   });
+}
+
+function orientationOf(instance: DicomJson): number[] | undefined {
+  const values = jsonStrings(instance, TAGS.ImageOrientationPatient).map(Number);
+  return values.length === 6 && values.every(Number.isFinite) ? values : undefined;
 }
 
 function dropUndefined<T extends object>(o: T): T {

@@ -17,6 +17,19 @@ export class PacsRequestError extends Error {
   }
 }
 
+/**
+ * A PACS that refuses the credentials (HTTP 401) or what they may do (HTTP 403) is configured
+ * wrongly for this client: said as such, e.g. 'configuration: PACS refused the credentials
+ * (HTTP 401)'. Undefined for any other error.
+ */
+export function pacsConfigurationProblem(error: unknown): string | undefined {
+  if (!(error instanceof PacsRequestError)) return undefined;
+  if (error.status === 401) return 'configuration: PACS refused the credentials (HTTP 401)';
+  if (error.status === 403)
+    return 'configuration: PACS refused access with these credentials (HTTP 403)';
+  return undefined;
+}
+
 /** The PACS answered 2xx but the content is unusable (e.g. a STOW-RS failure list). */
 export class PacsResponseError extends Error {
   override name = 'PacsResponseError';

@@ -93,7 +93,7 @@ export function registerBenchSegment(bench: Command): void {
       await networks.release();
       process.stdout.write(
         `machine: ${machine()}\nstudy: ${phantom.image.geometry.dims.join(' x ')} phantom; ` +
-          `execution provider: ${networks.executionProvider}; models: width ${networks.manifests.la.width} / ${networks.manifests.scar.width}` +
+          `${networks.providerSummary}; models: width ${networks.manifests.la.width} / ${networks.manifests.scar.width}` +
           `${networks.synthetic ? ' (trained on SYNTHETIC phantoms)' : ''}\n` +
           `model load: ${loadMs.toFixed(0)} ms\n`,
       );

@@ -1,15 +1,14 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { makeGeometry, writeNifti, type Geometry, type VoxelArray } from '@lascar/core';
+import { builtLascar } from '@lascar/testkit/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.js';
 import { evaluateFiles, evaluationJson, evaluationTable } from './evaluate.js';
 
-const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
-const BIN = join(REPO, 'apps/cli/dist/bin.js');
+let BIN: string;
 
 const grid = makeGeometry({
   dims: [12, 10, 8],
@@ -167,12 +166,7 @@ describe('lascar evaluate', () => {
 
   describe('the built command', () => {
     beforeAll(() => {
-      if (!existsSync(BIN)) {
-        execFileSync('npx', ['turbo', 'run', 'build', '--filter=@lascar/cli'], {
-          cwd: REPO,
-          stdio: 'ignore',
-        });
-      }
+      BIN = builtLascar();
     });
 
     it('exits 2 with a plain message on mismatched grids', () => {

@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   caseSeed,
   generatePhantom,
@@ -10,13 +9,12 @@ import {
   readDicomSeries,
   readNifti,
 } from '@lascar/core';
+import { builtLascar } from '@lascar/testkit/cli';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.js';
 import { phantomCaseName, previewCaseToPng, writePhantoms } from './phantom.js';
 
-const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
-const BIN = join(REPO, 'apps/cli/dist/bin.js');
 const SMALL = { scale: 0.2 } as const;
 
 /** Number of positions where two voxel arrays differ (length mismatch counts as all). */
@@ -125,21 +123,19 @@ describe('lascar phantom', () => {
     await expect(previewCaseToPng(out, png)).rejects.toThrow(UsageError);
   });
 
-  it.skipIf(!existsSync(BIN))(
-    'the command line rejects a bad --format and a preview without --png (exit 2)',
-    () => {
-      const bad = spawnSync(
-        process.execPath,
-        [BIN, 'phantom', '--out', join(dir, 'x'), '--format', 'png'],
-        { encoding: 'utf8' },
-      );
-      expect(bad.status).toBe(2);
-      expect(bad.stderr).toMatch(/--format must be lascarqs, dicom or both, got "png"/);
-      const noPng = spawnSync(process.execPath, [BIN, 'phantom', '--preview', caseDir], {
-        encoding: 'utf8',
-      });
-      expect(noPng.status).toBe(2);
-      expect(noPng.stderr).toMatch(/--preview needs --png/);
-    },
-  );
+  it('the command line rejects a bad --format and a preview without --png (exit 2)', () => {
+    const BIN = builtLascar();
+    const bad = spawnSync(
+      process.execPath,
+      [BIN, 'phantom', '--out', join(dir, 'x'), '--format', 'png'],
+      { encoding: 'utf8' },
+    );
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--format must be lascarqs, dicom or both, got "png"/);
+    const noPng = spawnSync(process.execPath, [BIN, 'phantom', '--preview', caseDir], {
+      encoding: 'utf8',
+    });
+    expect(noPng.status).toBe(2);
+    expect(noPng.stderr).toMatch(/--preview needs --png/);
+  });
 });

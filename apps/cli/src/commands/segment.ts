@@ -26,7 +26,13 @@ import {
   isExecutionProviderChoice,
   modelVersionOf,
   selectSeries,
+  sliceOrientationProblem,
+  MethodSettingsError,
+  parseMethodSettings,
+  UnsupportedOrientationError,
   type ExecutionProviderChoice,
+  type MethodSettingNames,
+  type MethodSettings,
 } from '@lascar/core';
 import type { LoadedNetworks, ModelKind } from '@lascar/core/onnx';
 import type { Command } from 'commander';
@@ -71,13 +77,23 @@ export interface StudyReport {
   readonly laVolumeMl: number;
   readonly scarVolumeMl: number;
   readonly wallVolumeMl: number;
-  /** The burden's numerator, split: scar in the wall shell, and scar inside the cavity mask. */
+  /**
+   * The burden's parts (quantify.ts): scar in the wall shell (the numerator; the wall is the
+   * denominator), split into the part outside the cavity mask and the part inside it, and the
+   * scar beyond the wall (not counted).
+   */
   readonly scarInWallVolumeMl: number;
+  readonly scarInShellVolumeMl: number;
   readonly scarInCavityVolumeMl: number;
+  readonly scarOutsideWallVolumeMl: number;
   readonly scarBurdenPercent: number | null;
   readonly burdenMethod: string;
   readonly wallDefinition: string;
   readonly stages: StudySegmentation['quantification']['stages'];
+  /** The method settings the result was made with (thresholds resolved, scar limits in pixels). */
+  readonly method: StudySegmentation['settings'];
+  /** How the study was rearranged for the networks (masks are on the input's own grid). */
+  readonly orientation: StudySegmentation['orientation'];
   readonly scope: string;
   readonly models: Record<
     ModelKind,
@@ -139,18 +155,28 @@ export async function segmentOne(
   networks: LoadedNetworks,
   outDir: string,
   progress?: (line: string) => void,
+  method?: MethodSettings,
 ): Promise<SegmentedStudy> {
   const started = performance.now();
   const nz = input.image.geometry.dims[2];
   let slicesDone = 0;
-  const result = await segmentStudy(input.image, networks.networks, {
-    onStage: (event) => {
-      if (event.stage === 'la-restore') {
-        slicesDone = Math.min(nz, slicesDone + 4);
-        progress?.(`${input.label}: LA ${slicesDone}/${nz} slices`);
-      }
-    },
-  });
+  let result: StudySegmentation;
+  try {
+    result = await segmentStudy(input.image, networks.networks, {
+      ...(method ? { method } : {}),
+      onStage: (event) => {
+        if (event.stage === 'la-restore') {
+          slicesDone = Math.min(nz, slicesDone + 4);
+          progress?.(`${input.label}: LA ${slicesDone}/${nz} slices`);
+        }
+      },
+    });
+  } catch (error) {
+    // A stack the pipeline cannot segment is the input's problem: a usage error (exit code 2).
+    if (error instanceof UnsupportedOrientationError)
+      throw new UsageError(`${input.label}: ${error.message}`);
+    throw error;
+  }
   const writeStart = performance.now();
   await mkdir(outDir, { recursive: true });
   await writeFile(
@@ -214,11 +240,15 @@ export async function segmentOne(
     scarVolumeMl: q.scarVolumeMl,
     wallVolumeMl: q.wallVolumeMl,
     scarInWallVolumeMl: q.scarInWallVolumeMl,
+    scarInShellVolumeMl: q.scarInShellVolumeMl,
     scarInCavityVolumeMl: q.scarInCavityVolumeMl,
+    scarOutsideWallVolumeMl: q.scarOutsideWallVolumeMl,
     scarBurdenPercent: q.scarBurdenPercent,
     burdenMethod: q.burdenMethod,
     wallDefinition: q.wallDefinition,
     stages: q.stages,
+    method: result.settings,
+    orientation: result.orientation,
     scope: SCOPE,
     models: { la: model('la'), scar: model('scar') },
     modelVersion: version,
@@ -275,7 +305,11 @@ export interface SegmentOptions {
   readonly ep: ExecutionProviderChoice;
   /** Segment a DICOM series even when the LGE selection rules would skip it. */
   readonly force?: boolean;
+  /** The method's settings (defaults: the paper's, thresholds from the model manifests). */
+  readonly method?: MethodSettings;
   readonly progress?: (line: string) => void;
+  /** A line that stays on screen (progress lines overwrite each other on a terminal). */
+  readonly info?: (line: string) => void;
 }
 
 export interface CaseSummary {
@@ -287,11 +321,9 @@ export interface CaseSummary {
 export async function runSegment(input: string, options: SegmentOptions): Promise<CaseSummary[]> {
   const kind = await inputKind(input);
   const networks = await loadNetworks(options.models, options.ep);
+  options.info?.(networks.providerSummary);
   options.progress?.(
-    `models: ${networks.manifests.la.architecture} + ${networks.manifests.scar.architecture} on ${networks.executionProvider}` +
-      (networks.providerFallbacks.length
-        ? ` (skipped: ${networks.providerFallbacks.join('; ')})`
-        : '') +
+    `models: ${networks.manifests.la.architecture} + ${networks.manifests.scar.architecture}` +
       (networks.synthetic ? ' [trained on SYNTHETIC phantoms: not for clinical use]' : ''),
   );
   try {
@@ -313,6 +345,7 @@ export async function runSegment(input: string, options: SegmentOptions): Promis
             ? options.out
             : path.join(options.out, study.id),
           options.progress,
+          options.method,
         );
         summaries.push({ id: study.id, report });
       }
@@ -326,15 +359,20 @@ export async function runSegment(input: string, options: SegmentOptions): Promis
         networks,
         options.out,
         options.progress,
+        options.method,
       );
       return [{ id: path.basename(input), report }];
     }
     const series = await readSeriesFromDirectory(input, { flag: 'INPUT' });
+    // A stack that is not axial cannot be segmented at all: --force does not change that.
+    const orientationProblem = sliceOrientationProblem(series.volume.geometry);
+    if (orientationProblem) throw new UsageError(`INPUT ${input}: ${orientationProblem}`);
     // The worker's LGE selection rules, less the instance-count range (a person chose this series).
     const decision = selectSeries({
       modality: series.source.modality,
       seriesDescription: series.source.seriesDescription,
       sopClassUid: series.source.slices[0]?.sopClassUid,
+      imageOrientationPatient: series.source.imageOrientation,
       ...series.source.acquisition,
     });
     if (!decision.selected && !options.force) {
@@ -347,6 +385,7 @@ export async function runSegment(input: string, options: SegmentOptions): Promis
       networks,
       options.out,
       options.progress,
+      options.method,
     );
     return [{ id: series.source.seriesInstanceUid, report }];
   } finally {
@@ -408,6 +447,28 @@ export function summaryTable(cases: readonly CaseSummary[]): string {
   return rows.map((r) => r.map((cell, col) => cell.padStart(widths[col]!)).join('  ')).join('\n');
 }
 
+/** The method settings as `lascar segment` flags (commander's option keys -> flags). */
+export const METHOD_FLAGS: MethodSettingNames = {
+  scarMinAreaMm2: '--scar-min-area-mm2',
+  scarMaxAreaMm2: '--scar-max-area-mm2',
+  laComponents: '--la-components',
+  boundaryBandMm: '--boundary-band-mm',
+  wallThicknessMm: '--wall-thickness-mm',
+  probabilityThreshold: '--probability-threshold',
+};
+
+/** Reads the method flags; a bad value is a usage error naming the flag. */
+export function methodFromFlags(
+  flags: Partial<Record<keyof MethodSettings, string>>,
+): MethodSettings {
+  try {
+    return parseMethodSettings(flags, METHOD_FLAGS);
+  } catch (error) {
+    if (error instanceof MethodSettingsError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 export function registerSegment(program: Command): void {
   program
     .command('segment')
@@ -431,8 +492,38 @@ export function registerSegment(program: Command): void {
       'auto',
     )
     .option('--force', 'segment a DICOM series even if the LGE selection rules would skip it')
+    .option(
+      `${METHOD_FLAGS.scarMinAreaMm2} <mm2>`,
+      "drop scar components (per slice) smaller than this area (default 3.90625 = the paper's 10 pixels at 0.625 mm)",
+    )
+    .option(
+      `${METHOD_FLAGS.scarMaxAreaMm2} <mm2>`,
+      "drop scar components larger than this area (default 175.78125 = the paper's 450 pixels at 0.625 mm)",
+    )
+    .option(
+      `${METHOD_FLAGS.laComponents} <rule>`,
+      'LA cavity: keep the largest 3D component with connectivity 6, 18 or 26, or all (default 26)',
+    )
+    .option(
+      `${METHOD_FLAGS.boundaryBandMm} <mm>`,
+      'half-width of the band around the LA boundary where scar is searched (default 5)',
+    )
+    .option(
+      `${METHOD_FLAGS.wallThicknessMm} <mm>`,
+      'LA wall thickness for the scar burden (default 3)',
+    )
+    .option(
+      `${METHOD_FLAGS.probabilityThreshold} <p>`,
+      "foreground where probability > p, both networks (default: each model manifest's threshold)",
+    )
     .action(
-      async (input: string, opts: { out: string; models: string; ep: string; force?: boolean }) => {
+      async (
+        input: string,
+        opts: { out: string; models: string; ep: string; force?: boolean } & Partial<
+          Record<keyof MethodSettings, string>
+        >,
+      ) => {
+        const method = methodFromFlags(opts);
         if (!isExecutionProviderChoice(opts.ep)) {
           throw new UsageError(
             `--ep ${opts.ep} is not one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`,
@@ -444,7 +535,9 @@ export function registerSegment(program: Command): void {
           models: opts.models,
           ep: opts.ep,
           force: Boolean(opts.force),
+          method,
           progress: (line) => process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`),
+          info: (line) => process.stderr.write(tty ? `\r\x1b[K${line}\n` : `${line}\n`),
         });
         if (tty) process.stderr.write('\n');
         const first = cases[0]?.report;

@@ -4,7 +4,7 @@
  * the LAScarQS 2022 data (three centres): 480-864 px square matrices, 44-88 slices,
  * 0.625-1.25 mm in-plane, 1.25-2.5 mm between slices.
  */
-import { type Geometry, type Vec3, makeGeometry } from '../volume.js';
+import { type Geometry, type Vec3, cross, makeGeometry } from '../volume.js';
 import type { Rng } from './random.js';
 
 export interface Acquisition {
@@ -147,10 +147,6 @@ export function rotateAbout(v: Vec3, axis: Vec3, angle: number): Vec3 {
     v[1] * c + x[1] * s + axis[1] * d * (1 - c),
     v[2] * c + x[2] * s + axis[2] * d * (1 - c),
   ];
-}
-
-export function cross(a: Vec3, b: Vec3): Vec3 {
-  return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 }
 
 function roundTo(x: number, step: number): number {

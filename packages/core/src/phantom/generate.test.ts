@@ -5,6 +5,7 @@ import { voxelToPatient } from '../volume.js';
 import { caseSeed } from './random.js';
 import {
   type PhantomCase,
+  PHANTOM_TRUTH_WALL,
   generatePhantom,
   phantomAcquisition,
   phantomTargetBurden,
@@ -61,7 +62,7 @@ describe('phantom masks', () => {
       let overlap = 0;
       for (let v = 0; v < c.la.data.length; v++) if (c.la.data[v] && c.scar.data[v]) overlap++;
       expect(overlap).toBe(0);
-      const q = quantifyStudy(c.la, c.scar);
+      const q = quantifyStudy(c.la, c.scar, PHANTOM_TRUTH_WALL);
       expect(q.scarInWallVoxels).toBe(q.scarVoxels);
       expect(q.laVoxels).toBeGreaterThan(0);
       // 6-connected: a cavity in two pieces would be a labelling error.
@@ -80,7 +81,7 @@ describe('phantom masks', () => {
     )!;
     const c = generatePhantom(seed, SMALL);
     expect(c.image.geometry.direction[2][2]).toBeLessThan(0.9999);
-    const q = quantifyStudy(c.la, c.scar);
+    const q = quantifyStudy(c.la, c.scar, PHANTOM_TRUTH_WALL);
     expect(q.scarInWallVoxels).toBe(q.scarVoxels);
     expect(labelComponents(c.la.data, c.la.geometry.dims, 6).count).toBe(1);
   });

@@ -40,8 +40,15 @@ import { type Contrast, Tissue, sampleContrast } from './tissue.js';
 
 export type PhantomOptions = AcquisitionOptions;
 
-/** The product's wall shell for the burden: voxels outside the cavity within this distance. */
+/** The phantoms' true wall shell for the burden: voxels outside the cavity within this distance. */
 export const WALL_SHELL_MM = 3;
+
+/**
+ * The truth's wall: the 3 mm shell wholly OUTSIDE the true cavity (its surface is the wall's inner
+ * face). The product centres its shell on a PREDICTED surface instead (quantify.ts), because a
+ * predicted surface may lie anywhere in the wall.
+ */
+export const PHANTOM_TRUTH_WALL = { wallMm: WALL_SHELL_MM, wallInsideMm: 0 } as const;
 
 export interface PhantomTruth {
   readonly generator: 'lascar-phantom';
@@ -147,8 +154,8 @@ export function generatePhantom(seed: number, options: PhantomOptions = {}): Pha
   });
   const laMask = makeVolume(geometry, la);
   const scarMask = makeVolume(geometry, scar);
-  // The truth uses the product's own quantification, so its numbers mean what a report's mean.
-  const q = quantifyStudy(laMask, scarMask, { wallMm: WALL_SHELL_MM });
+  // The truth uses the product's quantification code, with the wall outside the true cavity.
+  const q = quantifyStudy(laMask, scarMask, PHANTOM_TRUTH_WALL);
   if (q.wallVoxels !== lr.wallVoxels || q.scarInWallVoxels !== lr.scarVoxels) {
     throw new Error(
       `phantom ${seed}: wall shell disagrees with quantifyStudy (${lr.wallVoxels} vs ${q.wallVoxels} voxels)`,
@@ -443,7 +450,8 @@ function describe(
       wallVoxels: q.wallVoxels,
       wallDefinition: q.wallDefinition,
       burdenMethod: q.burdenMethod,
-      definitionSource: 'quantifyStudy (packages/core/src/quantify.ts), wallMm 3',
+      definitionSource:
+        'quantifyStudy (packages/core/src/quantify.ts), wallMm 3, wallInsideMm 0 (the 3 mm shell outside the true cavity)',
     },
   };
 }

@@ -7,6 +7,7 @@ export {
   type PhantomOptions,
   type PhantomTruth,
   WALL_SHELL_MM,
+  PHANTOM_TRUTH_WALL,
   generatePhantom,
   phantomAcquisition,
   phantomTargetBurden,

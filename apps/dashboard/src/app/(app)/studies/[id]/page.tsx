@@ -119,8 +119,8 @@ function Result({ result: r, user }: { result: ResultDetail; user: SignedInUser 
               ],
               ...(r.scarInShellMl != null && r.scarInCavityMl != null
                 ? ([
-                    ['Scar in wall shell', ml(r.scarInShellMl, 2)],
-                    ['Scar inside cavity mask', ml(r.scarInCavityMl, 2)],
+                    ['Scar in wall, outside cavity mask', ml(r.scarInShellMl, 2)],
+                    ['Scar in wall, inside cavity mask', ml(r.scarInCavityMl, 2)],
                   ] as [string, string][])
                 : []),
               ['Burden method', r.burdenMethod],

@@ -1,0 +1,71 @@
+// The built `lascar segment` as a new user first runs it, with the shipped models: one plain line
+// names the execution provider and why, and no onnxruntime or Vulkan error text reaches the
+// terminal. A models folder whose weights were changed is refused with exit 2.
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { builtLascar } from '@lascar/testkit/cli';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writePhantoms } from './phantom.js';
+
+const MODELS = fileURLToPath(new URL('../../../../models', import.meta.url));
+let work: string;
+let series: string;
+let bin: string;
+
+beforeAll(async () => {
+  bin = builtLascar();
+  work = mkdtempSync(path.join(tmpdir(), 'lascar-segment-command-'));
+  const [phantom] = await writePhantoms({
+    out: path.join(work, 'phantoms'),
+    cases: 1,
+    seed: 5,
+    format: 'dicom',
+    generator: { scale: 0.15 },
+  });
+  series = path.join(phantom!.dir, 'dicom');
+});
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const segment = (...args: string[]) =>
+  spawnSync(process.execPath, [bin, 'segment', series, ...args], {
+    encoding: 'utf8',
+    // NO_COLOR would hide onnxruntime's colour codes; the check must see what a terminal sees.
+    env: { ...process.env, NO_COLOR: '' },
+  });
+
+describe('lascar segment (built)', () => {
+  it('with --ep auto says in one plain line which provider runs and why, and nothing alarming', () => {
+    const run = segment('--out', path.join(work, 'auto'), '--ep', 'auto');
+    expect(run.status, run.stderr).toBe(0);
+    const providerLines = run.stderr.split('\n').filter((l) => l.startsWith('execution provider:'));
+    expect(providerLines).toHaveLength(1);
+    expect(providerLines[0]).toMatch(/^execution provider: (cpu|cuda|webgpu) \(.+\)$/);
+    // What onnxruntime and Dawn print when a provider fails to load, and ANSI colour codes.
+    expect(run.stderr).not.toMatch(
+      /onnxruntime|ONNXRuntimeError|providers_shared|Vulkan|WebGPU adapter|\u001b\[/i,
+    );
+    const report = JSON.parse(readFileSync(path.join(work, 'auto', 'report.json'), 'utf8')) as {
+      executionProvider: string;
+    };
+    expect(providerLines[0]).toContain(`execution provider: ${report.executionProvider} (`);
+  });
+
+  it('refuses a models folder whose weights do not match their manifest (exit 2)', () => {
+    const models = path.join(work, 'models');
+    cpSync(MODELS, models, { recursive: true });
+    const onnx = path.join(models, 'scar.onnx');
+    const bytes = readFileSync(onnx);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(onnx, bytes);
+    const run = segment('--out', path.join(work, 'changed'), '--ep', 'cpu', '--models', models);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(
+      /^lascar: .*scar\.onnx: its SHA-256 is [0-9a-f]{64} but the scar manifest says [0-9a-f]{64}; the model file was changed/,
+    );
+    expect(run.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
+  });
+});
