@@ -231,6 +231,27 @@ describe('the operations console', () => {
     await page.context().close();
   });
 
+  it("lists the admins' actions in the audit log, filtered by user and action", async () => {
+    const page = await stack.page(stack.accounts.admin);
+    await page.goto(
+      `/admin/audit?user=${encodeURIComponent(stack.accounts.admin.email)}&action=job.`,
+    );
+    const shown = await page
+      .locator('[data-audit-row]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-audit-row')));
+    const [expected] = await stack.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "AuditEvent" WHERE "userEmail" = $1 AND action LIKE 'job.%'`,
+      [stack.accounts.admin.email],
+    );
+    expect(shown.length).toBe(expected!.n);
+    expect(shown).toContain('job.retry');
+    expect(shown).toContain('job.view');
+    expect(shown.every((a) => a!.startsWith('job.'))).toBe(true);
+    await expectAccessible(page);
+    await screenshots(page, 'admin-audit');
+    await page.context().close();
+  });
+
   it('refuses a cardiologist every admin URL with 403', async () => {
     const page = await stack.page(stack.accounts.cardiologist);
     for (const url of [
@@ -240,12 +261,14 @@ describe('the operations console', () => {
       `/admin/jobs/${corruptJobId}`,
       '/admin/series',
       '/admin/users',
+      '/admin/audit',
+      '/admin/audit?action=job.',
     ]) {
       const response = await page.goto(url);
       expect(response!.status(), url).toBe(403);
     }
     const nav = await page.getByRole('navigation', { name: 'Main' }).textContent();
-    expect(nav).not.toMatch(/Jobs|Series|Overview/);
+    expect(nav).not.toMatch(/Jobs|Series|Overview|Audit/);
     await page.context().close();
   });
 });

@@ -8,10 +8,12 @@ import {
   currentModelVersion,
   failedJobIds,
   jobDetail,
+  listAudit,
   listDecisions,
   listJobs,
   operationsOverview,
 } from './operations.js';
+import { appendAudit } from './clinical.js';
 import { ensureJob, markJob, recordDecision, recordSeries, recordStage } from './records.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 
@@ -256,5 +258,44 @@ describe('operationsOverview', () => {
     expect(o.decisions).toEqual({ selected: 5, skipped: 1 });
     expect(o.database.ok).toBe(true);
     expect(o.database.sizeBytes).toBeGreaterThan(0);
+  });
+});
+
+describe('listAudit', () => {
+  it('filters the audit log by user, patient and action, newest first', async () => {
+    const [patient] = await prisma.patient.findMany({ where: { patientId: 'PAT-2' } });
+    await appendAudit(prisma, {
+      userEmail: 'Ada@Test.local',
+      role: 'admin',
+      action: 'jobs.view',
+      outcome: 'ok',
+    });
+    await appendAudit(prisma, {
+      userEmail: 'ada@test.local',
+      role: 'admin',
+      action: 'job.retry',
+      outcome: 'ok',
+      detail: 'job x: queued',
+    });
+    await appendAudit(prisma, {
+      userEmail: 'carla@test.local',
+      role: 'cardiologist',
+      action: 'study.view',
+      outcome: 'ok',
+      patientRef: patient!.id,
+    });
+    expect((await listAudit(prisma)).total).toBe(3);
+    const ada = await listAudit(prisma, { userEmail: 'ADA@test.local' });
+    expect(ada.rows.map((r) => r.action)).toEqual(['job.retry', 'jobs.view']);
+    expect((await listAudit(prisma, { action: 'job.' })).rows.map((r) => r.action)).toEqual([
+      'job.retry',
+    ]);
+    expect((await listAudit(prisma, { action: 'jobs.view' })).total).toBe(1);
+    for (const p of ['PAT-2', patient!.id]) {
+      const rows = (await listAudit(prisma, { patient: p })).rows;
+      expect(rows.map((r) => r.userEmail)).toEqual(['carla@test.local']);
+    }
+    expect((await listAudit(prisma, { patient: 'NOBODY' })).total).toBe(0);
+    expect((await listAudit(prisma, { pageSize: 2, page: 2 })).rows).toHaveLength(1);
   });
 });

@@ -441,3 +441,74 @@ export async function operationsOverview(
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The audit log
+// ---------------------------------------------------------------------------------------------
+
+export interface AuditQuery {
+  /** The user's email, any case. */
+  userEmail?: string;
+  /** A patient: its PatientID (as the PACS has it) or its internal id. */
+  patient?: string;
+  /** An action name, e.g. "study.view", or a prefix ending in "." ("job."). */
+  action?: string;
+  page?: number;
+  pageSize?: number;
+}
+
+export interface AuditRow {
+  id: string;
+  at: Date;
+  userEmail: string | null;
+  role: string | null;
+  action: string;
+  outcome: string;
+  patientRef: string | null;
+  studyRef: string | null;
+  clientAddress: string | null;
+  detail: string | null;
+}
+
+/** The audit log newest first, filtered by user, patient and action; a patient not found matches nothing. */
+export async function listAudit(
+  prisma: PrismaClient,
+  query: AuditQuery = {},
+): Promise<{ rows: AuditRow[]; total: number; page: number; pageSize: number }> {
+  const { page, pageSize } = paging(query.page, query.pageSize);
+  const where: Prisma.AuditEventWhereInput = {};
+  const email = query.userEmail?.trim();
+  if (email) where.userEmail = { equals: email, mode: 'insensitive' };
+  const action = query.action?.trim();
+  if (action) where.action = action.endsWith('.') ? { startsWith: action } : action;
+  const patient = query.patient?.trim();
+  if (patient) {
+    const found = UUID.test(patient)
+      ? { id: patient }
+      : await prisma.patient.findUnique({ where: { patientId: patient }, select: { id: true } });
+    if (!found) return { rows: [], total: 0, page, pageSize };
+    where.patientRef = found.id;
+  }
+  const [rows, total] = await Promise.all([
+    prisma.auditEvent.findMany({
+      where,
+      orderBy: [{ at: 'desc' }, { id: 'desc' }],
+      skip: (page - 1) * pageSize,
+      take: pageSize,
+      select: {
+        id: true,
+        at: true,
+        userEmail: true,
+        role: true,
+        action: true,
+        outcome: true,
+        patientRef: true,
+        studyRef: true,
+        clientAddress: true,
+        detail: true,
+      },
+    }),
+    prisma.auditEvent.count({ where }),
+  ]);
+  return { rows, total, page, pageSize };
+}

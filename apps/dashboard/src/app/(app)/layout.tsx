@@ -17,6 +17,7 @@ export default async function AppLayout({ children }: { children: React.ReactNod
           ['/admin/jobs', 'Jobs'],
           ['/admin/series', 'Series'],
           ['/admin/users', 'Users'],
+          ['/admin/audit', 'Audit'],
         ] as [string, string][])
       : []),
   ];

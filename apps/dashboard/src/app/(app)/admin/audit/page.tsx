@@ -1,0 +1,151 @@
+import { listAudit } from '@lascar/db';
+import type { Metadata } from 'next';
+import Link from 'next/link';
+import { Badge, Button, Input, Label, Table, Td, Th, buttonClass } from '@/components/ui';
+import { dateTime } from '@/lib/format';
+import { audit } from '@/server/audit';
+import { prisma } from '@/server/db';
+import { requireRole } from '@/server/session';
+
+export const metadata: Metadata = { title: 'Audit log' };
+
+const PAGE_SIZE = 50;
+
+export default async function AuditPage({
+  searchParams,
+}: {
+  searchParams: Promise<{ user?: string; patient?: string; action?: string; page?: string }>;
+}) {
+  const admin = await requireRole('admin');
+  const params = await searchParams;
+  const user = params.user?.trim().slice(0, 200) ?? '';
+  const patient = params.patient?.trim().slice(0, 200) ?? '';
+  const action = params.action?.trim().slice(0, 100) ?? '';
+  const page = Math.max(1, Number.parseInt(params.page ?? '1', 10) || 1);
+  const result = await listAudit(await prisma(), {
+    ...(user ? { userEmail: user } : {}),
+    ...(patient ? { patient } : {}),
+    ...(action ? { action } : {}),
+    page,
+    pageSize: PAGE_SIZE,
+  });
+  // Reading the audit log is itself audited; the filter is not recorded (it may be a patient ID).
+  await audit(admin, {
+    action: 'audit.view',
+    outcome: 'ok',
+    detail: `page ${result.page}, ${result.rows.length} of ${result.total}`,
+  });
+  const kept = Object.fromEntries(
+    Object.entries({ user, patient, action }).filter(([, v]) => v !== ''),
+  );
+  const pages = Math.max(1, Math.ceil(result.total / result.pageSize));
+  const href = (p: number) => `/admin/audit?${new URLSearchParams({ ...kept, page: String(p) })}`;
+  return (
+    <div className="space-y-4">
+      <div>
+        <h1 className="text-2xl font-semibold">Audit log</h1>
+        <p className="text-sm text-muted-foreground">
+          Every view and change, newest first. {result.total} match.
+        </p>
+      </div>
+      <form role="search" action="/admin/audit" className="flex flex-wrap items-end gap-3">
+        <div>
+          <Label htmlFor="user">User email</Label>
+          <Input id="user" name="user" defaultValue={user} className="w-64" />
+        </div>
+        <div>
+          <Label htmlFor="patient">Patient ID</Label>
+          <Input id="patient" name="patient" defaultValue={patient} className="w-56" />
+        </div>
+        <div>
+          <Label htmlFor="action">Action (or prefix, e.g. job.)</Label>
+          <Input id="action" name="action" defaultValue={action} className="w-56" />
+        </div>
+        <Button type="submit">Show</Button>
+        <Link href="/admin/audit" className={buttonClass('ghost')}>
+          Clear
+        </Link>
+      </form>
+      <Table data-testid="audit-table">
+        <caption className="sr-only">Audit events, newest first</caption>
+        <thead>
+          <tr>
+            <Th>When</Th>
+            <Th>User</Th>
+            <Th>Action</Th>
+            <Th>Outcome</Th>
+            <Th>Patient / study</Th>
+            <Th>Detail</Th>
+            <Th>From</Th>
+          </tr>
+        </thead>
+        <tbody>
+          {result.rows.length === 0 && (
+            <tr>
+              <Td colSpan={7} className="py-8 text-center text-muted-foreground">
+                No audit event matches.
+              </Td>
+            </tr>
+          )}
+          {result.rows.map((r) => (
+            <tr key={r.id} data-audit-row={r.action}>
+              <Td className="text-xs whitespace-nowrap">{dateTime(r.at)}</Td>
+              <Td className="text-xs">
+                {r.userEmail ?? '–'}
+                {r.role ? <span className="text-muted-foreground"> · {r.role}</span> : null}
+              </Td>
+              <Td className="font-mono text-xs">{r.action}</Td>
+              <Td>
+                <Badge
+                  tone={
+                    r.outcome === 'ok' ? 'success' : r.outcome === 'denied' ? 'warning' : 'danger'
+                  }
+                >
+                  {r.outcome}
+                </Badge>
+              </Td>
+              <Td className="text-xs">
+                {r.patientRef && (
+                  <Link
+                    href={`/patients/${r.patientRef}`}
+                    className="text-primary underline underline-offset-2"
+                  >
+                    patient
+                  </Link>
+                )}
+                {r.patientRef && r.studyRef && ' · '}
+                {r.studyRef && (
+                  <Link
+                    href={`/studies/${r.studyRef}`}
+                    className="text-primary underline underline-offset-2"
+                  >
+                    study
+                  </Link>
+                )}
+              </Td>
+              <Td className="max-w-md text-xs break-words">{r.detail ?? ''}</Td>
+              <Td className="text-xs">{r.clientAddress ?? '–'}</Td>
+            </tr>
+          ))}
+        </tbody>
+      </Table>
+      <nav aria-label="Pages" className="flex items-center justify-between text-sm">
+        <span>
+          Page {result.page} of {pages}
+        </span>
+        <span className="flex gap-2">
+          {result.page > 1 && (
+            <Link href={href(result.page - 1)} className={buttonClass('secondary')}>
+              Previous
+            </Link>
+          )}
+          {result.page < pages && (
+            <Link href={href(result.page + 1)} className={buttonClass('secondary')}>
+              Next
+            </Link>
+          )}
+        </span>
+      </nav>
+    </div>
+  );
+}
