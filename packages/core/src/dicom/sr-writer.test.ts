@@ -88,7 +88,9 @@ beforeAll(() => {
   const { seriesInstanceUid, sopInstanceUid } = segmentationUids(source, MODEL);
   study = {
     source,
-    quantification: quantifyStudy(phantom.la, phantom.scar),
+    // The phantom's truth: its cavity surface is the wall's inner face (quantify.ts), and on this
+    // coarse grid a shell centred on it would hold no voxel centre.
+    quantification: quantifyStudy(phantom.la, phantom.scar, { wallInsideMm: 0 }),
     seg: { seriesInstanceUid, sopInstanceUid },
   };
 });
