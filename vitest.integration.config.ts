@@ -8,6 +8,9 @@ export default defineConfig({
   test: {
     include: ['apps/*/test/**/*.test.ts'],
     testTimeout: 120_000,
+    // expect.poll waits on a condition (a page, a database row), never a fixed clock: give it time
+    // on a loaded 2-core machine.
+    expect: { poll: { timeout: 30_000, interval: 250 } },
     hookTimeout: 120_000,
     pool: 'forks',
     // Each file starts its own Orthanc; two at a time is plenty on a small machine.

@@ -33,13 +33,15 @@ describe('a worker process', () => {
   it(
     'stays up when PostgreSQL stops mid-job and starts again; the job completes once',
     {
-      timeout: 360_000,
+      timeout: 720_000,
     },
     async () => {
       worker = spawnWorkerProcess(
         stack.env({
           LASCAR_HTTP_PORT: '0',
-          LASCAR_JOB_TIMEOUT_SECONDS: '20',
+          // The lease also bounds one attempt (an attempt past it records nothing): long enough
+          // for a whole attempt on a loaded 2-core machine.
+          LASCAR_JOB_TIMEOUT_SECONDS: '120',
           LASCAR_LOG_LEVEL: 'info',
         }),
       );
@@ -75,7 +77,7 @@ describe('a worker process', () => {
         120_000,
       ).catch(() => undefined);
       await stack.postgres.resume();
-      // The killed attempt's lease (20 s) expires and the job is retried; the process must not die.
+      // The lost attempt's lease (120 s) expires and the job is retried; the process must not die.
       const done = await waitFor(
         'the job to complete in the same worker process',
         async () => {
@@ -87,7 +89,7 @@ describe('a worker process', () => {
           if (j?.state === 'failed') throw new Error(`job failed: ${j.error}`);
           return j?.state === 'completed' ? j : undefined;
         },
-        240_000,
+        480_000,
       );
       const job = await completedJob(stack, lge.seriesInstanceUid);
       expect(job.id).toBe(done.id);
