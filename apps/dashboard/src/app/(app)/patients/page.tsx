@@ -3,7 +3,8 @@ import { Flag, TrendingDown, TrendingUp } from 'lucide-react';
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { StageBadges, SyntheticBanner } from '@/components/clinical';
-import { Badge, Button, Input, Table, Td, Th, buttonClass } from '@/components/ui';
+import { Badge, Button, Input, Table, Td, Th } from '@/components/ui';
+import { Pager } from '@/components/pager';
 import { percent, personName, points } from '@/lib/format';
 import { audit } from '@/server/audit';
 import { prisma } from '@/server/db';
@@ -137,23 +138,7 @@ export default async function PatientsPage({
           ))}
         </tbody>
       </Table>
-      <nav aria-label="Pages" className="flex items-center justify-between text-sm">
-        <span className="text-muted-foreground">
-          {result.total} patients · page {result.page} of {pages}
-        </span>
-        <span className="flex gap-2">
-          {result.page > 1 ? (
-            <Link className={buttonClass('secondary')} href={href(result.page - 1)}>
-              Previous
-            </Link>
-          ) : null}
-          {result.page < pages ? (
-            <Link className={buttonClass('secondary')} href={href(result.page + 1)}>
-              Next
-            </Link>
-          ) : null}
-        </span>
-      </nav>
+      <Pager page={result.page} pages={pages} href={href} summary={`${result.total} patients`} />
       <p className="text-xs text-muted-foreground">
         * measured by a model trained on synthetic data only: research use.
       </p>

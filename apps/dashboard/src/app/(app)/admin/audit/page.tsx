@@ -2,6 +2,7 @@ import { listAudit } from '@lascar/db';
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { Badge, Button, Input, Label, Table, Td, Th, buttonClass } from '@/components/ui';
+import { Pager } from '@/components/pager';
 import { dateTime } from '@/lib/format';
 import { audit } from '@/server/audit';
 import { prisma } from '@/server/db';
@@ -129,23 +130,7 @@ export default async function AuditPage({
           ))}
         </tbody>
       </Table>
-      <nav aria-label="Pages" className="flex items-center justify-between text-sm">
-        <span>
-          Page {result.page} of {pages}
-        </span>
-        <span className="flex gap-2">
-          {result.page > 1 && (
-            <Link href={href(result.page - 1)} className={buttonClass('secondary')}>
-              Previous
-            </Link>
-          )}
-          {result.page < pages && (
-            <Link href={href(result.page + 1)} className={buttonClass('secondary')}>
-              Next
-            </Link>
-          )}
-        </span>
-      </nav>
+      <Pager page={result.page} pages={pages} href={href} />
     </div>
   );
 }

@@ -4,6 +4,7 @@ import Link from 'next/link';
 import { JobStateBadge } from '@/components/job-state';
 import { ActionButton, AutoRefresh } from '@/components/operations';
 import { Badge, Button, Input, Label, Select, Table, Td, Th, buttonClass } from '@/components/ui';
+import { Pager } from '@/components/pager';
 import { dateTime } from '@/lib/format';
 import { audit } from '@/server/audit';
 import { prisma } from '@/server/db';
@@ -146,23 +147,7 @@ export default async function SeriesPage({
           ))}
         </tbody>
       </Table>
-      <nav aria-label="Pages" className="flex items-center justify-between text-sm">
-        <span>
-          Page {result.page} of {pages}
-        </span>
-        <span className="flex gap-2">
-          {result.page > 1 && (
-            <Link href={href(result.page - 1)} className={buttonClass('secondary')}>
-              Previous
-            </Link>
-          )}
-          {result.page < pages && (
-            <Link href={href(result.page + 1)} className={buttonClass('secondary')}>
-              Next
-            </Link>
-          )}
-        </span>
-      </nav>
+      <Pager page={result.page} pages={pages} href={href} />
     </div>
   );
 }
