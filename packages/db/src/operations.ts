@@ -8,7 +8,14 @@ import { Prisma, type PrismaClient } from './generated/prisma/client.js';
 import type { JobState, StageName } from './generated/prisma/enums.js';
 import { ClinicalError } from './clinical.js';
 
-export const JOB_STATES = ['queued', 'active', 'retrying', 'completed', 'failed'] as const;
+export const JOB_STATES = [
+  'queued',
+  'active',
+  'retrying',
+  'completed',
+  'failed',
+  'superseded',
+] as const;
 export const STAGE_ORDER: readonly StageName[] = [
   'retrieve',
   'load',
@@ -186,6 +193,8 @@ export function classifyFailure(job: {
   error: string | null;
 }): FailureClass | null {
   if (!job.error) return null;
+  // Superseded (its series changed): not a failure to act on.
+  if (job.state === 'superseded') return null;
   if (/^cancelled by /.test(job.error)) return 'cancelled';
   if (DATA_ERROR.test(job.error)) return 'data';
   if (job.state === 'retrying' || job.attempts > 1) return 'transient';
