@@ -217,6 +217,7 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     http: `${c.http.host}:${c.http.port}`,
     changesPollSeconds: c.changesPollSeconds,
     qidoPollSeconds: c.qidoPollSeconds,
+    recheckSeconds: c.recheckSeconds,
     method: c.method,
   };
 }
