@@ -215,6 +215,13 @@ export interface JobDetail extends Omit<JobListRow, 'stages'> {
   modality: string | null;
   segSeriesInstanceUid: string | null;
   srSeriesInstanceUid: string | null;
+  /** Instances in the set this job is for (QIDO-RS at intake); null for older jobs. */
+  instanceCount: number | null;
+  /** The newer job of the series whose result replaced this one's. */
+  supersededById: string | null;
+  supersededAt: Date | null;
+  /** The SEG/SR objects this job stored, and where each stands (current, retired, deleted). */
+  storedObjects: { kind: string; sopInstanceUid: string; state: string }[];
   failureClass: FailureClass | null;
   attemptsRecorded: JobAttempt[];
   decisions: { selected: boolean; reason: string; source: string; decidedAt: Date }[];
@@ -231,6 +238,10 @@ export async function jobDetail(prisma: PrismaClient, id: string): Promise<JobDe
           study: true,
           decisions: { orderBy: { decidedAt: 'asc' } },
         },
+      },
+      storedObjects: {
+        orderBy: [{ createdAt: 'asc' }, { kind: 'asc' }],
+        select: { kind: true, sopInstanceUid: true, state: true },
       },
     },
   });
@@ -268,6 +279,10 @@ export async function jobDetail(prisma: PrismaClient, id: string): Promise<JobDe
     modality: j.series.modality,
     segSeriesInstanceUid: j.segSeriesInstanceUid,
     srSeriesInstanceUid: j.srSeriesInstanceUid,
+    instanceCount: j.instanceCount,
+    supersededById: j.supersededById,
+    supersededAt: j.supersededAt,
+    storedObjects: j.storedObjects,
     discoveredBy: selecting?.source ?? null,
     failureClass: classifyFailure(j),
     attemptsRecorded: [...attempts.values()].sort((a, b) => a.attempt - b.attempt),

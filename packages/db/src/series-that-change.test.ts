@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordReview, studyDetail, ClinicalError } from './clinical.js';
 import type { PrismaClient } from './generated/prisma/client.js';
-import { listJobs } from './operations.js';
+import { jobDetail, listJobs } from './operations.js';
 import {
   canMoveStoredObject,
   ensureJob,
@@ -213,5 +213,15 @@ describe('a series whose instance set changes', () => {
     await expect(review).rejects.toThrow(/superseded/);
     const superseded = await listJobs(prisma, { state: 'superseded' });
     expect(superseded.rows.map((r) => r.id)).toEqual([first.job.id]);
+    const detail2 = await jobDetail(prisma, first.job.id);
+    expect(detail2?.state).toBe('superseded');
+    expect(detail2?.failureClass).toBeNull();
+    expect(detail2?.instanceCount).toBe(2);
+    // The job that superseded it is the newer, completed one.
+    expect(detail2?.supersededById).toBe(await newerCompletedJob(prisma, first.job.id));
+    expect(detail2?.storedObjects.map((o) => [o.kind, o.state])).toEqual([
+      ['SEG', 'deleted'],
+      ['SR', 'retired'],
+    ]);
   });
 });
