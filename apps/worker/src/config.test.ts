@@ -13,6 +13,17 @@ describe('loadConfig', () => {
     expect(c.webhookSecret).toBeUndefined();
   });
 
+  it('rechecks a gap or a changed series after LASCAR_RECHECK_SECONDS, 600 by default', () => {
+    expect(loadConfig(base).recheckSeconds).toBe(600);
+    expect(loadConfig({ ...base, LASCAR_RECHECK_SECONDS: '0' }).recheckSeconds).toBe(0);
+    expect(
+      describeConfig(loadConfig({ ...base, LASCAR_RECHECK_SECONDS: '45' })).recheckSeconds,
+    ).toBe(45);
+    expect(() => loadConfig({ ...base, LASCAR_RECHECK_SECONDS: 'soon' })).toThrow(
+      /LASCAR_RECHECK_SECONDS/,
+    );
+  });
+
   it("reads the method settings from the environment, the paper's values by default", () => {
     expect(loadConfig(base).method).toEqual({
       scarMinAreaMm2: 3.90625,

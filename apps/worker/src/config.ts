@@ -57,6 +57,11 @@ export interface WorkerConfig {
   readonly qidoPollSeconds: number;
   readonly qidoQuietSeconds: number;
   readonly qidoWindowDays: number;
+  /**
+   * Quiet period before a series that failed for a gap or a single slice, or changed under its
+   * job, is looked at again (then twice and four times as long); 0 = never.
+   */
+  readonly recheckSeconds: number;
   readonly logLevel: string;
   /** The method's settings (defaults: the paper's values, thresholds from the model manifests). */
   readonly method: MethodSettings;
@@ -187,6 +192,7 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
     qidoPollSeconds: integer(env, 'LASCAR_QIDO_POLL_SECONDS', 0, 0, 86_400),
     qidoQuietSeconds: integer(env, 'LASCAR_QIDO_QUIET_SECONDS', 60, 0, 86_400),
     qidoWindowDays: integer(env, 'LASCAR_QIDO_WINDOW_DAYS', 2, 1, 3650),
+    recheckSeconds: integer(env, 'LASCAR_RECHECK_SECONDS', 600, 0, 86_400),
     logLevel,
     method: methodSettings(env),
   };
@@ -211,6 +217,7 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     http: `${c.http.host}:${c.http.port}`,
     changesPollSeconds: c.changesPollSeconds,
     qidoPollSeconds: c.qidoPollSeconds,
+    recheckSeconds: c.recheckSeconds,
     method: c.method,
   };
 }

@@ -12,7 +12,7 @@ import {
   type ScarNetwork,
 } from '@lascar/core';
 import type { LoadedNetworks, ModelManifest } from '@lascar/core/onnx';
-import type { PacsClient, SeriesRef } from '@lascar/pacs';
+import { sopInstanceUidOfPart10, type PacsClient, type SeriesRef } from '@lascar/pacs';
 
 /** A PACS holding one small phantom LGE series; stores are accepted and kept. */
 export function phantomPacs(seed: number): { pacs: PacsClient; ref: SeriesRef; stored: number } {
@@ -29,6 +29,7 @@ export function phantomPacs(seed: number): { pacs: PacsClient; ref: SeriesRef; s
     seriesAttributes: async () => {
       throw new Error('the fake PACS does not answer QIDO');
     },
+    listInstanceUids: async () => instances.map((bytes) => sopInstanceUidOfPart10(bytes)),
     retrieveSeries: async () => instances.map((bytes, n) => ({ name: `${n}.dcm`, bytes })),
     storeInstances: async (_study, stored) => {
       state.stored += stored.length;

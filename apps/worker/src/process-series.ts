@@ -2,19 +2,19 @@
  * One source series through the whole method: retrieve (WADO-RS) -> load (volume) -> LA model ->
  * scar model -> write (DICOM SEG on the source grid, key-slice pictures) -> store (STOW-RS into
  * the same study). Each stage is timed and reported to `onStage`, with its error if it stops
- * there. Storing is idempotent: the SEG's UIDs are derived from the source series and the model
- * version, and a SEG already in the PACS is not sent again.
+ * there. Storing is idempotent: the SEG's and SR's UIDs are derived from their content (source
+ * instances, masks, model version; result-uids.ts), and an object already in the PACS is not
+ * sent again, so the PACS holds exactly what the result names.
  */
 import {
   DicomError,
-  measurementReportUids,
   NetworkOutputError,
   readDicomSeries,
-  segmentationUids,
   segmentStudy,
   UnsupportedOrientationError,
   writeMeasurementReport,
   writeSegmentation,
+  type DicomErrorCode,
   type MeasurementReportInput,
   type MethodSettings,
   type SourceSeries,
@@ -23,8 +23,9 @@ import {
   type Volume,
 } from '@lascar/core';
 import type { LoadedNetworks } from '@lascar/core/onnx';
-import type { MeasurementData, OverlayData, StageName } from '@lascar/db';
+import type { MeasurementData, OverlayData, StageName, StoredObjectRef } from '@lascar/db';
 import { keySliceOverlays } from './overlays.js';
+import { reportContentUids, segmentationContentUids } from './result-uids.js';
 import { PacsRequestError, PacsResponseError, pacsConfigurationProblem } from '@lascar/pacs';
 import { PacsUnavailableError, type PacsClient, type SeriesRef } from '@lascar/pacs';
 
@@ -68,6 +69,8 @@ export interface ProcessDeps {
   /** The method's settings (worker configuration); unset = the paper's values. */
   readonly method?: MethodSettings;
   readonly onStage?: (report: StageReport) => void | Promise<void>;
+  /** Called with the SEG and SR before they are stored (the registry names them first). */
+  readonly beforeStore?: (objects: readonly StoredObjectRef[]) => Promise<void>;
 }
 
 /** The measurement report's content without its verification: kept so sign-off can re-issue it. */
@@ -95,6 +98,8 @@ export class PermanentJobError extends Error {
   constructor(
     message: string,
     readonly stage: StageName,
+    /** The DICOM problem behind it, where there is one (a gap is rechecked later). */
+    readonly dicomCode?: DicomErrorCode,
   ) {
     super(message);
   }
@@ -152,6 +157,7 @@ export function classifyError(
     return new PermanentJobError(
       `${stage}: unusable DICOM series (${error.code}): ${message}`,
       stage,
+      error.code,
     );
   }
   if (error instanceof NetworkOutputError)
@@ -255,8 +261,7 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
   });
 
   const model = { name: ALGORITHM_NAME, version: deps.modelVersion };
-  const uids = segmentationUids(series.source, model);
-  const srUids = measurementReportUids(series.source, model);
+  const uids = segmentationContentUids(series.source, { la: result.la, scar: result.scar }, model);
   const notice = deps.networks.synthetic
     ? 'Models trained on SYNTHETIC phantoms only: NOT for clinical use.'
     : 'Research use only: not a medical device.';
@@ -292,15 +297,23 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
     reviewReasons: [],
     notice,
   };
+  const srUids = reportContentUids(series.source, report, model);
   const { seg, sr, overlays } = await run('write', () => ({
-    seg: writeSegmentation(series.source, { la: result.la, scar: result.scar }, model),
-    sr: writeMeasurementReport({ ...report, verification: { state: 'UNVERIFIED' } }).bytes,
+    seg: writeSegmentation(series.source, { la: result.la, scar: result.scar }, model, { uids }),
+    sr: writeMeasurementReport(
+      { ...report, verification: { state: 'UNVERIFIED' } },
+      { uids: srUids },
+    ).bytes,
     overlays: keySliceOverlays(series.volume as Volume, result.la, result.scar),
   }));
   const studyUid = series.source.identity.studyInstanceUid;
   const segStored = await run('store', async () => {
-    // A SEG (or SR) with these UIDs is already there when an earlier attempt stored it and then
-    // died: STOW would answer 200 and keep the old bytes anyway; skipping keeps one of each.
+    await deps.beforeStore?.([
+      { kind: 'SEG', studyInstanceUid: studyUid, ...pick(uids) },
+      { kind: 'SR', studyInstanceUid: studyUid, ...pick(srUids) },
+    ]);
+    // A SEG (or SR) with these UIDs is already there when an earlier attempt (or an identical
+    // run) stored it: the UIDs name the content, so skipping keeps one of each and changes nothing.
     const existing = new Set(
       (await deps.pacs.searchSeries({ StudyInstanceUID: studyUid })).map(
         (s) => s.seriesInstanceUid,
@@ -375,4 +388,11 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
     stageMs,
     instances: files.length,
   };
+}
+
+function pick(u: { readonly seriesInstanceUid: string; readonly sopInstanceUid: string }): {
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+} {
+  return { seriesInstanceUid: u.seriesInstanceUid, sopInstanceUid: u.sopInstanceUid };
 }

@@ -4,7 +4,7 @@
  */
 import express, { type Request, type Response } from 'express';
 import type PgBoss from 'pg-boss';
-import type { PrismaClient } from '@lascar/db';
+import { JOB_STATES, type PrismaClient } from '@lascar/db';
 import { retryJob } from '@lascar/queue';
 import type { Logger } from './log.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -29,8 +29,7 @@ export async function listJobs(
   prisma: PrismaClient,
   filter: { state?: string; seriesInstanceUid?: string; limit?: number } = {},
 ) {
-  const states = ['queued', 'active', 'retrying', 'completed', 'failed'] as const;
-  const state = states.find((s) => s === filter.state);
+  const state = JOB_STATES.find((s) => s === filter.state);
   const jobs = await prisma.job.findMany({
     where: {
       ...(state ? { state } : {}),

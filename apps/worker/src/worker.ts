@@ -22,7 +22,9 @@ import { intakeSeries, type IntakeResult } from './intake.js';
 import { reconcileJobs, runSegmentJob } from './jobs.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type WorkerMetrics } from './metrics.js';
-import { DicomWebPacsClient } from '@lascar/pacs';
+import { DicomWebPacsClient, OrthancRest } from '@lascar/pacs';
+import { RECHECK_QUEUE, sendRecheck, type RecheckData } from '@lascar/queue';
+import { deleteRetiredObjects, runRecheck } from './series-changes.js';
 import { OrthancChangeFeed, QidoPoller, type CursorStore } from './pacs/discovery.js';
 import type { PacsClient, SeriesCandidate } from '@lascar/pacs';
 import { guardLostQueueWrites, SEGMENT_QUEUE, startQueue, type SegmentJobData } from './queue.js';
@@ -241,6 +243,30 @@ export async function startWorker(
       stopped = true;
       clearTimeout(pacsRecheck);
     });
+    // Superseded SEG/SR objects: deleted through Orthanc's REST API where it is configured, else
+    // kept in the PACS and listed as retired (apps/worker/README.md). One sweep at a time.
+    const orthancRest = config.orthancUrl
+      ? new OrthancRest({
+          url: config.orthancUrl,
+          ...(config.pacs.username ? { username: config.pacs.username } : {}),
+          ...(config.pacs.password ? { password: config.pacs.password } : {}),
+        })
+      : undefined;
+    let deleting: Promise<unknown> | undefined;
+    const deleteRetired = () => {
+      if (deleting || !orthancRest) return;
+      deleting = deleteRetiredObjects(db.prisma, orthancRest, log)
+        .catch((e: unknown) =>
+          log.warn(
+            { error: e instanceof Error ? e.message : String(e) },
+            'could not delete superseded objects yet; the sweep tries again',
+          ),
+        )
+        .finally(() => (deleting = undefined));
+    };
+    cleanups.push(async () => {
+      await deleting;
+    });
     const jobDeps = {
       prisma: db.prisma,
       pacs,
@@ -250,13 +276,42 @@ export async function startWorker(
       log,
       metrics,
       onPacsRefused,
+      onRetired: deleteRetired,
+      recheck: async (series: {
+        studyInstanceUid: string;
+        seriesInstanceUid: string;
+        fingerprint: string | null;
+      }) => {
+        const sent = await sendRecheck(boss, {
+          ...series,
+          round: 1,
+          recheckSeconds: config.recheckSeconds,
+        });
+        if (sent) {
+          log.info(
+            { seriesInstanceUid: series.seriesInstanceUid, inSeconds: config.recheckSeconds },
+            'the series will be looked at again after a quiet period',
+          );
+        }
+      },
     };
-    if (options.consume ?? true) await consume();
+    if (options.consume ?? true) {
+      await consume();
+      await boss.work<RecheckData>(
+        RECHECK_QUEUE,
+        { batchSize: 1, pollingIntervalSeconds: 1 },
+        async ([job]) => {
+          if (job) await runRecheck(job.data, { pacs, boss, log, intake });
+        },
+      );
+    }
     await reconcileJobs(db.prisma, boss, log);
+    deleteRetired();
     const sweep = setInterval(() => {
       reconcileJobs(db.prisma, boss, log).catch((e: unknown) =>
         log.warn({ error: String(e) }, 'reconcile failed'),
       );
+      deleteRetired();
     }, config.maintenanceSeconds * 1000);
     cleanups.push(async () => clearInterval(sweep));
 

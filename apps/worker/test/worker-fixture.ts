@@ -122,9 +122,12 @@ export async function jobOf(
   stack: Stack,
   seriesInstanceUid: string,
 ): Promise<JobRowView | undefined> {
+  // A job superseded by a newer instance set (Orthanc called the series stable before its last
+  // instance arrived, on a loaded machine) is history: the series' job is the one not superseded.
   const rows = await stack.query<JobRowView>(
     `SELECT j.id, j.state::text AS state, j.attempts, j.error, j."segSeriesInstanceUid", j."srSeriesInstanceUid"
-       FROM "Job" j JOIN "Series" s ON s.id = j."seriesRef" WHERE s."seriesInstanceUid" = $1`,
+       FROM "Job" j JOIN "Series" s ON s.id = j."seriesRef"
+      WHERE s."seriesInstanceUid" = $1 AND j.state <> 'superseded'`,
     [seriesInstanceUid],
   );
   if (rows.length > 1) throw new Error(`${rows.length} jobs for series ${seriesInstanceUid}`);

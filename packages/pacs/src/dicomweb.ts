@@ -342,6 +342,19 @@ export class DicomWebPacsClient implements PacsClient {
     return asDatasets(answer, `QIDO-RS ${path}`);
   }
 
+  async listInstanceUids(ref: SeriesRef): Promise<string[]> {
+    const instances = await this.searchInstances(ref, { includefield: TAGS.SOPInstanceUID });
+    return instances.map((ds) => {
+      const uid = jsonString(ds, TAGS.SOPInstanceUID);
+      if (!uid) {
+        throw new PacsResponseError(
+          `QIDO-RS instances of series ${ref.seriesInstanceUid}: an answer without SOPInstanceUID`,
+        );
+      }
+      return uid;
+    });
+  }
+
   async seriesAttributes(ref: SeriesRef): Promise<SeriesAttributes> {
     const queryParams = {
       SeriesInstanceUID: ref.seriesInstanceUid,

@@ -20,7 +20,13 @@ export interface SeriesAttributes extends SeriesRef, SelectableSeries {
 }
 
 /** How a series came to the worker's attention. */
-export type DiscoverySource = 'webhook' | 'orthanc-changes' | 'qido-poll' | 'manual';
+export type DiscoverySource =
+  | 'webhook'
+  | 'orthanc-changes'
+  | 'qido-poll'
+  | 'manual'
+  /** The worker looking again after a quiet period (a gap failure, a series that changed). */
+  | 'recheck';
 
 export interface SeriesCandidate {
   readonly series: SeriesAttributes;
@@ -37,6 +43,8 @@ export interface PacsClient {
   ping(): Promise<void>;
   /** Series-level attributes of one series (QIDO-RS, plus instance-level fields where needed). */
   seriesAttributes(ref: SeriesRef): Promise<SeriesAttributes>;
+  /** The SOP Instance UIDs of a series' instances (QIDO-RS), in no particular order. */
+  listInstanceUids(ref: SeriesRef): Promise<string[]>;
   /** Every instance of a series as Part-10 bytes (WADO-RS, streamed). */
   retrieveSeries(ref: SeriesRef): Promise<DicomFile[]>;
   /** Stores Part-10 instances into a study (STOW-RS). */
