@@ -395,7 +395,9 @@ export class DicomWebPacsClient implements PacsClient {
         target,
         {
           headers: {
-            Accept: 'multipart/related; type="application/dicom"',
+            // As stored: Orthanc 1.10 cannot transcode JPEG 2000 (HTTP 500 when asked to), and
+            // the reader decodes every compressed syntax it supports itself (createCodecDecoders).
+            Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
             ...(this.authorization ? { Authorization: this.authorization } : {}),
           },
           agent: false,
