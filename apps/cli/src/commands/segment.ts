@@ -371,7 +371,7 @@ export async function runSegment(input: string, options: SegmentOptions): Promis
         ? { seriesInstanceUid: options.seriesInstanceUid }
         : {}),
     });
-    for (const { file, reason } of series.source.slices.length ? series.skipped : [])
+    for (const { file, reason } of series.skipped)
       options.info?.(`left out ${path.basename(file)}: ${reason}`);
     // A stack that is not axial cannot be segmented at all: --force does not change that.
     const orientationProblem = sliceOrientationProblem(series.volume.geometry);
