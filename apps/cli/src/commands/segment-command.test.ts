@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listDicomSeries } from '@lascar/core';
+import { listDicomSeries, makeGeometry, writeNifti } from '@lascar/core';
 import { builtLascar } from '@lascar/testkit/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writePhantoms } from './phantom.js';
@@ -97,7 +97,7 @@ describe('lascar segment (built)', () => {
     const mixed = segmentInput(both, '--out', path.join(work, 'two'), '--ep', 'cpu');
     expect(mixed.status).toBe(2);
     expect(mixed.stderr).toMatch(
-      /^lascar: INPUT .*: the files hold 2 series; .*\(use --series UID\)/,
+      /^lascar: INPUT .*: the files hold 2 series; .*\(use --series UID\)$/m,
     );
     const uid = listDicomSeries(
       readdirSync(series).map((f) => new Uint8Array(readFileSync(path.join(series, f)))),
@@ -116,5 +116,25 @@ describe('lascar segment (built)', () => {
       seriesInstanceUid?: string;
     };
     expect(report.seriesInstanceUid).toBe(uid);
+  });
+
+  it('refuses a NIfTI holding NaN voxels with one line naming the first (exit 2)', () => {
+    const data = new Float32Array(16 * 12 * 3).fill(100);
+    data[16 * 12 + 5 * 16 + 7] = Number.NaN; // column 7, row 5, slice 1
+    data[2 * 16 * 12] = Number.POSITIVE_INFINITY;
+    const file = path.join(work, 'nan.nii.gz');
+    writeFileSync(
+      file,
+      writeNifti(
+        { geometry: makeGeometry({ dims: [16, 12, 3], spacing: [1, 1, 2] }), data },
+        { gzip: true },
+      ),
+    );
+    const run = segmentInput(file, '--out', path.join(work, 'nan'), '--ep', 'cpu');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(
+      'lascar: nan.nii.gz: 2 voxels are NaN or infinite (the first at column 7, row 5, slice 1); the image cannot be segmented',
+    );
+    expect(run.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
   });
 });

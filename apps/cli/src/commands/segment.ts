@@ -291,12 +291,28 @@ export async function inputKind(input: string): Promise<InputKind> {
 }
 
 async function readNiftiImage(file: string): Promise<Volume<Float32Array>> {
+  let image: Volume<Float32Array>;
   try {
-    return niftiToFloat32(readNifti(await readFile(file)));
+    image = niftiToFloat32(readNifti(await readFile(file)));
   } catch (error) {
     if (error instanceof NiftiError) throw new UsageError(`${file}: ${error.message}`);
     throw error;
   }
+  // Float images may hold NaN (a masked export): the networks cannot use them.
+  const { data, geometry } = image;
+  let count = 0;
+  let first = -1;
+  for (let n = 0; n < data.length; n++) {
+    if (Number.isFinite(data[n]!)) continue;
+    if (count++ === 0) first = n;
+  }
+  if (count > 0) {
+    const [nx, ny] = geometry.dims;
+    throw new UsageError(
+      `${path.basename(file)}: ${count} voxels are NaN or infinite (the first at column ${first % nx}, row ${Math.floor(first / nx) % ny}, slice ${Math.floor(first / (nx * ny))}); the image cannot be segmented`,
+    );
+  }
+  return image;
 }
 
 export interface SegmentOptions {
