@@ -30,6 +30,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { dicomDate } from '@lascar/core';
 import { freePort } from '@lascar/testkit';
 import { phantomStudy, type PhantomStudy } from './corpus.js';
 import { markdownTable, selected } from './expectations.js';
@@ -667,8 +668,16 @@ async function drillPacsDiskFull(
     crashWatcher(crashes),
   );
   try {
+    // Dated today, as a scan arriving now is: the QIDO-RS poll watches recent study dates only.
+    const today = dicomDate(new Date());
     const studies = Array.from({ length: 3 }, (_, n) =>
-      phantomStudy(args.seed + (kind === 'results' ? 400 : 450) + n, `pacs-full-${kind}-${n + 1}`),
+      phantomStudy(
+        args.seed + (kind === 'results' ? 400 : 450) + n,
+        `pacs-full-${kind}-${n + 1}`,
+        0.5,
+        4,
+        today,
+      ),
     );
     const ours = new Set(studies.map((st) => st.seriesInstanceUid));
     const stableOnes = async () =>
