@@ -189,7 +189,9 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
       port: integer(env, 'LASCAR_HTTP_PORT', 8300, 0, 65535),
     },
     changesPollSeconds: integer(env, 'LASCAR_CHANGES_POLL_SECONDS', 10, 0, 86_400),
-    qidoPollSeconds: integer(env, 'LASCAR_QIDO_POLL_SECONDS', 0, 0, 86_400),
+    // On by default, also beside Orthanc: pushes and the change feed miss a series that became
+    // stable while Orthanc could not write (a full disk records no StableSeries change).
+    qidoPollSeconds: integer(env, 'LASCAR_QIDO_POLL_SECONDS', 300, 0, 86_400),
     qidoQuietSeconds: integer(env, 'LASCAR_QIDO_QUIET_SECONDS', 60, 0, 86_400),
     qidoWindowDays: integer(env, 'LASCAR_QIDO_WINDOW_DAYS', 2, 1, 3650),
     recheckSeconds: integer(env, 'LASCAR_RECHECK_SECONDS', 600, 0, 86_400),

@@ -348,8 +348,12 @@ export async function reconcileJobs(
       log.warn({ jobKey: j.jobKey }, 'queued job had no queue entry; sent again');
     } else if (queued && queued.state === 'failed' && j.state !== 'queued') {
       const why = 'the worker stopped during the last attempt (lease expired, no retries left)';
-      await markJob(prisma, j.jobKey, { state: 'failed', error: why, finishedAt: new Date() });
-      log.warn({ jobKey: j.jobKey }, why);
+      // Only a row still open: the attempt may have recorded its own, clearer failure since.
+      const { count } = await prisma.job.updateMany({
+        where: { jobKey: j.jobKey, state: { in: ['active', 'retrying'] } },
+        data: { state: 'failed', error: why, finishedAt: new Date() },
+      });
+      if (count > 0) log.warn({ jobKey: j.jobKey }, why);
     }
   }
 }

@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   DicomError,
   GeometryError,
@@ -169,6 +173,38 @@ describe('processSeries names the stage that failed', () => {
     const { error, failed } = await run(async () => new Float32Array(7), failing);
     expect(failed.map((s) => s.stage)).toEqual(['la_model']);
     expect(error).toBeInstanceOf(PermanentJobError);
+  });
+});
+
+describe('processSeries reads compressed series as the PACS stores them', () => {
+  it('decodes a JPEG-LS series (dcmtk dcmcjpls) in the load stage', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'lascar-jpls-'));
+    const jpegLs = (instances: Uint8Array[]): Uint8Array[] =>
+      instances.map((bytes, n) => {
+        const input = join(work, `${n}.dcm`);
+        const output = join(work, `${n}.jls.dcm`);
+        writeFileSync(input, bytes);
+        execFileSync('dcmcjpls', [input, output], { stdio: 'pipe' });
+        return new Uint8Array(readFileSync(output));
+      });
+    try {
+      const { pacs, ref } = phantomPacs(23, jpegLs);
+      const [first] = await pacs.retrieveSeries(ref);
+      expect(Buffer.from(first!.bytes).includes(Buffer.from('1.2.840.10008.1.2.4.80'))).toBe(true);
+      const stages: StageReport[] = [];
+      await processSeries(ref, {
+        pacs,
+        networks: fakeNetworks(discLaNetwork),
+        modelVersion: 'test',
+        onStage: (s) => {
+          stages.push(s);
+        },
+      });
+      expect(stages.filter((s) => s.error)).toEqual([]);
+      expect(stages.map((s) => s.stage)).toContain('store');
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
 

@@ -7,6 +7,7 @@
  * sent again, so the PACS holds exactly what the result names.
  */
 import {
+  codecDecoders,
   DicomError,
   NetworkOutputError,
   readDicomSeries,
@@ -199,8 +200,10 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
   };
 
   const files = await run('retrieve', () => deps.pacs.retrieveSeries(ref));
-  const series = await run('load', () => {
-    const s = readDicomSeries(files, { seriesInstanceUid: ref.seriesInstanceUid });
+  const series = await run('load', async () => {
+    // Series arrive as stored (JPEG 2000, JPEG-LS ...): the codecs decode them here.
+    const decoders = await codecDecoders();
+    const s = readDicomSeries(files, { seriesInstanceUid: ref.seriesInstanceUid, decoders });
     if (s.source.modality !== 'MR') {
       throw new PermanentJobError(
         `load: series ${ref.seriesInstanceUid} is modality ${s.source.modality}, not an MR (LGE) series`,

@@ -164,6 +164,8 @@ export const TAGS = {
   ImageOrientationPatient: '00200037',
   NumberOfSeriesRelatedInstances: '00201209',
   FailedSOPSequence: '00081198',
+  ReferencedSOPSequence: '00081199',
+  ReferencedSOPInstanceUID: '00081155',
   FailureReason: '00081197',
 } as const;
 
@@ -406,7 +408,9 @@ export class DicomWebPacsClient implements PacsClient {
         target,
         {
           headers: {
-            Accept: 'multipart/related; type="application/dicom"',
+            // As stored: Orthanc 1.10 cannot transcode JPEG 2000 (HTTP 500 when asked to), and
+            // the reader decodes every compressed syntax it supports itself (createCodecDecoders).
+            Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
             ...(this.authorization ? { Authorization: this.authorization } : {}),
           },
           agent: false,
@@ -517,7 +521,74 @@ export class DicomWebPacsClient implements PacsClient {
         `STOW-RS ${redactUrl(this.url + path)}: ${failures.length} of ${instances.length} instance(s) rejected (${failures.slice(0, 3).join('; ')})`,
       );
     }
+    // Orthanc whose disk is full answers 200 with both sequences empty: only an instance listed
+    // in ReferencedSOPSequence was stored. Worth a retry (space may be freed); never a success.
+    const referenced = stowReferenced(answer);
+    if (referenced) {
+      const missing = instances
+        .map((b, n) => mediaStorageSopInstanceUid(b) ?? `instance ${n + 1}`)
+        .filter((uid) => !referenced.has(uid));
+      if (missing.length) {
+        throw new PacsUnavailableError(
+          `STOW-RS ${redactUrl(this.url + path)}: the PACS answered success but stored only ${instances.length - missing.length} of ${instances.length} instance(s) (not in its ReferencedSOPSequence: ${missing.slice(0, 3).join(', ')}); is its storage full?`,
+        );
+      }
+    }
   }
+}
+
+/** A STOW-RS answer as a DICOM JSON dataset, or undefined when it is not JSON (XML, empty). */
+function stowAnswer(answer: unknown): DicomJson | undefined {
+  if (answer instanceof ArrayBuffer) return stowAnswer(Buffer.from(answer).toString('utf8'));
+  if (typeof answer === 'string') {
+    if (!answer.trim()) return undefined;
+    try {
+      return stowAnswer(JSON.parse(answer));
+    } catch {
+      return undefined;
+    }
+  }
+  if (!answer || typeof answer !== 'object' || Array.isArray(answer)) return undefined;
+  return answer as DicomJson;
+}
+
+/**
+ * SOP Instance UIDs a STOW-RS answer says were stored (ReferencedSOPSequence); undefined when the
+ * answer is not DICOM JSON, so there is nothing to check against.
+ */
+export function stowReferenced(answer: unknown): Set<string> | undefined {
+  const ds = stowAnswer(answer);
+  if (!ds) return undefined;
+  const items = ds[TAGS.ReferencedSOPSequence]?.Value;
+  return new Set(
+    (Array.isArray(items) ? items : [])
+      .map((item) => jsonString(item as DicomJson, TAGS.ReferencedSOPInstanceUID))
+      .filter((uid): uid is string => uid !== undefined),
+  );
+}
+
+/** (0002,0003) MediaStorageSOPInstanceUID from a Part-10 file's meta group (explicit VR LE). */
+export function mediaStorageSopInstanceUid(bytes: Uint8Array): string | undefined {
+  if (bytes.length < 132 || Buffer.from(bytes.subarray(128, 132)).toString('latin1') !== 'DICM')
+    return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 132;
+  while (at + 8 <= bytes.length && view.getUint16(at, true) === 0x0002) {
+    const element = view.getUint16(at + 2, true);
+    const vr = String.fromCharCode(bytes[at + 4]!, bytes[at + 5]!);
+    const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN', 'UC', 'UR'].includes(vr);
+    const length = long ? view.getUint32(at + 8, true) : view.getUint16(at + 6, true);
+    const start = at + (long ? 12 : 8);
+    if (start + length > bytes.length) return undefined;
+    if (element === 0x0003) {
+      const uid = Buffer.from(bytes.subarray(start, start + length))
+        .toString('latin1')
+        .replace(/[\0 ]+$/, '');
+      return uid || undefined;
+    }
+    at = start + length;
+  }
+  return undefined;
 }
 
 /** SOP Instance UIDs and reasons listed in a STOW-RS answer's FailedSOPSequence. */
