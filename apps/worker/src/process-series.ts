@@ -9,6 +9,7 @@
 import {
   codecDecoders,
   DicomError,
+  EXPLICIT_VR_LITTLE_ENDIAN,
   NetworkOutputError,
   readDicomSeries,
   segmentStudy,
@@ -16,6 +17,7 @@ import {
   writeMeasurementReport,
   writeSegmentation,
   type DicomErrorCode,
+  type DicomFile,
   type MeasurementReportInput,
   type MethodSettings,
   type SourceSeries,
@@ -203,7 +205,23 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
   const series = await run('load', async () => {
     // Series arrive as stored (JPEG 2000, JPEG-LS ...): the codecs decode them here.
     const decoders = await codecDecoders();
-    const s = readDicomSeries(files, { seriesInstanceUid: ref.seriesInstanceUid, decoders });
+    const read = (f: readonly DicomFile[]) =>
+      readDicomSeries(f, { seriesInstanceUid: ref.seriesInstanceUid, decoders });
+    let s: SourceSeries;
+    try {
+      s = read(files);
+    } catch (error) {
+      if (!(error instanceof DicomError && error.code === 'UNSUPPORTED_TRANSFER_SYNTAX'))
+        throw error;
+      // A syntax our codecs don't cover (12-bit JPEG, say): ask the PACS to convert it, as
+      // Orthanc can for most; if it can't either, the original, specific error stands.
+      const converted = await deps.pacs
+        .retrieveSeries(ref, { transferSyntax: EXPLICIT_VR_LITTLE_ENDIAN })
+        .catch(() => {
+          throw error;
+        });
+      s = read(converted);
+    }
     if (s.source.modality !== 'MR') {
       throw new PermanentJobError(
         `load: series ${ref.seriesInstanceUid} is modality ${s.source.modality}, not an MR (LGE) series`,

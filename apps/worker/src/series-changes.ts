@@ -16,6 +16,7 @@ import {
   deleteOrthancInstance,
   sopInstanceUidOfPart10,
   type OrthancRest,
+  type RetrieveOptions,
   type PacsClient,
   type SeriesCandidate,
   type SeriesRef,
@@ -61,8 +62,8 @@ export function forInstanceSet(
     listInstanceUids: (ref) => pacs.listInstanceUids(ref),
     storeInstances: (study, instances) => pacs.storeInstances(study, instances),
     searchSeries: (filter) => pacs.searchSeries(filter),
-    async retrieveSeries(ref: SeriesRef): Promise<DicomFile[]> {
-      const files = await pacs.retrieveSeries(ref);
+    async retrieveSeries(ref: SeriesRef, options?: RetrieveOptions): Promise<DicomFile[]> {
+      const files = await pacs.retrieveSeries(ref, options);
       const found = instanceFingerprint(files.map((f) => sopInstanceUidOfPart10(f.bytes)));
       if (found !== fingerprint) {
         throw new SeriesChangedError(

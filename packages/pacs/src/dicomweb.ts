@@ -20,6 +20,7 @@ import { MultipartReader, multipartBoundary } from './multipart.js';
 import {
   PacsUnavailableError,
   type PacsClient,
+  type RetrieveOptions,
   type SeriesAttributes,
   type SeriesRef,
 } from './types.js';
@@ -384,12 +385,12 @@ export class DicomWebPacsClient implements PacsClient {
   }
 
   /** WADO-RS series, streamed and split as it arrives (the faster way; see bench-retrieve.ts). */
-  async retrieveSeries(ref: SeriesRef): Promise<DicomFile[]> {
-    const parts = await this.retrieveSeriesStreamed(ref);
+  async retrieveSeries(ref: SeriesRef, options: RetrieveOptions = {}): Promise<DicomFile[]> {
+    const parts = await this.retrieveSeriesStreamed(ref, options);
     return parts;
   }
 
-  retrieveSeriesStreamed(ref: SeriesRef): Promise<DicomFile[]> {
+  retrieveSeriesStreamed(ref: SeriesRef, options: RetrieveOptions = {}): Promise<DicomFile[]> {
     const target = new URL(
       `${this.url}/studies/${ref.studyInstanceUid}/series/${ref.seriesInstanceUid}`,
     );
@@ -408,9 +409,10 @@ export class DicomWebPacsClient implements PacsClient {
         target,
         {
           headers: {
-            // As stored: Orthanc 1.10 cannot transcode JPEG 2000 (HTTP 500 when asked to), and
-            // the reader decodes every compressed syntax it supports itself (createCodecDecoders).
-            Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
+            // As stored by default: Orthanc 1.10 cannot transcode JPEG 2000 (HTTP 500 when asked
+            // to), and the reader decodes every compressed syntax it supports itself
+            // (createCodecDecoders). A caller asks for a conversion only for what it can't decode.
+            Accept: `multipart/related; type="application/dicom"; transfer-syntax=${options.transferSyntax ?? '*'}`,
             ...(this.authorization ? { Authorization: this.authorization } : {}),
           },
           agent: false,

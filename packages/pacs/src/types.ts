@@ -38,6 +38,11 @@ export class PacsUnavailableError extends Error {
   override name = 'PacsUnavailableError';
 }
 
+export interface RetrieveOptions {
+  /** A transfer syntax UID for the PACS to convert to; absent: as stored (`transfer-syntax=*`). */
+  readonly transferSyntax?: string;
+}
+
 export interface PacsClient {
   /** Succeeds when the PACS answers (for /readyz). */
   ping(): Promise<void>;
@@ -45,8 +50,11 @@ export interface PacsClient {
   seriesAttributes(ref: SeriesRef): Promise<SeriesAttributes>;
   /** The SOP Instance UIDs of a series' instances (QIDO-RS), in no particular order. */
   listInstanceUids(ref: SeriesRef): Promise<string[]>;
-  /** Every instance of a series as Part-10 bytes (WADO-RS, streamed). */
-  retrieveSeries(ref: SeriesRef): Promise<DicomFile[]>;
+  /**
+   * Every instance of a series as Part-10 bytes (WADO-RS, streamed): as stored, or converted by
+   * the PACS to `transferSyntax` when one is given.
+   */
+  retrieveSeries(ref: SeriesRef, options?: RetrieveOptions): Promise<DicomFile[]>;
   /** Stores Part-10 instances into a study (STOW-RS). */
   storeInstances(studyInstanceUid: string, instances: readonly Uint8Array[]): Promise<void>;
   /** Series of a study with a given modality (e.g. our SEG), for idempotency checks and tests. */

@@ -791,8 +791,9 @@ function frameBytes(f: FrameSource, format: PixelFormat, decoders: FrameDecoders
     decoded = decoder(fragment, format);
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
+    // A decoder that refuses the format says why (its own code); anything else is bad data.
     throw new DicomError(
-      'TRUNCATED',
+      error instanceof DicomError ? error.code : 'TRUNCATED',
       `${frameLabel(f)}: cannot decode its ${syntax.name} pixel data: ${why}`,
       f.file,
     );
