@@ -131,6 +131,39 @@ describe('DICOMweb PACS client on a real Orthanc', () => {
     }
   });
 
+  it('converts a 12-bit JPEG series to Explicit VR Little Endian when asked (the codecs fall back on it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lascar-jpx-'));
+    let bytes: Uint8Array;
+    try {
+      writeFileSync(join(dir, 'in.dcm'), lge.instances[0]!);
+      execFileSync('dcmcjpeg', ['+ee', join(dir, 'in.dcm'), join(dir, 'out.dcm')], {
+        stdio: 'pipe',
+      });
+      bytes = newUids(new Uint8Array(readFileSync(join(dir, 'out.dcm'))));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const [{ seriesInstanceUid }] = listDicomSeries([{ name: 'jpx', bytes }]) as [
+      { seriesInstanceUid: string },
+    ];
+    const upload = await fetch(`${orthanc.url}/instances`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${orthanc.username}:${orthanc.password}`).toString('base64')}`,
+      },
+      body: bytes,
+    });
+    expect(upload.status).toBe(200);
+    const [ref] = await pacs.searchSeries({ SeriesInstanceUID: seriesInstanceUid });
+    const [stored] = await pacs.retrieveSeries(ref!);
+    expect(Buffer.from(stored!.bytes).includes(Buffer.from('1.2.840.10008.1.2.4.51'))).toBe(true);
+    const [converted] = await pacs.retrieveSeries(ref!, { transferSyntax: '1.2.840.10008.1.2.1' });
+    // Decoded without any codec: the PACS sent it uncompressed, on the same grid.
+    const frame = decodeDicomFrames(converted!);
+    const original = decodeDicomFrames({ name: 'lge', bytes: lge.instances[0]! });
+    expect(frame.data.length).toBe(original.data.length);
+  });
+
   it('stores a SEG with STOW-RS and finds it by QIDO Modality=SEG', async () => {
     const source = readDicomSeries(lge.instances).source;
     const voxels = source.geometry.dims[0] * source.geometry.dims[1] * source.geometry.dims[2];
