@@ -1,7 +1,10 @@
 // The deployment files against the programs they configure (there is no Docker engine in CI:
 // this is what can be proved without one). Variable names come from the apps' own configuration
 // modules, so renaming a variable in one place only fails here.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -142,6 +145,36 @@ describe('docker/compose.yaml', () => {
       expect(uses.length, secret).toBeGreaterThan(0);
       for (const use of uses) expect(use[1], secret).toMatch(/^:\?/);
     }
+  });
+});
+
+// DCLint (npm `dclint`): the compose-spec schema plus best-practice rules; docker/dclint.json turns
+// off the ordering rules and two that misread deliberate choices (build + image tags the built
+// image; a published interface given by a variable's default).
+const DCLINT = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('dclint/package.json')),
+  'bin/dclint.cjs',
+);
+const dclint = (file: string) =>
+  spawnSync(process.execPath, [DCLINT, '-c', path.join(ROOT, 'docker/dclint.json'), file], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+
+describe('docker/compose.yaml under DCLint', () => {
+  it('passes the compose-spec schema and the lint rules with no warning', () => {
+    const run = dclint(path.join(ROOT, 'docker/compose.yaml'));
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).not.toMatch(/warning|error/);
+  });
+
+  it('refuses a compose file the Compose schema does not allow', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lascar-dclint-'));
+    const bad = path.join(dir, 'compose.yaml');
+    writeFileSync(bad, COMPOSE.replace('    restart: unless-stopped\n', '    restarts: always\n'));
+    const run = dclint(bad);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/invalid-schema/);
   });
 });
 
