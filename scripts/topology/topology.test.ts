@@ -226,11 +226,8 @@ describe('LA scar across five hosts', () => {
       await waitFor(
         'the worker to notice the PACS is unreachable',
         async () =>
-          /PACS|pacs/.test(
-            (await liveWorker.log())
-              .split('\n')
-              .filter((l) => /"level":(40|50)/.test(l))
-              .join('\n'),
+          /"level":(40|50).*PACS unreachable: GET http:\/\/10\.77\.0\.2:8042/.test(
+            await liveWorker.log(),
           )
             ? true
             : undefined,
