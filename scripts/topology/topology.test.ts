@@ -1,6 +1,8 @@
 // The deployment across hosts (run by scripts/topology/run.sh: npm run test:topology). Five
 // private hosts on one bridge: PACS, database, two GPU hosts with a worker each, the dashboard.
 // Every service listens on its own host's address; this test is the hospital network.
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import pg from 'pg';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +19,7 @@ import {
   DATABASE_URL,
   HOSTS,
   PACS,
+  scratch,
   SECRETS,
   startDashboard,
   startOrthanc,
@@ -84,6 +87,7 @@ async function workerLogsNaming(uid: string): Promise<('gpu1' | 'gpu2')[]> {
 }
 
 beforeAll(async () => {
+  console.log(`topology: service logs in ${await scratch()}`);
   services.push(await startPostgres());
   const orthanc = await startOrthanc();
   services.push(orthanc);
@@ -109,6 +113,10 @@ afterAll(async () => {
   await browser?.close();
   await db?.end().catch(() => undefined);
   for (const s of services.reverse()) await s.stop();
+  // The logs stay (scratch folder named in each failure); the data goes.
+  const dir = await scratch();
+  await rm(path.join(dir, 'pg'), { recursive: true, force: true });
+  await rm(path.join(dir, 'orthanc'), { recursive: true, force: true });
 });
 
 describe('LA scar across five hosts', () => {
