@@ -73,12 +73,52 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-function text(env: Env, name: string): string | undefined {
+/**
+ * Every environment variable the worker reads, the method settings' (METHOD_ENV) aside. The
+ * readers below accept only these names, so the list cannot fall behind the code;
+ * docker/compose.test.ts checks docker/compose.yaml and docker/.env.example against it.
+ */
+const WORKER_OWN_ENV = [
+  'LASCAR_PACS_URL',
+  'LASCAR_PACS_USERNAME',
+  'LASCAR_PACS_PASSWORD',
+  'LASCAR_PACS_TIMEOUT_SECONDS',
+  'LASCAR_ORTHANC_URL',
+  'DATABASE_URL',
+  'LASCAR_DATA_DIR',
+  'LASCAR_EMBEDDED_DB_PORT',
+  'LASCAR_MODELS_DIR',
+  'LASCAR_EXECUTION_PROVIDER',
+  'LASCAR_SELECTION_RULES',
+  'LASCAR_CONCURRENCY',
+  'LASCAR_RETRY_LIMIT',
+  'LASCAR_RETRY_DELAY_SECONDS',
+  'LASCAR_JOB_TIMEOUT_SECONDS',
+  'LASCAR_SHUTDOWN_GRACE_SECONDS',
+  'LASCAR_MAINTENANCE_SECONDS',
+  'LASCAR_WEBHOOK_SECRET',
+  'LASCAR_HTTP_HOST',
+  'LASCAR_HTTP_PORT',
+  'LASCAR_CHANGES_POLL_SECONDS',
+  'LASCAR_QIDO_POLL_SECONDS',
+  'LASCAR_QIDO_QUIET_SECONDS',
+  'LASCAR_QIDO_WINDOW_DAYS',
+  'LASCAR_LOG_LEVEL',
+] as const;
+type WorkerEnvName = (typeof WORKER_OWN_ENV)[number] | (typeof METHOD_ENV)[keyof typeof METHOD_ENV];
+
+function text(env: Env, name: WorkerEnvName): string | undefined {
   const v = env[name]?.trim();
   return v ? v : undefined;
 }
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+function integer(
+  env: Env,
+  name: WorkerEnvName,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = text(env, name);
   if (raw === undefined) return fallback;
   if (!/^-?\d+$/.test(raw)) throw new ConfigError(`${name}=${raw} is not a whole number`);
@@ -87,7 +127,7 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return n;
 }
 
-function httpUrl(env: Env, name: string, raw: string): string {
+function httpUrl(env: Env, name: WorkerEnvName, raw: string): string {
   let u: URL;
   try {
     u = new URL(raw);
@@ -104,14 +144,20 @@ function httpUrl(env: Env, name: string, raw: string): string {
 const redact = redactDatabaseUrl;
 
 /** The method settings' environment variables. */
-export const METHOD_ENV: MethodSettingNames = {
+export const METHOD_ENV = {
   scarMinAreaMm2: 'LASCAR_SCAR_MIN_AREA_MM2',
   scarMaxAreaMm2: 'LASCAR_SCAR_MAX_AREA_MM2',
   laComponents: 'LASCAR_LA_COMPONENTS',
   boundaryBandMm: 'LASCAR_BOUNDARY_BAND_MM',
   wallThicknessMm: 'LASCAR_WALL_THICKNESS_MM',
   probabilityThreshold: 'LASCAR_PROBABILITY_THRESHOLD',
-};
+} as const satisfies MethodSettingNames;
+
+/** Every environment variable `loadConfig` reads. */
+export const WORKER_ENV_NAMES: readonly WorkerEnvName[] = [
+  ...WORKER_OWN_ENV,
+  ...Object.values(METHOD_ENV),
+];
 
 function methodSettings(env: Env): MethodSettings {
   const raw = Object.fromEntries(

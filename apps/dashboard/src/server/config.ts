@@ -3,7 +3,12 @@
  * at first use, with errors that name the variable. Secrets never leave this module in logs.
  */
 import { DEFAULT_IDLE_SECONDS, DEFAULT_MAX_AGE_SECONDS } from '@lascar/auth';
-import { databaseConfigFromEnv, DatabaseConfigError, type DatabaseConfig } from '@lascar/db';
+import {
+  DATABASE_ENV_NAMES,
+  databaseConfigFromEnv,
+  DatabaseConfigError,
+  type DatabaseConfig,
+} from '@lascar/db';
 
 export interface DashboardConfig {
   readonly database: DatabaseConfig;
@@ -34,12 +39,42 @@ export class DashboardConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-function text(env: Env, name: string): string | undefined {
+/** The dashboard's own variables; the readers below accept only these names. */
+const DASHBOARD_OWN_ENV = [
+  'LASCAR_AUTH_SECRET',
+  'LASCAR_DASHBOARD_PORT',
+  'LASCAR_DASHBOARD_URL',
+  'LASCAR_VIEWER_URL_TEMPLATE',
+  'LASCAR_PACS_URL',
+  'LASCAR_PACS_USERNAME',
+  'LASCAR_PACS_PASSWORD',
+  'LASCAR_PACS_TIMEOUT_SECONDS',
+  'LASCAR_SESSION_IDLE_SECONDS',
+  'LASCAR_SESSION_MAX_HOURS',
+  'LASCAR_INSTITUTION',
+  'LASCAR_LOGIN_MAX_FAILURES',
+  'LASCAR_LOGIN_WINDOW_SECONDS',
+] as const;
+type DashboardEnvName = (typeof DASHBOARD_OWN_ENV)[number];
+
+/**
+ * Every environment variable `loadDashboardConfig` reads (the database's included);
+ * docker/compose.test.ts checks docker/compose.yaml and docker/.env.example against it.
+ */
+export const DASHBOARD_ENV_NAMES: readonly string[] = [...DATABASE_ENV_NAMES, ...DASHBOARD_OWN_ENV];
+
+function text(env: Env, name: DashboardEnvName): string | undefined {
   const v = env[name]?.trim();
   return v ? v : undefined;
 }
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+function integer(
+  env: Env,
+  name: DashboardEnvName,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = text(env, name);
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw)) throw new DashboardConfigError(`${name}=${raw} is not a whole number`);
@@ -49,7 +84,7 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return n;
 }
 
-function httpUrl(name: string, raw: string): string {
+function httpUrl(name: DashboardEnvName, raw: string): string {
   let u: URL;
   try {
     u = new URL(raw);
