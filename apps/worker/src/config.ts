@@ -103,6 +103,7 @@ const WORKER_OWN_ENV = [
   'LASCAR_QIDO_POLL_SECONDS',
   'LASCAR_QIDO_QUIET_SECONDS',
   'LASCAR_QIDO_WINDOW_DAYS',
+  'LASCAR_RECHECK_SECONDS',
   'LASCAR_LOG_LEVEL',
 ] as const;
 type WorkerEnvName = (typeof WORKER_OWN_ENV)[number] | (typeof METHOD_ENV)[keyof typeof METHOD_ENV];
