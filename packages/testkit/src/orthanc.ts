@@ -32,6 +32,8 @@ export interface PhantomSeries {
   readonly seriesInstanceUid: string;
   /** Part-10 MR instances, one per slice. */
   readonly instances: Uint8Array[];
+  /** The phantom's true left-atrial volume (mL), to check that the model still finds the LA. */
+  readonly trueLaVolumeMl: number;
 }
 
 /**
@@ -62,6 +64,7 @@ export function phantomSeries(
     studyInstanceUid: identity.studyInstanceUid,
     seriesInstanceUid: first.seriesInstanceUid,
     instances,
+    trueLaVolumeMl: phantom.truth.quantities.laVolumeMl,
   };
 }
 
