@@ -42,7 +42,9 @@ const LA_TOLERANCE = 0.5;
 
 interface LogEvent {
   readonly pid: number;
+  readonly level: number;
   readonly msg: string;
+  readonly error?: string;
   readonly seriesInstanceUid?: string;
 }
 
@@ -72,6 +74,8 @@ export interface ScaleRow {
   readonly share: number[];
   /** Measured / true LA volume, over the studies. */
   readonly laRatio: { min: number; max: number };
+  /** Warnings and errors the workers logged. */
+  readonly warnings: string[];
   readonly loadBefore: number;
   readonly loadAfter: number;
 }
@@ -171,8 +175,9 @@ async function runSetting(
       LASCAR_EXECUTION_PROVIDER: process.env.LASCAR_EXECUTION_PROVIDER ?? 'cpu',
       LASCAR_HTTP_PORT: String(port),
       LASCAR_CONCURRENCY: '1',
-      // The webhook announces every study; the change feed would only repeat it.
-      LASCAR_CHANGES_POLL_SECONDS: '0',
+      // As deployed: the webhook announces, the change feed catches what an intake missed (both
+      // announcing the same series also tests that a study is still processed once).
+      LASCAR_CHANGES_POLL_SECONDS: '2',
       LASCAR_LOG_LEVEL: 'info',
     });
     // The first applies the migrations alone; the others start together on a migrated database.
@@ -185,6 +190,11 @@ async function runSetting(
     const firstStore = Date.now();
     for (const s of studies) await storeInOrthanc(orthanc, s.instances);
     const uids = studies.map((s) => s.seriesInstanceUid);
+    const warnings = () =>
+      procs
+        .flatMap((p) => p.events)
+        .filter((e) => e.level >= 40)
+        .map((e) => `pid ${e.pid}: ${e.msg}${e.error ? `: ${e.error}` : ''}`);
     await waitFor(
       `${studies.length} jobs to finish`,
       async () => {
@@ -198,8 +208,10 @@ async function runSetting(
         ).rows;
         return r!.done + r!.failed >= studies.length ? true : undefined;
       },
-      30 * 60_000,
-    );
+      studies.length * 120_000,
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)}; the workers' warnings:\n${warnings().join('\n')}`);
+    });
     const locks = await sampler.stop();
 
     const jobs = (
@@ -271,6 +283,7 @@ async function runSetting(
       lockWaits: locks.waits,
       share,
       laRatio: { min: Math.min(...ratios), max: Math.max(...ratios) },
+      warnings: warnings(),
       loadBefore,
       loadAfter: os.loadavg()[0]!,
     };
@@ -395,6 +408,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
       out(
         `lock waits = samples (every ${LOCK_SAMPLE_MS} ms) in which a backend waited on a lock (pg_stat_activity wait_event_type = 'Lock')`,
       );
+      for (const r of rows)
+        for (const w of r.warnings) out(`  worker warning with ${r.workers} worker(s): ${w}`);
       for (const r of rows)
         for (const w of r.lockWaits)
           out(`  lock wait with ${r.workers} worker(s): ${w.waitEvent}: ${w.query}`);
