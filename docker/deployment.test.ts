@@ -32,7 +32,7 @@ const VIEWER_TEMPLATE = read('docker/viewer/default.conf.template');
 
 // Documented in .env.example before the worker reads them (branches in flight); once it does,
 // checkPending fails until compose.yaml passes them.
-const PENDING = ['LASCAR_API_TOKEN', 'LASCAR_RECHECK_SECONDS'];
+const PENDING = ['LASCAR_API_TOKEN'];
 const isPending = (name: string) => PENDING.includes(name) || name.startsWith('LASCAR_QC_');
 
 const oneOf = (names: Iterable<string>) => {
