@@ -106,6 +106,11 @@ export const METHOD_ENV: MethodSettingNames = {
   boundaryBandMm: 'LASCAR_BOUNDARY_BAND_MM',
   wallThicknessMm: 'LASCAR_WALL_THICKNESS_MM',
   probabilityThreshold: 'LASCAR_PROBABILITY_THRESHOLD',
+  qcLaMinVolumeMl: 'LASCAR_QC_LA_MIN_VOLUME_ML',
+  qcLaMaxVolumeMl: 'LASCAR_QC_LA_MAX_VOLUME_ML',
+  qcLaMinExtentMm: 'LASCAR_QC_LA_MIN_EXTENT_MM',
+  qcScarWallDistanceMm: 'LASCAR_QC_SCAR_WALL_DISTANCE_MM',
+  qcScarFarMaxPercent: 'LASCAR_QC_SCAR_FAR_MAX_PERCENT',
 };
 
 function methodSettings(env: Env): MethodSettings {

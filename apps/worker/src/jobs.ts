@@ -154,7 +154,8 @@ export async function runSegmentJob(
       await markJob(tx, jobKey, {
         state: 'completed',
         finishedAt: new Date(),
-        error: null,
+        // A completion without a normal result (no LA found) says so where the admins look.
+        error: out.outcome ?? null,
         segSeriesInstanceUid: out.segSeriesInstanceUid,
         segSopInstanceUid: out.segSopInstanceUid,
         srSeriesInstanceUid: out.srSeriesInstanceUid,
@@ -168,6 +169,8 @@ export async function runSegmentJob(
         segStored: out.segStored,
         laVolumeMl: out.measurement.laVolumeMl,
         scarBurdenPercent: out.measurement.scarBurdenPercent,
+        qcFlags: out.measurement.qcFlags?.length ?? 0,
+        ...(out.outcome ? { outcome: out.outcome } : {}),
       },
       'job completed',
     );
