@@ -109,6 +109,8 @@ export interface PatientListRow {
   needsReviewCount: number;
   /** Some result pending sign-off carries QC flags. */
   qcFlagged: boolean;
+  /** The QC flags of the results pending sign-off (each once), as stored: "<code>: <reason>". */
+  qcFlags: string[];
 }
 
 export interface PatientListPage {
@@ -241,6 +243,7 @@ function summariseResults(
   | 'trendComparable'
   | 'needsReviewCount'
   | 'qcFlagged'
+  | 'qcFlags'
 > {
   const standing = newestFirst.filter((r) => r.reviewState !== 'rejected');
   const latest = standing[0];
@@ -260,6 +263,7 @@ function summariseResults(
       : null,
     needsReviewCount: pending.length,
     qcFlagged: pending.some((r) => r.qcFlags.length > 0),
+    qcFlags: [...new Set(pending.flatMap((r) => r.qcFlags))],
   };
 }
 

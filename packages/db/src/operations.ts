@@ -185,7 +185,8 @@ export function classifyFailure(job: {
   attempts: number;
   error: string | null;
 }): FailureClass | null {
-  if (!job.error) return null;
+  // A completed job's text is its outcome (e.g. no LA found), not a failure.
+  if (!job.error || job.state === 'completed') return null;
   if (/^cancelled by /.test(job.error)) return 'cancelled';
   if (DATA_ERROR.test(job.error)) return 'data';
   if (job.state === 'retrying' || job.attempts > 1) return 'transient';
