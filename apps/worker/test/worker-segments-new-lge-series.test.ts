@@ -2,7 +2,8 @@
 // worker segments it and stores one DICOM SEG in the same study (found by QIDO Modality=SEG,
 // referencing the source series, dciodvfy clean) and one result row; a non-LGE series in the same
 // study is skipped with its reason; a corrupt series fails with a clear error, not retried, and
-// the worker keeps working.
+// the worker keeps working. The result is checked against the phantom's truth; a series in which
+// no LA is found completes with a "needs review" flag and stores nothing in the PACS.
 import { readDicomSeries } from '@lascar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dciodvfy } from '../../../packages/core/test-data/dciodvfy.js';
@@ -10,6 +11,7 @@ import type { RunningWorker } from '../src/worker.js';
 import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
 import {
   expectOneSegAndOneResult,
+  expectResultLikeTruth,
   jobOf,
   type Stack,
   startStack,
@@ -21,11 +23,13 @@ let worker: RunningWorker;
 let lge: PhantomSeries;
 let cine: PhantomSeries;
 let corrupt: PhantomSeries;
+let blank: PhantomSeries;
 
 beforeAll(async () => {
   stack = await startStack({ webhook: 'live' });
   worker = await stack.startWorker({ LASCAR_CHANGES_POLL_SECONDS: '0' });
-  // Scale 0.5: the shipped networks find no LA on coarser phantoms (0.25 gives an empty result).
+  // Scale 0.5 (1.38 mm pixels): the shipped networks find the LA (76 mL vs 89 mL truth); on
+  // coarser phantoms (0.25: 2 mm pixels) they find a speck or nothing.
   lge = phantomSeries(101, { scale: 0.5 });
   // Same study, a cine series: not LGE by its description.
   cine = phantomSeries(101, {
@@ -42,7 +46,14 @@ beforeAll(async () => {
   const whole = phantomSeries(202, { scale: 0.25 });
   const middle = Math.floor(whole.instances.length / 2);
   corrupt = { ...whole, instances: whole.instances.filter((_, n) => n !== middle) };
-  await stack.store([...corrupt.instances, ...cine.instances, ...lge.instances]);
+  // A third study: an LGE series with nothing in it, so no LA to find.
+  blank = phantomSeries(111, { scale: 0.25, blank: true });
+  await stack.store([
+    ...corrupt.instances,
+    ...cine.instances,
+    ...lge.instances,
+    ...blank.instances,
+  ]);
 });
 
 afterAll(async () => {
@@ -117,7 +128,8 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     );
     expect(rows).toHaveLength(1);
     const m = rows[0]!;
-    expect(m.laVolumeMl).toBeGreaterThan(1);
+    // The LA volume within 25 % of the phantom's, and no QC flag.
+    await expectResultLikeTruth(stack, lge);
     expect(m.burdenMethod).toMatch(/wall/i);
     expect(m.syntheticTraining).toBe(true);
     expect(m.modelVersion).toBe(worker.modelVersion);
@@ -157,6 +169,39 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     expect(Array.from(bytes.subarray(1, 4))).toEqual([0x50, 0x4e, 0x47]);
   });
 
+  it('completes a series with no LA as "needs review", stores no SEG or SR, and says so on the job', async () => {
+    const job = await waitFor(
+      'the blank job to complete',
+      async () => {
+        const j = await jobOf(stack, blank.seriesInstanceUid);
+        if (j?.state === 'failed') throw new Error(`blank job failed: ${j.error}`);
+        return j?.state === 'completed' ? j : undefined;
+      },
+      120_000,
+    );
+    expect(job.attempts).toBe(1);
+    expect(job.error).toBe(
+      'completed without a result: no LA cavity found in this series, so no SEG or SR was stored (flagged for review)',
+    );
+    expect(job.segSeriesInstanceUid).toBeNull();
+    expect(job.srSeriesInstanceUid).toBeNull();
+    const derived = await stack.pacs.searchSeries({ StudyInstanceUID: blank.studyInstanceUid });
+    expect(derived.map((d) => d.seriesInstanceUid)).toEqual([blank.seriesInstanceUid]);
+    const rows = await stack.query<{ laVolumeMl: number; qcFlags: string[]; overlays: number }>(
+      `SELECT m."laVolumeMl", m."qcFlags",
+              (SELECT count(*)::int FROM "OverlayImage" o WHERE o."measurementRef" = m.id) AS overlays
+         FROM "Measurement" m JOIN "Job" j ON j.id = m."jobRef" WHERE j.id = $1`,
+      [job.id],
+    );
+    expect(rows).toEqual([
+      {
+        laVolumeMl: 0,
+        qcFlags: ['no-la: no LA cavity found: nothing to measure (no SEG or SR is stored)'],
+        overlays: 0,
+      },
+    ]);
+  });
+
   it('skips the non-LGE series with its reason and makes no job for it', async () => {
     const decision = await waitFor('a decision on the cine series', async () => {
       const rows = await stack.query<{ selected: boolean; reason: string; source: string }>(
@@ -186,10 +231,10 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     const ready = await fetch(`${worker.url}/readyz`);
     expect(ready.status).toBe(200);
     const metrics = await (await fetch(`${worker.url}/metrics`)).text();
-    expect(metrics).toMatch(/lascar_jobs\{state="completed"\} 1/);
+    expect(metrics).toMatch(/lascar_jobs\{state="completed"\} 2/);
     expect(metrics).toMatch(/lascar_jobs\{state="failed"\} 1/);
     expect(metrics).toMatch(
-      /lascar_job_stage_duration_seconds_count\{stage="la_model",outcome="ok"\} 1/,
+      /lascar_job_stage_duration_seconds_count\{stage="la_model",outcome="ok"\} 2/,
     );
   });
 
