@@ -229,8 +229,13 @@ export async function reconcileJobs(
       log.warn({ jobKey: j.jobKey }, 'queued job had no queue entry; sent again');
     } else if (queued && queued.state === 'failed' && j.state !== 'queued') {
       const why = 'the worker stopped during the last attempt (lease expired, no retries left)';
-      await markJob(prisma, j.jobKey, { state: 'failed', error: why, finishedAt: new Date() });
-      log.warn({ jobKey: j.jobKey }, why);
+      // Only if the row is still as read above: an attempt that settled in between (queue and
+      // row failed together, with the real error) must keep its own outcome.
+      const { count } = await prisma.job.updateMany({
+        where: { jobKey: j.jobKey, state: j.state },
+        data: { state: 'failed', error: why, finishedAt: new Date() },
+      });
+      if (count === 1) log.warn({ jobKey: j.jobKey }, why);
     }
   }
 }

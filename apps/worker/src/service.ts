@@ -88,6 +88,8 @@ export async function listJobs(
           modelVersion: j.measurement.modelVersion,
           syntheticTraining: j.measurement.syntheticTraining,
           executionProvider: j.measurement.executionProvider,
+          // Quality control: "<code>: <reason>" per flag; empty when nothing needs review.
+          qcFlags: j.measurement.qcFlags,
           overlays: j.measurement.overlays.map((o) => ({
             ...o,
             href: `/jobs/${j.id}/overlays/${o.sliceIndex}.png`,

@@ -155,10 +155,11 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     const body = await res.text();
     const jobs = JSON.parse(body) as {
       state: string;
-      measurement: { overlays: { href: string }[] };
+      measurement: { qcFlags: string[]; overlays: { href: string }[] };
     }[];
     expect(jobs).toHaveLength(1);
     expect(jobs[0]!.state).toBe('completed');
+    expect(jobs[0]!.measurement.qcFlags).toEqual([]);
     const patientName = readDicomSeries(lge.instances).source.identity.patientName;
     expect(patientName).toBeTruthy();
     expect(body).not.toContain(String(patientName).split('^')[0]);
