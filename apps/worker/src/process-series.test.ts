@@ -190,6 +190,7 @@ describe('processSeries quality control', () => {
     expect(out.overlays).toEqual([]);
     expect(out.outcome).toMatch(/^completed without a result: no LA cavity found/);
     expect(out.measurement.laVolumeMl).toBe(0);
+    expect(out.measurement.provenance).toMatchObject({ segSeriesInstanceUid: null });
     expect(out.measurement.qcFlags).toEqual([
       'no-la: no LA cavity found: nothing to measure (no SEG or SR is stored)',
     ]);

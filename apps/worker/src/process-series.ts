@@ -304,7 +304,8 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
     reviewReasons,
     notice,
   };
-  const measurement = measurementOf(series, result, deps, uids.seriesInstanceUid, notice, qcFlags);
+  const segUid = noLa ? null : uids.seriesInstanceUid; // no LA: no SEG is stored
+  const measurement = measurementOf(series, result, deps, segUid, notice, qcFlags);
   if (noLa) {
     // Nothing to report: no empty SEG and no SR go to the PACS; the flagged result row says why.
     return {
@@ -359,7 +360,7 @@ function measurementOf(
   series: { readonly volume: Volume<VoxelArray> },
   result: StudySegmentation,
   deps: ProcessDeps,
-  segSeriesInstanceUid: string,
+  segSeriesInstanceUid: string | null,
   notice: string,
   qcFlags: readonly string[],
 ): MeasurementData {
