@@ -6,6 +6,7 @@ import {
   qualityControl,
   type QualityControlLimits,
 } from './quality-control.js';
+import { quantifyStudy } from './quantify.js';
 import { makeGeometry, makeVolume, type Geometry, type Mask } from './volume.js';
 
 // 1 x 1 x 2 mm voxels, 100 x 100 x 40 (a 100 x 100 x 80 mm box).
@@ -145,6 +146,37 @@ describe('quality control', () => {
     expect(qualityControl(la, scar).measured.scarFarFromWallPercent).toBe(0);
     const further = maskOf((x, y, z) => x === 86 && y === 50 && z === 40);
     expect(qualityControl(la, further).measured.scarFarFromWallPercent).toBe(100);
+  });
+
+  it('flags an LA whose wall shell holds no voxel, so that no burden could be computed', () => {
+    // 1.75 mm pixels, 3 mm slices: a 3 mm shell centred on the surface (1.5 mm each side) holds
+    // no voxel centre.
+    const coarse = makeGeometry({ dims: [60, 60, 30], spacing: [1.75, 1.75, 3] });
+    const la = maskOf((x, y, z) => Math.hypot(x - 52, y - 52, z - 45) <= 25, coarse);
+    const quantification = quantifyStudy(
+      la,
+      maskOf(() => false, coarse),
+    );
+    expect(quantification.wallVoxels).toBe(0);
+    expect(quantification.scarBurdenPercent).toBeNull();
+    const qc = qualityControl(
+      la,
+      maskOf(() => false, coarse),
+      DEFAULT_QC_LIMITS,
+      quantification,
+    );
+    expect(qc.flags).toEqual([
+      {
+        code: 'no-wall',
+        reason:
+          'the 3 mm LA wall shell holds no voxel at this spacing (1.75 x 1.75 x 3.00 mm): no scar burden',
+      },
+    ]);
+    // On a fine grid the shell has voxels, and nothing is flagged.
+    const fine = sphere();
+    expect(
+      qualityControl(fine, empty(), DEFAULT_QC_LIMITS, quantifyStudy(fine, empty())).flags,
+    ).toEqual([]);
   });
 
   it('refuses masks on different grids', () => {

@@ -10,7 +10,7 @@
 
 import { distanceTransformMmInBox } from './distance.js';
 import { countNonZeroBytes, nonZeroBox } from './mask-scan.js';
-import { growBoxMm } from './quantify.js';
+import { growBoxMm, type ScarQuantification } from './quantify.js';
 import { gridMismatch, voxelVolumeMl, type Mask } from './volume.js';
 
 /** The limits the checks use; part of MethodSettings. */
@@ -45,7 +45,7 @@ export const DEFAULT_QC_LIMITS: QualityControlLimits = {
 };
 
 /** Stable identifiers of the checks (for filtering); the reason text is what people read. */
-export type QcCode = 'no-la' | 'la-volume' | 'la-extent' | 'scar-far-from-wall';
+export type QcCode = 'no-la' | 'la-volume' | 'la-extent' | 'no-wall' | 'scar-far-from-wall';
 
 export interface QcFlag {
   readonly code: QcCode;
@@ -75,12 +75,14 @@ const fmt = (v: number, digits = 1): string => v.toFixed(digits);
 /**
  * Runs the checks on one study's LA cavity and scar masks (same grid). The slice direction is
  * the grid's third axis (k): run it on the study in the standard orientation (stages.ts), where k
- * is the head-foot axis of an axial stack.
+ * is the head-foot axis of an axial stack. With the study's quantification, an LA whose wall
+ * shell holds no voxel (no burden can be computed) is flagged too.
  */
 export function qualityControl(
   la: Mask,
   scar: Mask,
   limits: QualityControlLimits = DEFAULT_QC_LIMITS,
+  quantification?: Pick<ScarQuantification, 'wallVoxels' | 'wallMm'>,
 ): QualityControl {
   const mismatch = gridMismatch(la.geometry, scar.geometry);
   if (mismatch) throw new RangeError(`LA and scar masks are not on the same grid: ${mismatch}`);
@@ -110,6 +112,13 @@ export function qualityControl(
       flags.push({
         code: 'la-extent',
         reason: `LA found on ${laSlices} slice${laSlices === 1 ? '' : 's'} only (${fmt(laExtentMm)} mm in the slice direction; at least ${limits.qcLaMinExtentMm} mm expected)`,
+      });
+    }
+    if (quantification && quantification.wallVoxels === 0) {
+      // A shell thinner than twice the voxel size can fall between voxel centres.
+      flags.push({
+        code: 'no-wall',
+        reason: `the ${quantification.wallMm} mm LA wall shell holds no voxel at this spacing (${spacing.map((v) => fmt(v, 2)).join(' x ')} mm): no scar burden`,
       });
     }
     const scarVoxels = countNonZeroBytes(scar.data);

@@ -358,7 +358,7 @@ export async function segmentStudy(
   // Quantified in the standard orientation: the same numbers however the file stores the voxels.
   const quantification = quantifyStudy(laMask, scarMask, { wallMm: settings.wallThicknessMm });
   lap('quantify');
-  const qc = qualityControl(laMask, scarMask, settings);
+  const qc = qualityControl(laMask, scarMask, settings, quantification);
   lap('quality-control');
   const result = {
     la: fromStandardOrientation(laMask, transform),

@@ -102,7 +102,16 @@ describe('lascar segment quality control', () => {
     expect(report.segmented).toBe(true);
     expect(report.laVolumeMl).toBeGreaterThan(0);
     const reason = `LA volume ${report.laVolumeMl.toFixed(1)} mL is outside the plausible range 1000-2000 mL`;
-    expect(report.qc.flags).toEqual([{ code: 'la-volume', reason }]);
+    // The phantom's 2 mm pixels also leave the 3 mm wall shell without a voxel: no burden.
+    expect(report.qc.flags).toEqual([
+      { code: 'la-volume', reason },
+      {
+        code: 'no-wall',
+        reason:
+          'the 3 mm LA wall shell holds no voxel at this spacing (2.00 x 2.00 x 3.00 mm): no scar burden',
+      },
+    ]);
+    expect(report.scarBurdenPercent).toBeNull();
     expect(report.needsReview).toBe(true);
     expect(run.stdout).toContain(`needs review: ${reason}\n`);
     expect(run.stdout).toMatch(/\breview\n/); // the summary table's QC column
