@@ -1,7 +1,7 @@
 // The whole networks path on tiny data: phantoms -> `lascar dataset` shards -> PyTorch trains a
 // width-4 model for a few steps -> ONNX export -> onnxruntime-node must reproduce PyTorch's output
-// -> `lascar segment` on a DICOM series and on a LAScarQS folder. Real PyTorch (Debian
-// python3-torch), real onnxruntime-node, real dciodvfy; nothing faked.
+// -> `lascar segment` on a LAScarQS folder (and on DICOM series, with the shipped models). Real
+// PyTorch (Debian python3-torch), real onnxruntime-node, real dciodvfy; nothing faked.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
