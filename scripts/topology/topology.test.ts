@@ -4,10 +4,10 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CHROMIUM,
+  launchChromium,
   phantomSeries,
   storeInOrthanc,
   waitFor,
@@ -171,21 +171,8 @@ describe('LA scar across five hosts', () => {
   it('the dashboard on the web host shows the results to a signed-in user', async () => {
     expect(addUser('admin@topology.test', 'topology-admin-password', 'admin')).toMatch(/created/);
     await waitForLog(dashboard, /Ready|started server|Local:/i, 120_000);
-    // testkit's flags, except that the web host's address is the one name allowed to resolve.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        `--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE ${HOSTS.web}`,
-      ],
-    });
+    // The web host's address is the one name allowed to resolve.
+    browser = (await launchChromium(HOSTS.web)).browser;
     const context = await browser.newContext({ baseURL: `http://${HOSTS.web}:3000` });
     page = await context.newPage();
     await page.goto('/login');
