@@ -15,7 +15,7 @@ import {
 } from '@lascar/core';
 import type { LoadedNetworks } from '@lascar/core/onnx';
 import type PgBoss from 'pg-boss';
-import { ConfigError, describeConfig, type WorkerConfig } from './config.js';
+import { ConfigError, describeConfig, isLoopbackHost, type WorkerConfig } from './config.js';
 import { openDatabase, type Database } from '@lascar/db';
 import { readCursor, writeCursor } from '@lascar/db';
 import { intakeSeries, type IntakeResult } from './intake.js';
@@ -101,6 +101,12 @@ export async function startWorker(
   config: WorkerConfig,
   options: StartOptions = {},
 ): Promise<RunningWorker> {
+  // loadConfig checks this too; a configuration built in code must not get around it.
+  if (config.apiToken === undefined && !isLoopbackHost(config.http.host)) {
+    throw new ConfigError(
+      `LASCAR_HTTP_HOST=${config.http.host} is reachable from other machines: set LASCAR_API_TOKEN`,
+    );
+  }
   const log = options.log ?? createLogger(config.logLevel);
   log.info({ config: describeConfig(config) }, 'worker starting');
   const rules = await loadRules(config.selectionRulesFile);
@@ -267,6 +273,7 @@ export async function startWorker(
       metrics,
       log,
       ...(config.webhookSecret ? { webhookSecret: config.webhookSecret } : {}),
+      ...(config.apiToken ? { apiToken: config.apiToken } : {}),
       onCandidate: intake,
       pingDatabase: () => db.ping(),
     });
