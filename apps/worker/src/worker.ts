@@ -26,6 +26,7 @@ import { DicomWebPacsClient } from '@lascar/pacs';
 import { OrthancChangeFeed, QidoPoller, type CursorStore } from './pacs/discovery.js';
 import type { PacsClient, SeriesCandidate } from '@lascar/pacs';
 import { guardLostQueueWrites, SEGMENT_QUEUE, startQueue, type SegmentJobData } from './queue.js';
+import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { createService } from './service.js';
 
 export interface RunningWorker {
@@ -150,6 +151,17 @@ export async function startWorker(
       timeoutMs: config.pacs.timeoutMs,
     });
     const metrics = createMetrics(db.prisma, boss);
+    const heartbeat: Heartbeat = startHeartbeat({
+      prisma: db.prisma,
+      log,
+      intervalSeconds: config.heartbeatSeconds,
+      modelVersion,
+      executionProvider: networks.executionProvider,
+      concurrency: (options.consume ?? true) ? config.concurrency : 0,
+    });
+    // Runs before the database closes (cleanups run in reverse), after the jobs have finished.
+    cleanups.push(() => heartbeat.stop());
+    await heartbeat.beat();
     // One intake at a time per process: discovery paths often report the same series together.
     let intakeChain: Promise<unknown> = Promise.resolve();
     const intake = (candidate: SeriesCandidate): Promise<IntakeResult> => {
@@ -213,7 +225,13 @@ export async function startWorker(
           SEGMENT_QUEUE,
           { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: 1 },
           async ([job]) => {
-            if (job) await runSegmentJob(job, jobDeps);
+            if (!job) return;
+            heartbeat.enter(job.data.jobKey);
+            try {
+              await runSegmentJob(job, jobDeps);
+            } finally {
+              heartbeat.leave(job.data.jobKey);
+            }
           },
         );
       }
@@ -293,7 +311,7 @@ export async function startWorker(
         await qido?.stop();
       });
     }
-    log.info({ url, concurrency: config.concurrency }, 'worker ready');
+    log.info({ url, concurrency: config.concurrency, workerId: heartbeat.id }, 'worker ready');
 
     let stopping: Promise<void> | undefined;
     return {
