@@ -1,7 +1,8 @@
 // The admins' operations console end to end, on a real worker, Orthanc and PostgreSQL: a corrupt
 // series fails and shows its error on /admin/jobs; "Retry" (double-clicked) queues it once; a
 // cine series the selection rules skipped is on /admin/series with its reason, and "Process
-// anyway" runs it and records who overrode the rule; the overview's counts equal the database's;
+// anyway" runs it and records who overrode the rule; the overview's counts equal the database's,
+// and it lists the worker processes by their heartbeats and flags one that died holding a job;
 // a cardiologist is refused every admin URL; axe finds no serious violation.
 import { phantomSeries, waitFor, type PhantomSeries } from '@lascar/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -199,7 +200,40 @@ describe('the operations console', () => {
 
   it("shows the database's counts on the overview", async () => {
     const page = await stack.page(stack.accounts.admin);
+    // A worker on another host that died in the middle of the corrupt series' job: its last beat
+    // is five minutes old and it still holds the job.
+    const corruptJob = (await jobOf(corrupt.seriesInstanceUid))!;
+    await stack.query(
+      `INSERT INTO "WorkerHeartbeat" (id, host, pid, version, "modelVersion", "executionProvider",
+                                      concurrency, "intervalSeconds", "jobKeys", "startedAt", "lastBeatAt")
+       VALUES ('00000000-0000-4000-8000-00000000dead', 'lost-host', 4711, '0.1.0', 'm', 'cuda', 1, 5,
+               ARRAY[$1], (now() AT TIME ZONE 'UTC') - interval '1 hour',
+               (now() AT TIME ZONE 'UTC') - interval '5 minutes')`,
+      [corruptJob.jobKey],
+    );
     await page.goto('/admin/overview');
+    // The real worker process beats every 5 s: listed as running, with what it runs on.
+    const running = page.locator('[data-testid="worker-row"][data-status="running"]');
+    await expect.poll(() => running.count()).toBe(1);
+    const [beat] = await stack.query<{
+      host: string;
+      executionProvider: string;
+      concurrency: number;
+    }>(
+      `SELECT host, "executionProvider", concurrency FROM "WorkerHeartbeat" WHERE "stoppedAt" IS NULL AND host <> 'lost-host'`,
+    );
+    expect(beat!.executionProvider).toBe('cpu');
+    const runningText = await running.textContent();
+    expect(runningText).toContain(beat!.host);
+    expect(runningText).toContain('cpu');
+    const stuck = page.getByTestId('worker-stuck');
+    expect(await stuck.textContent()).toContain(
+      `Worker lost-host (pid 4711) stopped beating 5 min ago while holding a job: ${corruptJob.jobKey} (failed).`,
+    );
+    expect(await stuck.getByRole('link').getAttribute('href')).toBe(`/admin/jobs/${corruptJob.id}`);
+    expect(
+      await page.locator('[data-testid="worker-row"][data-status="silent"]').textContent(),
+    ).toContain('lost-host');
     const states = await stack.query<{ state: string; n: number }>(
       `SELECT state::text AS state, count(*)::int AS n FROM "Job" GROUP BY state`,
     );
