@@ -83,6 +83,8 @@ export function startHeartbeat(options: {
       const n = (running.get(jobKey) ?? 1) - 1;
       if (n > 0) running.set(jobKey, n);
       else running.delete(jobKey);
+      // ...and when it ends, or the list would show a finished job for up to a beat.
+      void beat();
     },
     beat,
     async stop() {
