@@ -13,6 +13,8 @@ let stack: DashboardStack;
 let corrupt: PhantomSeries;
 let cine: PhantomSeries;
 let corruptJobId: string;
+/** The corrupt study's accession: a job that fails must still show it (recorded at intake). */
+const ACCESSION = 'ACC202CORRUPT';
 
 interface JobRow {
   id: string;
@@ -43,7 +45,7 @@ async function queueEntries(jobKey: string): Promise<number> {
 beforeAll(async () => {
   stack = await startDashboardStack({ withWorker: true });
   // An LGE study with a slice missing in the middle: the volume cannot be built (a data error).
-  const whole = phantomSeries(202, { scale: 0.25 });
+  const whole = phantomSeries(202, { scale: 0.25, identity: { accessionNumber: ACCESSION } });
   const middle = Math.floor(whole.instances.length / 2);
   corrupt = { ...whole, instances: whole.instances.filter((_, n) => n !== middle) };
   // A series the rules skip by its description (its pixels are a real LGE phantom).
@@ -98,6 +100,9 @@ describe('the operations console', () => {
     expect(await row.getByTestId('job-attempts').textContent()).toBe('1');
     await expectAccessible(page);
     await screenshots(page, 'admin-jobs');
+    expect(await row.textContent()).toContain(`Accession ${ACCESSION}`);
+    await page.goto(`/admin/jobs?q=${ACCESSION}`);
+    await expect.poll(() => page.locator('[data-job-row]').count()).toBe(1);
 
     await page.goto(`/admin/jobs?q=${corrupt.seriesInstanceUid}`);
     await expect.poll(() => page.locator('[data-job-row]').count()).toBe(1);
@@ -250,14 +255,22 @@ describe('the operations console', () => {
     );
     expect(await page.getByTestId('last-24h-completed').textContent()).toBe(String(day!.completed));
     expect(await page.getByTestId('last-24h-failed').textContent()).toBe(String(day!.failed));
-    const [decisions] = await stack.query<{ selected: number; skipped: number }>(
-      `SELECT count(*) FILTER (WHERE selected)::int AS selected,
-              count(*) FILTER (WHERE NOT selected)::int AS skipped FROM "SelectionDecision"`,
-    );
-    expect(await page.getByTestId('count-selected').textContent()).toBe(
-      String(decisions!.selected),
-    );
-    expect(await page.getByTestId('count-skipped').textContent()).toBe(String(decisions!.skipped));
+    // The discovery paths keep recording decisions on the cine series (each path that sees it):
+    // compare the page with the table as they stand together (the page refreshes every 5 s).
+    const decisionsAgree = async () => {
+      const [d] = await stack.query<{ selected: number; skipped: number }>(
+        `SELECT count(*) FILTER (WHERE selected)::int AS selected,
+                count(*) FILTER (WHERE NOT selected)::int AS skipped FROM "SelectionDecision"`,
+      );
+      const shown = [
+        await page.getByTestId('count-selected').textContent(),
+        await page.getByTestId('count-skipped').textContent(),
+      ];
+      return shown[0] === String(d!.selected) && shown[1] === String(d!.skipped)
+        ? true
+        : `page ${shown.join('/')}, table ${d!.selected}/${d!.skipped}`;
+    };
+    await expect.poll(decisionsAgree, { timeout: 30_000 }).toBe(true);
     expect(await page.getByTestId('latency-count').textContent()).toBe('1');
     expect(await page.getByTestId('database-status').textContent()).toMatch(/^Database: reachable/);
     await expectAccessible(page);
