@@ -50,7 +50,14 @@ export interface WorkerConfig {
   /** How often pg-boss looks for expired jobs (a killed worker's job) and retries them. */
   readonly maintenanceSeconds: number;
   readonly webhookSecret?: string;
+  /**
+   * Bearer token for every HTTP route but /healthz, /readyz and the webhook. Unset only on a
+   * loopback address, where the API stays open to this machine alone.
+   */
+  readonly apiToken?: string;
   readonly http: { readonly host: string; readonly port: number };
+  /** Seconds between this process's heartbeats in the database (the admins' workers list). */
+  readonly heartbeatSeconds: number;
   /** Seconds between reads of Orthanc's change feed (0 = off). */
   readonly changesPollSeconds: number;
   /** Seconds between QIDO-RS polls (0 = off), and the quiet time before a series counts as complete. */
@@ -171,6 +178,20 @@ function methodSettings(env: Env): MethodSettings {
   }
 }
 
+/** Minimum length of LASCAR_API_TOKEN: 32 characters (e.g. `openssl rand -hex 32` gives 64). */
+export const API_TOKEN_MIN_LENGTH = 32;
+
+/** A host name or address that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return (
+    h === 'localhost' ||
+    h === '::1' ||
+    /^127(\.\d{1,3}){3}$/.test(h) ||
+    /^::ffff:127(\.\d{1,3}){3}$/.test(h)
+  );
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: Env = process.env): WorkerConfig {
@@ -201,6 +222,20 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
   if (secret !== undefined && secret.length < 16) {
     throw new ConfigError('LASCAR_WEBHOOK_SECRET must be at least 16 characters');
   }
+  const apiToken = text(env, 'LASCAR_API_TOKEN');
+  if (apiToken !== undefined && apiToken.length < API_TOKEN_MIN_LENGTH) {
+    throw new ConfigError(
+      `LASCAR_API_TOKEN must be at least ${API_TOKEN_MIN_LENGTH} characters (e.g. openssl rand -hex 32)`,
+    );
+  }
+  const httpHost = text(env, 'LASCAR_HTTP_HOST') ?? '127.0.0.1';
+  if (apiToken === undefined && !isLoopbackHost(httpHost)) {
+    throw new ConfigError(
+      `LASCAR_HTTP_HOST=${httpHost} is reachable from other machines: set LASCAR_API_TOKEN ` +
+        `(at least ${API_TOKEN_MIN_LENGTH} characters) so the job list, patient images and retries ` +
+        'need it, or bind to 127.0.0.1',
+    );
+  }
   const jobTimeoutSeconds = integer(env, 'LASCAR_JOB_TIMEOUT_SECONDS', 900, 5, 86_400);
   const username = text(env, 'LASCAR_PACS_USERNAME');
   const password = text(env, 'LASCAR_PACS_PASSWORD');
@@ -230,10 +265,12 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
     shutdownGraceSeconds: integer(env, 'LASCAR_SHUTDOWN_GRACE_SECONDS', 60, 1, 86_400),
     maintenanceSeconds: integer(env, 'LASCAR_MAINTENANCE_SECONDS', 30, 1, 3600),
     ...(secret ? { webhookSecret: secret } : {}),
+    ...(apiToken ? { apiToken } : {}),
     http: {
-      host: text(env, 'LASCAR_HTTP_HOST') ?? '127.0.0.1',
+      host: httpHost,
       port: integer(env, 'LASCAR_HTTP_PORT', 8300, 0, 65535),
     },
+    heartbeatSeconds: integer(env, 'LASCAR_HEARTBEAT_SECONDS', 5, 1, 3600),
     changesPollSeconds: integer(env, 'LASCAR_CHANGES_POLL_SECONDS', 10, 0, 86_400),
     // On by default, also beside Orthanc: pushes and the change feed miss a series that became
     // stable while Orthanc could not write (a full disk records no StableSeries change).
@@ -263,6 +300,7 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     jobTimeoutSeconds: c.jobTimeoutSeconds,
     webhook: c.webhookSecret ? 'enabled' : 'disabled (LASCAR_WEBHOOK_SECRET unset)',
     http: `${c.http.host}:${c.http.port}`,
+    api: c.apiToken ? 'bearer token required' : 'open to this machine (LASCAR_API_TOKEN unset)',
     changesPollSeconds: c.changesPollSeconds,
     qidoPollSeconds: c.qidoPollSeconds,
     recheckSeconds: c.recheckSeconds,

@@ -91,7 +91,8 @@ export async function runSegmentJob(
   deps: JobDeps,
 ): Promise<JobOutcome> {
   const { jobKey, studyInstanceUid, seriesInstanceUid } = job.data;
-  const attempt = job.retryCount + 1;
+  // After a manual retry the count goes on from the earlier attempts (their stages are kept).
+  const attempt = (job.data.attemptsBefore ?? 0) + job.retryCount + 1;
   const jobLog = deps.log.child({ jobKey, studyInstanceUid, seriesInstanceUid, attempt });
   const row = await deps.prisma.job.findUnique({ where: { jobKey }, select: JOB_ROW_SELECT });
   if (!row) {

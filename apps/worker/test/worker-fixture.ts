@@ -25,6 +25,17 @@ import {
 export { waitFor };
 import { startPostgres, type PostgresCluster } from '@lascar/testkit';
 
+/** The workers' LASCAR_API_TOKEN in these tests; apiFetch sends it. */
+export const API_TOKEN = randomBytes(32).toString('hex');
+
+/** fetch with the worker API's bearer token. */
+export function apiFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, {
+    ...init,
+    headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${API_TOKEN}` },
+  });
+}
+
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export interface Stack {
@@ -69,6 +80,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const env = (overrides: Record<string, string> = {}) => ({
     ...workerPacsEnv(orthanc, secret),
     DATABASE_URL: postgres.url,
+    LASCAR_API_TOKEN: API_TOKEN,
     LASCAR_MODELS_DIR: path.join(REPO, 'models'),
     LASCAR_EXECUTION_PROVIDER: 'cpu',
     LASCAR_HTTP_PORT: String(workerPort),
