@@ -18,6 +18,7 @@ import {
   writeSegmentation,
   type DicomErrorCode,
   type DicomFile,
+  type DicomSeries,
   type MeasurementReportInput,
   type MethodSettings,
   type SourceSeries,
@@ -207,7 +208,7 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
     const decoders = await codecDecoders();
     const read = (f: readonly DicomFile[]) =>
       readDicomSeries(f, { seriesInstanceUid: ref.seriesInstanceUid, decoders });
-    let s: SourceSeries;
+    let s: DicomSeries;
     try {
       s = read(files);
     } catch (error) {
