@@ -156,6 +156,19 @@ describe('LA scar across five hosts', () => {
     expect((await fetch(`${PACS.url}/studies`)).status).toBe(401);
   });
 
+  it("the worker API answers another host only with the worker's bearer token", async () => {
+    const jobs = (authorization?: string) =>
+      fetch(`http://${HOSTS.gpu2}:8300/jobs`, {
+        headers: authorization ? { authorization } : {},
+      });
+    expect((await jobs()).status).toBe(401);
+    expect((await jobs('Bearer not-the-token')).status).toBe(401);
+    expect((await jobs(`Bearer ${SECRETS.apiToken}x`)).status).toBe(401);
+    const allowed = await jobs(`Bearer ${SECRETS.apiToken}`);
+    expect(allowed.status).toBe(200);
+    expect(Array.isArray(await allowed.json())).toBe(true);
+  });
+
   const studies = [4101, 4102, 4103].map((seed) => phantomSeries(seed, { scale: 0.2 }));
 
   it('studies stored into the PACS are processed once across the two workers, SEGs stored back', async () => {
