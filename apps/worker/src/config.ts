@@ -14,6 +14,13 @@ import {
   type MethodSettings,
 } from '@lascar/core';
 import { redactDatabaseUrl } from '@lascar/db/config';
+import {
+  envReaders,
+  pacsEndpointFromEnv,
+  PACS_ENV_NAMES,
+  type Env,
+  type PacsEndpoint,
+} from '@lascar/env';
 
 /** The shipped weights: <repo>/models (this file is apps/worker/{src,dist}/config.{ts,js}). */
 export const DEFAULT_MODELS_DIR = path.resolve(
@@ -22,13 +29,7 @@ export const DEFAULT_MODELS_DIR = path.resolve(
 );
 
 export interface WorkerConfig {
-  readonly pacs: {
-    /** DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web */
-    readonly url: string;
-    readonly username?: string;
-    readonly password?: string;
-    readonly timeoutMs: number;
-  };
+  readonly pacs: PacsEndpoint;
   /** Orthanc's REST root for its change feed; unset for a PACS that is not Orthanc. */
   readonly orthancUrl?: string;
   readonly database:
@@ -78,18 +79,13 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 /**
  * Every environment variable the worker reads, the method settings' (METHOD_ENV) aside. The
  * readers below accept only these names, so the list cannot fall behind the code;
  * docker/compose.test.ts checks docker/compose.yaml and docker/.env.example against it.
  */
 const WORKER_OWN_ENV = [
-  'LASCAR_PACS_URL',
-  'LASCAR_PACS_USERNAME',
-  'LASCAR_PACS_PASSWORD',
-  'LASCAR_PACS_TIMEOUT_SECONDS',
+  ...PACS_ENV_NAMES,
   'LASCAR_ORTHANC_URL',
   'DATABASE_URL',
   'LASCAR_DATA_DIR',
@@ -117,41 +113,12 @@ const WORKER_OWN_ENV = [
 ] as const;
 type WorkerEnvName = (typeof WORKER_OWN_ENV)[number] | (typeof METHOD_ENV)[keyof typeof METHOD_ENV];
 
-function text(env: Env, name: WorkerEnvName): string | undefined {
-  const v = env[name]?.trim();
-  return v ? v : undefined;
-}
-
-function integer(
-  env: Env,
-  name: WorkerEnvName,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const raw = text(env, name);
-  if (raw === undefined) return fallback;
-  if (!/^-?\d+$/.test(raw)) throw new ConfigError(`${name}=${raw} is not a whole number`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(`${name}=${raw} is outside ${min}..${max}`);
-  return n;
-}
-
-function httpUrl(env: Env, name: WorkerEnvName, raw: string): string {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new ConfigError(`${name}=${redact(raw)} is not a URL`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new ConfigError(`${name}=${redact(raw)} must be an http:// or https:// URL`);
-  }
-  return raw.replace(/\/+$/, '');
-}
-
 // Every URL form of a password (user:pw@, :pw@, ?password=), the database's own rule.
 const redact = redactDatabaseUrl;
+const { text, integer, httpUrl } = envReaders<WorkerEnvName>(
+  (message) => new ConfigError(message),
+  redact,
+);
 
 /** The method settings' environment variables. */
 export const METHOD_ENV = {
@@ -198,8 +165,8 @@ export function isLoopbackHost(host: string): boolean {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: Env = process.env): WorkerConfig {
-  const pacsUrl = text(env, 'LASCAR_PACS_URL');
-  if (!pacsUrl) {
+  const pacs = pacsEndpointFromEnv(env, (message) => new ConfigError(message));
+  if (!pacs) {
     throw new ConfigError(
       'LASCAR_PACS_URL is not set: give the PACS DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web',
     );
@@ -240,17 +207,10 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
     );
   }
   const jobTimeoutSeconds = integer(env, 'LASCAR_JOB_TIMEOUT_SECONDS', 900, 5, 86_400);
-  const username = text(env, 'LASCAR_PACS_USERNAME');
-  const password = text(env, 'LASCAR_PACS_PASSWORD');
   const rules = text(env, 'LASCAR_SELECTION_RULES');
   return {
-    pacs: {
-      url: httpUrl(env, 'LASCAR_PACS_URL', pacsUrl),
-      ...(username ? { username } : {}),
-      ...(password ? { password } : {}),
-      timeoutMs: integer(env, 'LASCAR_PACS_TIMEOUT_SECONDS', 60, 1, 3600) * 1000,
-    },
-    ...(orthanc ? { orthancUrl: httpUrl(env, 'LASCAR_ORTHANC_URL', orthanc) } : {}),
+    pacs,
+    ...(orthanc ? { orthancUrl: httpUrl('LASCAR_ORTHANC_URL', orthanc) } : {}),
     database: databaseUrl
       ? { kind: 'postgres', url: databaseUrl }
       : {
