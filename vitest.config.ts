@@ -7,10 +7,12 @@ export default defineConfig({
   test: {
     // apps/*/test/** holds integration tests: vitest.integration.config.ts (npm run test:integration).
     // scripts/drills: only the drills' expectation logic (the drills themselves: npm run drill:*).
+    // docker: the deployment files checked against the apps' configuration (docs/deploy.md).
     include: [
       'packages/*/src/**/*.test.ts',
       'apps/*/src/**/*.test.ts',
       'scripts/drills/**/*.test.ts',
+      'docker/**/*.test.ts',
     ],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -389,7 +389,14 @@ export interface PhantomStudy {
 }
 
 /** A small LGE study (one series) for the fault drills: its own UIDs, selected as LGE. */
-export function phantomStudy(seed: number, name: string, scale = 0.5, slices = 4): PhantomStudy {
+/** A small phantom study; `studyDate` (DICOM DA) replaces the phantom's past date. */
+export function phantomStudy(
+  seed: number,
+  name: string,
+  scale = 0.5,
+  slices = 4,
+  studyDate?: string,
+): PhantomStudy {
   const { phantom, lge } = phantomAroundLa(seed, scale, slices);
   const described = phantomDicomDescription(phantom.truth, name);
   const studyInstanceUid = deterministicUid('lascar drill study', name);
@@ -398,6 +405,7 @@ export function phantomStudy(seed: number, name: string, scale = 0.5, slices = 4
     lge,
     {
       ...described.identity,
+      ...(studyDate ? { studyDate } : {}),
       patientName: 'DRILL^FAULT',
       patientId: `DRILL-${name}`,
       studyInstanceUid,

@@ -5,6 +5,7 @@ import {
   judgeCli,
   judgeWorker,
   markdownTable,
+  selected,
   unclearMessage,
   type CliOutcome,
   type SeriesOutcome,
@@ -149,5 +150,16 @@ describe('the table helpers', () => {
     expect(markdownTable(['a', 'b'], [['x|y', 'one\ntwo']])).toBe(
       '| a | b |\n|---|---|\n| x\\|y | one ⏎ two |',
     );
+  });
+});
+
+describe('drill:faults --only', () => {
+  it('selects every drill of a letter, or only the single drills named', () => {
+    const keys = ['a', 'b', 'c1', 'c2', 'd1', 'd2', 'd3'];
+    const pick = (only: string) => keys.filter((k) => selected(only, k));
+    expect(pick('abcd')).toEqual(keys);
+    expect(pick('d')).toEqual(['d1', 'd2', 'd3']);
+    expect(pick('d3')).toEqual(['d3']);
+    expect(pick('ac2d2')).toEqual(['a', 'c2', 'd2']);
   });
 });

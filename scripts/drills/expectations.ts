@@ -209,3 +209,10 @@ export function markdownTable(header: readonly string[], rows: readonly string[]
 export function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
+
+/** `--only`: a letter selects its drills, unless single drills of that letter are named (d3). */
+export function selected(only: string, key: string): boolean {
+  const letter = key[0]!;
+  if (key.length > 1 && new RegExp(`${letter}\\d`).test(only)) return only.includes(key);
+  return only.includes(letter);
+}

@@ -9,11 +9,13 @@
  *      port and storage by the launcher's handle).
  *   c. PostgreSQL restarted (pg_ctl restart -m fast) in the middle of a job.
  *   d. A full disk: (d1) the worker's TMPDIR on a full 1 MiB tmpfs; (d2) Orthanc's storage on a
- *      small tmpfs that fills up while the worker stores its results, then is freed.
+ *      small tmpfs that fills up while the worker stores its results, then is freed; (d3) the
+ *      same while the series arrive (found later by the QIDO-RS poll only).
  *      (tmpfs needs root; without it, d is reported as not run.)
  *
  * Prints the figures, writes them to .drills/faults.md (raw: .drills/faults.json).
  *   npm run drill:faults [-- --only abcd] [--seed N] [--kills N]
+ * `--only` takes letters (every drill of that letter) or single drills: `--only d3`, `--only c2d2`.
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -28,9 +30,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { dicomDate } from '@lascar/core';
 import { freePort } from '@lascar/testkit';
 import { phantomStudy, type PhantomStudy } from './corpus.js';
-import { markdownTable } from './expectations.js';
+import { markdownTable, selected } from './expectations.js';
 import {
   REPO,
   sleep,
@@ -656,13 +659,25 @@ async function drillPacsDiskFull(
       LASCAR_SELECTION_RULES: rulesFile(dir),
       LASCAR_HTTP_PORT: String(port),
       LASCAR_JOB_TIMEOUT_SECONDS: '300',
+      // Only the QIDO-RS poll can find what Orthanc never announced (d3); production polls every
+      // 300 s after 60 s quiet: shortened here so the drill fits in minutes.
+      LASCAR_QIDO_POLL_SECONDS: '20',
+      LASCAR_QIDO_QUIET_SECONDS: '10',
     }),
     path.join(dir, `worker-d-${kind}.log`),
     crashWatcher(crashes),
   );
   try {
+    // Dated today, as a scan arriving now is: the QIDO-RS poll watches recent study dates only.
+    const today = dicomDate(new Date());
     const studies = Array.from({ length: 3 }, (_, n) =>
-      phantomStudy(args.seed + (kind === 'results' ? 400 : 450) + n, `pacs-full-${kind}-${n + 1}`),
+      phantomStudy(
+        args.seed + (kind === 'results' ? 400 : 450) + n,
+        `pacs-full-${kind}-${n + 1}`,
+        0.5,
+        4,
+        today,
+      ),
     );
     const ours = new Set(studies.map((st) => st.seriesInstanceUid));
     const stableOnes = async () =>
@@ -690,7 +705,10 @@ async function drillPacsDiskFull(
     if (failed.length > 0) {
       // What an admin would do: POST /jobs/:id/retry for each failed job.
       for (const f of failed)
-        await fetch(`http://127.0.0.1:${port}/jobs/${f.id}/retry`, { method: 'POST' });
+        await fetch(`http://127.0.0.1:${port}/jobs/${f.id}/retry`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${stack.apiToken}` },
+        });
       const retried = Date.now();
       end = await untilAllTerminal(stack, studies, 6 * 60_000);
       t = tally(end.states);
@@ -763,15 +781,15 @@ async function main(): Promise<void> {
   const drills: [string, (a: Args, d: string) => Promise<DrillReport>][] = [
     ['a', drillKills],
     ['b', drillOrthancDown],
-    ['c', (a, d) => drillPostgres('restart', a, d)],
-    ['c', (a, d) => drillPostgres('outage', a, d)],
-    ['d', drillTmpFull],
-    ['d', (a, d) => drillPacsDiskFull('results', a, d)],
-    ['d', (a, d) => drillPacsDiskFull('arrival', a, d)],
+    ['c1', (a, d) => drillPostgres('restart', a, d)],
+    ['c2', (a, d) => drillPostgres('outage', a, d)],
+    ['d1', drillTmpFull],
+    ['d2', (a, d) => drillPacsDiskFull('results', a, d)],
+    ['d3', (a, d) => drillPacsDiskFull('arrival', a, d)],
   ];
   const reports: DrillReport[] = [];
   for (const [key, run] of drills) {
-    if (!args.only.includes(key)) continue;
+    if (!selected(args.only, key)) continue;
     const t0 = Date.now();
     try {
       reports.push(await run(args, dir));

@@ -11,6 +11,20 @@ describe('loadConfig', () => {
     expect(c.retryLimit).toBe(5);
     expect(c.executionProvider).toBe('auto');
     expect(c.webhookSecret).toBeUndefined();
+    // The QIDO-RS safety net is on: it finds series no push or change announced.
+    expect(c.qidoPollSeconds).toBe(300);
+    expect(loadConfig({ ...base, LASCAR_QIDO_POLL_SECONDS: '0' }).qidoPollSeconds).toBe(0);
+  });
+
+  it('rechecks a gap or a changed series after LASCAR_RECHECK_SECONDS, 600 by default', () => {
+    expect(loadConfig(base).recheckSeconds).toBe(600);
+    expect(loadConfig({ ...base, LASCAR_RECHECK_SECONDS: '0' }).recheckSeconds).toBe(0);
+    expect(
+      describeConfig(loadConfig({ ...base, LASCAR_RECHECK_SECONDS: '45' })).recheckSeconds,
+    ).toBe(45);
+    expect(() => loadConfig({ ...base, LASCAR_RECHECK_SECONDS: 'soon' })).toThrow(
+      /LASCAR_RECHECK_SECONDS/,
+    );
   });
 
   it("reads the method settings from the environment, the paper's values by default", () => {

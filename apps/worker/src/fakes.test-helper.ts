@@ -12,23 +12,31 @@ import {
   type ScarNetwork,
 } from '@lascar/core';
 import type { LoadedNetworks, ModelManifest } from '@lascar/core/onnx';
-import type { PacsClient, SeriesRef } from '@lascar/pacs';
+import { sopInstanceUidOfPart10, type PacsClient, type SeriesRef } from '@lascar/pacs';
 
-/** A PACS holding one small phantom LGE series; stores are accepted and kept. */
-export function phantomPacs(seed: number): { pacs: PacsClient; ref: SeriesRef; stored: number } {
+/**
+ * A PACS holding one small phantom LGE series; stores are accepted and kept. `encode` re-encodes
+ * the instances as the PACS would serve them (a compressed transfer syntax).
+ */
+export function phantomPacs(
+  seed: number,
+  encode: (instances: Uint8Array[]) => Uint8Array[] = (instances) => instances,
+): { pacs: PacsClient; ref: SeriesRef; stored: number } {
   const phantom = generatePhantom(seed, { scale: 0.15 });
   const described = phantomDicomDescription(phantom.truth, `phantom-${seed}`);
-  const instances = writeMrSeries(phantom.image, described.identity, described.acquisition);
+  const written = writeMrSeries(phantom.image, described.identity, described.acquisition);
   const ref = {
     studyInstanceUid: described.identity.studyInstanceUid,
-    seriesInstanceUid: readDicomSeries(instances).source.seriesInstanceUid,
+    seriesInstanceUid: readDicomSeries(written).source.seriesInstanceUid,
   };
+  const instances = encode(written);
   const state = { stored: 0 };
   const pacs: PacsClient = {
     ping: async () => undefined,
     seriesAttributes: async () => {
       throw new Error('the fake PACS does not answer QIDO');
     },
+    listInstanceUids: async () => instances.map((bytes) => sopInstanceUidOfPart10(bytes)),
     retrieveSeries: async () => instances.map((bytes, n) => ({ name: `${n}.dcm`, bytes })),
     storeInstances: async (_study, stored) => {
       state.stored += stored.length;

@@ -1,11 +1,21 @@
 /**
  * Where every discovered series enters (webhook, Orthanc change feed, QIDO poll, manual):
  * its attributes are read from the PACS, the selection rules decide, the decision is recorded
- * with its reason, and a selected series gets its job (one per series and model version).
+ * with its reason, and a selected series gets its job: one per series, model version and
+ * instance set (the fingerprint of its SOP Instance UIDs, listed by QIDO-RS). A series seen again
+ * with other instances (a late or missing slice arrived) gets a new job; older jobs that have not
+ * run, or failed, are superseded by it at once, and a completed one when the new one completes.
  */
 import { selectSeries, type SelectionRules } from '@lascar/core';
 import type PgBoss from 'pg-boss';
-import { ensureJob, jobKeyOf, recordDecision, recordSeries } from '@lascar/db';
+import {
+  ensureJob,
+  instanceFingerprint,
+  jobKeyOf,
+  recordDecision,
+  recordSeries,
+  supersedeOlderJobs,
+} from '@lascar/db';
 import type { PrismaClient } from '@lascar/db';
 import { withKnownPhi, type Logger } from './log.js';
 import type { PacsClient, SeriesAttributes, SeriesCandidate } from '@lascar/pacs';
@@ -28,6 +38,8 @@ export interface IntakeResult {
   readonly jobKey?: string;
   /** True when this call created the job (false: it already existed). */
   readonly jobCreated?: boolean;
+  /** Jobs of earlier instance sets this call superseded (queued, retrying or failed ones). */
+  readonly superseded?: number;
 }
 
 export async function intakeSeries(
@@ -44,7 +56,12 @@ export async function intakeSeries(
     seriesInstanceUid: fromPacs.seriesInstanceUid,
   };
   const decision = selectSeries(attrs, deps.rules);
-  const seriesRef = await recordSeries(deps.prisma, attrs);
+  // The accession now, not only after a successful run: a failed job must show it too.
+  const seriesRef = await recordSeries(
+    deps.prisma,
+    attrs,
+    attrs.accessionNumber ? { accessionNumber: attrs.accessionNumber } : {},
+  );
   await recordDecision(deps.prisma, seriesRef, decision, candidate.source);
   // The reason quotes the series' free text (its description), which can name the patient.
   const log = withKnownPhi(
@@ -53,20 +70,31 @@ export async function intakeSeries(
       seriesInstanceUid: attrs.seriesInstanceUid,
       source: candidate.source,
     }),
-    attrs.patientId ? { patientId: attrs.patientId } : {},
+    {
+      ...(attrs.patientId ? { patientId: attrs.patientId } : {}),
+      ...(attrs.accessionNumber ? { accessionNumber: attrs.accessionNumber } : {}),
+    },
   );
   if (!decision.selected) {
     log.info({ selected: false, reason: decision.reason }, 'series not selected');
     return { seriesInstanceUid: attrs.seriesInstanceUid, selected: false, reason: decision.reason };
   }
-  const jobKey = jobKeyOf(attrs.seriesInstanceUid, deps.modelVersion);
+  const uids = await deps.pacs.listInstanceUids(attrs);
+  const instances = { fingerprint: instanceFingerprint(uids), count: uids.length };
+  const jobKey = jobKeyOf(attrs.seriesInstanceUid, deps.modelVersion, instances.fingerprint);
   const { job, created } = await ensureJob(
     deps.prisma,
     seriesRef,
     attrs.seriesInstanceUid,
     deps.modelVersion,
     queueJobId(jobKey),
+    instances,
   );
+  // Older instance sets' jobs that have not run (or failed, e.g. for the gap this set fills)
+  // will not: this one replaces them. A completed one stays current until this one completes.
+  const superseded = created
+    ? (await supersedeOlderJobs(deps.prisma, job.id, ['queued', 'retrying', 'failed'])).length
+    : 0;
   // Sent again while the job is still waiting: covers a crash between the row and the send;
   // the queue id is derived from the key, so pg-boss keeps one.
   if (job.state === 'queued') {
@@ -78,7 +106,14 @@ export async function intakeSeries(
     });
   }
   log.info(
-    { selected: true, reason: decision.reason, jobKey, jobCreated: created },
+    {
+      selected: true,
+      reason: decision.reason,
+      jobKey,
+      jobCreated: created,
+      instances: instances.count,
+      superseded,
+    },
     'series selected',
   );
   return {
@@ -87,6 +122,7 @@ export async function intakeSeries(
     reason: decision.reason,
     jobKey,
     jobCreated: created,
+    superseded,
   };
 }
 

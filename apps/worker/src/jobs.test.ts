@@ -10,7 +10,8 @@ import type PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LaNetwork } from '@lascar/core';
 import { discLaNetwork, fakeNetworks, phantomPacs } from './fakes.test-helper.js';
-import { runSegmentJob, type JobOutcome } from './jobs.js';
+import { reconcileJobs, runSegmentJob, type JobOutcome } from './jobs.js';
+import { retryJob } from '@lascar/queue';
 import { createLogger } from './log.js';
 import {
   queueJobId,
@@ -125,5 +126,70 @@ describe('runSegmentJob', () => {
       { retryCount: 1, outcome: 'completed' },
     ]);
     expect(await db.prisma.measurement.count({ where: { jobRef: job.id } })).toBe(1);
-  }, 180_000);
+
+    // A manual retry numbers its attempts after these two, so their stage timings are kept.
+    const stages = () =>
+      db.prisma.jobStage.findMany({
+        where: { jobRef: job.id },
+        orderBy: [{ attempt: 'asc' }, { stage: 'asc' }],
+        select: { attempt: true, stage: true, startedAt: true, durationMs: true },
+      });
+    const before = await stages();
+    expect(before.length).toBeGreaterThan(0);
+    expect(await retryJob(db.prisma, boss, job.id)).toBe('queued');
+    const again = await until('the retried job to complete', async () => {
+      const row = await jobRow();
+      return row.state === 'completed' && row.attempts === 3 ? row : undefined;
+    });
+    expect(again).toEqual({ state: 'completed', attempts: 3, error: null });
+    const after = await stages();
+    expect(after.filter((st) => st.attempt < 3)).toEqual(before);
+    expect(after.filter((st) => st.attempt === 3).map((st) => st.stage)).toEqual(
+      before.filter((st) => st.attempt === 2).map((st) => st.stage),
+    );
+  }, 240_000);
+});
+
+describe('reconcileJobs', () => {
+  it("keeps the failure an attempt recorded while reconcile was looking, not the lease's guess", async () => {
+    const { ref } = phantomPacs(32);
+    const seriesRef = await recordSeries(db.prisma, { ...ref, modality: 'MR' });
+    const jobKey = jobKeyOf(ref.seriesInstanceUid, 'reconcile-test');
+    const { job } = await ensureJob(
+      db.prisma,
+      seriesRef,
+      ref.seriesInstanceUid,
+      'reconcile-test',
+      queueJobId(jobKey),
+    );
+    await db.prisma.job.update({ where: { id: job.id }, data: { state: 'active' } });
+    const clear =
+      'load: unusable DICOM series (IRREGULAR_SPACING): slice positions are not evenly spaced';
+    // reconcile has read the row as active; the attempt now fails for good (row and queue entry
+    // together), and only then does reconcile ask the queue.
+    const racing = {
+      getJobById: async () => {
+        await db.prisma.job.update({
+          where: { id: job.id },
+          data: { state: 'failed', error: clear, finishedAt: new Date() },
+        });
+        return { state: 'failed' };
+      },
+    } as unknown as PgBoss;
+    await reconcileJobs(db.prisma, racing, createLogger('silent'));
+    const row = await db.prisma.job.findUniqueOrThrow({ where: { id: job.id } });
+    expect(row).toMatchObject({ state: 'failed', error: clear });
+
+    // A row still open when the queue gave up (the worker died in its last attempt) is failed.
+    await db.prisma.job.update({
+      where: { id: job.id },
+      data: { state: 'active', error: null, finishedAt: null },
+    });
+    const gaveUp = { getJobById: async () => ({ state: 'failed' }) } as unknown as PgBoss;
+    await reconcileJobs(db.prisma, gaveUp, createLogger('silent'));
+    expect(await db.prisma.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({
+      state: 'failed',
+      error: 'the worker stopped during the last attempt (lease expired, no retries left)',
+    });
+  });
 });

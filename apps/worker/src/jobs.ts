@@ -3,17 +3,32 @@
  * pg-boss: active while it runs, its stages as they finish, completed with one result row, or
  * retrying / failed with the error. A permanent failure (corrupt or unsuitable series) is not
  * retried; a retryable one is thrown back to pg-boss, which retries it with backoff.
+ *
+ * A job is for one instance set of its series. Its result, when it completes, supersedes the
+ * results of older instance sets (their SEG/SR are retired in the same transaction); a job whose
+ * series changed under it, or that a newer job superseded, stops without a result.
  */
 import type { MethodSettings, StudyIdentity } from '@lascar/core';
 import type { LoadedNetworks } from '@lascar/core/onnx';
 import type PgBoss from 'pg-boss';
-import { markJob, recordSeries, recordStage, saveResult, type PatientIdentity } from '@lascar/db';
+import {
+  markJob,
+  moveStoredObjects,
+  newerCompletedJob,
+  recordSeries,
+  recordStage,
+  registerStoredObjects,
+  saveResult,
+  supersedeOlderJobs,
+  type PatientIdentity,
+} from '@lascar/db';
 import type { Prisma, PrismaClient } from '@lascar/db';
 import { withKnownPhi, type Logger } from './log.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { PacsClient } from '@lascar/pacs';
 import { PacsConfigurationJobError, PermanentJobError, processSeries } from './process-series.js';
 import { REQUEUE_SELECT, requeueData } from '@lascar/queue';
+import { forInstanceSet, SeriesChangedError, worthRechecking } from './series-changes.js';
 import {
   lockAttempt,
   SEGMENT_QUEUE,
@@ -32,10 +47,19 @@ export interface JobDeps {
   readonly metrics?: WorkerMetrics;
   /** The PACS refused the worker's credentials: stop taking jobs until it accepts them. */
   readonly onPacsRefused?: (reason: string) => void;
+  /** Look at the series again after the quiet period (a gap, a single slice, a changed series). */
+  readonly recheck?: (series: {
+    readonly studyInstanceUid: string;
+    readonly seriesInstanceUid: string;
+    readonly fingerprint: string | null;
+  }) => Promise<void>;
+  /** SEG/SR objects were retired: delete them from the PACS where it allows that. */
+  readonly onRetired?: () => void;
 }
 
 /** `abandoned`: the queue gave the job up under this attempt (its lease ran out); not recorded. */
-export type JobOutcome = 'completed' | 'failed' | 'retrying' | 'missing' | 'abandoned';
+export type JobOutcome =
+  'completed' | 'failed' | 'retrying' | 'missing' | 'abandoned' | 'superseded';
 
 /** The identity fields the database keeps, without the absent ones. */
 function identityRecord(identity: StudyIdentity): PatientIdentity {
@@ -47,6 +71,9 @@ function identityRecord(identity: StudyIdentity): PatientIdentity {
 
 const JOB_ROW_SELECT = {
   id: true,
+  state: true,
+  instanceFingerprint: true,
+  instanceCount: true,
   series: {
     select: {
       study: {
@@ -64,7 +91,8 @@ export async function runSegmentJob(
   deps: JobDeps,
 ): Promise<JobOutcome> {
   const { jobKey, studyInstanceUid, seriesInstanceUid } = job.data;
-  const attempt = job.retryCount + 1;
+  // After a manual retry the count goes on from the earlier attempts (their stages are kept).
+  const attempt = (job.data.attemptsBefore ?? 0) + job.retryCount + 1;
   const jobLog = deps.log.child({ jobKey, studyInstanceUid, seriesInstanceUid, attempt });
   const row = await deps.prisma.job.findUnique({ where: { jobKey }, select: JOB_ROW_SELECT });
   if (!row) {
@@ -78,6 +106,12 @@ export async function runSegmentJob(
     ...(study.patient?.patientName ? { patientName: study.patient.patientName } : {}),
     ...(study.accessionNumber ? { accessionNumber: study.accessionNumber } : {}),
   });
+  if (row.state === 'superseded') {
+    // A newer instance set's job took its place before it ran: nothing to do, nothing to retry.
+    const held = await lockedSettle(deps.prisma, job, 'completed');
+    log.info({ held }, 'job superseded before it ran; skipped');
+    return 'superseded';
+  }
   await markJob(deps.prisma, jobKey, {
     state: 'active',
     attempts: attempt,
@@ -126,7 +160,12 @@ export async function runSegmentJob(
     const out = await processSeries(
       { studyInstanceUid, seriesInstanceUid },
       {
-        pacs: deps.pacs,
+        pacs: forInstanceSet(deps.pacs, {
+          fingerprint: row.instanceFingerprint,
+          count: row.instanceCount,
+        }),
+        // Named in the registry before the store: a crash after it leaves nothing unaccounted.
+        beforeStore: (objects) => registerStoredObjects(deps.prisma, row.id, objects),
         networks: deps.networks,
         modelVersion: deps.modelVersion,
         ...(deps.method ? { method: deps.method } : {}),
@@ -149,10 +188,11 @@ export async function runSegmentJob(
       { studyInstanceUid, seriesInstanceUid },
       identityRecord(out.source.identity),
     );
+    let supersededBy: string | undefined;
+    let retired = 0;
     const held = await settle('completed', async (tx) => {
       await saveResult(tx, row.id, { ...out.measurement, report: out.report }, out.overlays);
-      await markJob(tx, jobKey, {
-        state: 'completed',
+      const stored = {
         finishedAt: new Date(),
         // A completion without a normal result (no LA found) says so where the admins look.
         error: out.outcome ?? null,
@@ -160,9 +200,36 @@ export async function runSegmentJob(
         segSopInstanceUid: out.segSopInstanceUid,
         srSeriesInstanceUid: out.srSeriesInstanceUid,
         srSopInstanceUid: out.srSopInstanceUid,
-      });
+      };
+      // A newer instance set finished first (this one ran on instances read before it changed):
+      // its result stays current, and this one's objects are retired at once.
+      supersededBy = await newerCompletedJob(tx, row.id);
+      if (supersededBy) {
+        await markJob(tx, jobKey, { state: 'superseded', ...stored });
+        await tx.job.update({
+          where: { id: row.id },
+          data: { supersededAt: new Date(), supersededById: supersededBy },
+        });
+        retired = await moveStoredObjects(tx, { jobRefs: [row.id] }, 'retired');
+        return;
+      }
+      await markJob(tx, jobKey, { state: 'completed', ...stored });
+      const older = await supersedeOlderJobs(tx, row.id);
+      if (older.length > 0) retired = await moveStoredObjects(tx, { jobRefs: older }, 'retired');
+      // No LA found: nothing was stored, so nothing becomes current (the older objects retire).
+      const storedUids = [out.segSopInstanceUid, out.srSopInstanceUid].filter(
+        (u): u is string => u !== undefined,
+      );
+      if (storedUids.length > 0) {
+        await moveStoredObjects(tx, { jobRefs: [row.id], sopInstanceUids: storedUids }, 'current');
+      }
     });
     if (!held) return abandoned();
+    if (retired > 0) deps.onRetired?.();
+    if (supersededBy) {
+      log.info({ supersededBy }, 'job finished after a newer instance set: result superseded');
+      return 'superseded';
+    }
     log.info(
       {
         segSeriesInstanceUid: out.segSeriesInstanceUid,
@@ -177,12 +244,39 @@ export async function runSegmentJob(
     return 'completed';
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof SeriesChangedError) {
+      // Not a failure: the series is not what this job was made for. The job for its new
+      // instance set runs (intake makes it; the recheck below finds it if discovery does not).
+      let retired = 0;
+      const held = await settle('completed', async (tx) => {
+        await markJob(tx, jobKey, { state: 'superseded', error: message, finishedAt: new Date() });
+        await tx.job.update({ where: { id: row.id }, data: { supersededAt: new Date() } });
+        retired = await moveStoredObjects(tx, { jobRefs: [row.id] }, 'retired');
+      });
+      if (!held) return abandoned();
+      if (retired > 0) deps.onRetired?.();
+      log.info({ instances: error.found.count }, 'series changed under the job; superseded');
+      await requestRecheck(deps, log, {
+        studyInstanceUid,
+        seriesInstanceUid,
+        fingerprint: row.instanceFingerprint,
+      });
+      return 'superseded';
+    }
     if (error instanceof PermanentJobError) {
       const held = await settle('failed', (tx) =>
         markJob(tx, jobKey, { state: 'failed', error: message, finishedAt: new Date() }),
       );
       if (!held) return abandoned();
       log.warn({ error: message }, 'job failed (not retried)');
+      // A gap or a single slice may be an instance still on its way: look again later.
+      if (worthRechecking(error)) {
+        await requestRecheck(deps, log, {
+          studyInstanceUid,
+          seriesInstanceUid,
+          fingerprint: row.instanceFingerprint,
+        });
+      }
       return 'failed';
     }
     if (error instanceof PacsConfigurationJobError) deps.onPacsRefused?.(message);
@@ -202,6 +296,37 @@ export async function runSegmentJob(
     );
     throw error;
   }
+}
+
+/** Asks for a recheck; a failure to ask is logged (the job's own outcome is recorded already). */
+async function requestRecheck(
+  deps: JobDeps,
+  log: Logger,
+  series: Parameters<NonNullable<JobDeps['recheck']>>[0],
+): Promise<void> {
+  if (!deps.recheck) return;
+  try {
+    await deps.recheck(series);
+  } catch (error) {
+    log.warn(
+      { error: error instanceof Error ? error.message : String(error) },
+      'could not schedule a recheck of the series',
+    );
+  }
+}
+
+/** Ends an attempt's queue entry if this attempt still holds it (a job with nothing to do). */
+async function lockedSettle(
+  prisma: PrismaClient,
+  job: PgBoss.JobWithMetadata<SegmentJobData>,
+  state: 'completed' | 'failed',
+): Promise<boolean> {
+  return prisma.$transaction(async (tx) => {
+    const entry = await lockAttempt(tx, job);
+    if (!entry.held) return false;
+    await settleAttempt(tx, job, state);
+    return true;
+  });
 }
 
 /**
@@ -229,13 +354,12 @@ export async function reconcileJobs(
       log.warn({ jobKey: j.jobKey }, 'queued job had no queue entry; sent again');
     } else if (queued && queued.state === 'failed' && j.state !== 'queued') {
       const why = 'the worker stopped during the last attempt (lease expired, no retries left)';
-      // Only if the row is still as read above: an attempt that settled in between (queue and
-      // row failed together, with the real error) must keep its own outcome.
+      // Only a row still open: the attempt may have recorded its own, clearer failure since.
       const { count } = await prisma.job.updateMany({
-        where: { jobKey: j.jobKey, state: j.state },
+        where: { jobKey: j.jobKey, state: { in: ['active', 'retrying'] } },
         data: { state: 'failed', error: why, finishedAt: new Date() },
       });
-      if (count === 1) log.warn({ jobKey: j.jobKey }, why);
+      if (count > 0) log.warn({ jobKey: j.jobKey }, why);
     }
   }
 }

@@ -1,7 +1,7 @@
 /** Prometheus metrics: jobs by state, stage durations, queue depth, discovered series. */
 import type PgBoss from 'pg-boss';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PrismaClient } from '@lascar/db';
+import { JOB_STATES, type PrismaClient } from '@lascar/db';
 import { SEGMENT_QUEUE } from './queue.js';
 
 export interface WorkerMetrics {
@@ -9,8 +9,6 @@ export interface WorkerMetrics {
   readonly stageSeconds: Histogram<'stage' | 'outcome'>;
   readonly seriesDiscovered: Counter<'source' | 'selected'>;
 }
-
-const JOB_STATES = ['queued', 'active', 'retrying', 'completed', 'failed'] as const;
 
 export function createMetrics(prisma: PrismaClient, boss: PgBoss): WorkerMetrics {
   const registry = new Registry();

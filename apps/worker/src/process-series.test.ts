@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   checkMethodSettings,
   DicomError,
@@ -9,7 +13,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { PacsRequestError, requestFailure } from '@lascar/pacs';
 import { discLaNetwork, fakeNetworks, phantomPacs } from './fakes.test-helper.js';
-import { PacsUnavailableError } from '@lascar/pacs';
+import { PacsUnavailableError, type PacsClient } from '@lascar/pacs';
 import {
   classifyError,
   InferenceRuntimeError,
@@ -217,6 +221,103 @@ describe('processSeries quality control', () => {
       method: { qcLaMinVolumeMl: 5000, qcLaMaxVolumeMl: 6000 },
       qc: { limits: { qcLaMinVolumeMl: 5000, qcLaMaxVolumeMl: 6000 } },
     });
+  });
+});
+
+describe('processSeries reads compressed series as the PACS stores them', () => {
+  it('decodes a JPEG-LS series (dcmtk dcmcjpls) in the load stage', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'lascar-jpls-'));
+    const jpegLs = (instances: Uint8Array[]): Uint8Array[] =>
+      instances.map((bytes, n) => {
+        const input = join(work, `${n}.dcm`);
+        const output = join(work, `${n}.jls.dcm`);
+        writeFileSync(input, bytes);
+        execFileSync('dcmcjpls', [input, output], { stdio: 'pipe' });
+        return new Uint8Array(readFileSync(output));
+      });
+    try {
+      const { pacs, ref } = phantomPacs(23, jpegLs);
+      const [first] = await pacs.retrieveSeries(ref);
+      expect(Buffer.from(first!.bytes).includes(Buffer.from('1.2.840.10008.1.2.4.80'))).toBe(true);
+      const stages: StageReport[] = [];
+      await processSeries(ref, {
+        pacs,
+        networks: fakeNetworks(discLaNetwork),
+        modelVersion: 'test',
+        onStage: (s) => {
+          stages.push(s);
+        },
+      });
+      expect(stages.filter((s) => s.error)).toEqual([]);
+      expect(stages.map((s) => s.stage)).toContain('store');
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('processSeries asks the PACS to convert what the codecs do not decode', () => {
+  // 12-bit JPEG (Extended, process 4): the 8-bit libjpeg-turbo codec can't; Orthanc can convert it.
+  const twelveBitJpeg = (work: string) => (instances: Uint8Array[]) =>
+    instances.map((bytes, n) => {
+      const input = join(work, `${n}.dcm`);
+      const output = join(work, `${n}.jpg.dcm`);
+      writeFileSync(input, bytes);
+      execFileSync('dcmcjpeg', ['+ee', input, output], { stdio: 'pipe' });
+      return new Uint8Array(readFileSync(output));
+    });
+
+  it('retrieves a 12-bit JPEG series again as Explicit VR Little Endian and segments it', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'lascar-jpx-'));
+    try {
+      const plain = phantomPacs(23);
+      const { pacs, ref } = phantomPacs(23, twelveBitJpeg(work));
+      const asked: (string | undefined)[] = [];
+      const converting: PacsClient = {
+        ...pacs,
+        retrieveSeries: async (r, options) => {
+          asked.push(options?.transferSyntax);
+          return options?.transferSyntax ? plain.pacs.retrieveSeries(r) : pacs.retrieveSeries(r);
+        },
+      };
+      const stages: StageReport[] = [];
+      await processSeries(ref, {
+        pacs: converting,
+        networks: fakeNetworks(discLaNetwork),
+        modelVersion: 'test',
+        onStage: (s) => {
+          stages.push(s);
+        },
+      });
+      expect(asked).toEqual([undefined, '1.2.840.10008.1.2.1']);
+      expect(stages.filter((s) => s.error)).toEqual([]);
+      expect(stages.map((s) => s.stage)).toContain('store');
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the specific, permanent error when the PACS cannot convert either', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'lascar-jpx-'));
+    try {
+      const { pacs, ref } = phantomPacs(23, twelveBitJpeg(work));
+      const refusing: PacsClient = {
+        ...pacs,
+        retrieveSeries: async (r, options) => {
+          if (options?.transferSyntax) throw new Error('HTTP 500 from the PACS');
+          return pacs.retrieveSeries(r);
+        },
+      };
+      const error = await processSeries(ref, {
+        pacs: refusing,
+        networks: fakeNetworks(discLaNetwork),
+        modelVersion: 'test',
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PermanentJobError);
+      expect(String((error as Error).message)).toMatch(/1\.2\.840\.10008\.1\.2\.4\.51/);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
 

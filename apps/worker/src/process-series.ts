@@ -2,20 +2,24 @@
  * One source series through the whole method: retrieve (WADO-RS) -> load (volume) -> LA model ->
  * scar model -> write (DICOM SEG on the source grid, key-slice pictures) -> store (STOW-RS into
  * the same study). Each stage is timed and reported to `onStage`, with its error if it stops
- * there. Storing is idempotent: the SEG's UIDs are derived from the source series and the model
- * version, and a SEG already in the PACS is not sent again.
+ * there. Storing is idempotent: the SEG's and SR's UIDs are derived from their content (source
+ * instances, masks, model version; result-uids.ts), and an object already in the PACS is not
+ * sent again, so the PACS holds exactly what the result names.
  */
 import {
+  codecDecoders,
   DicomError,
   formatQcFlag,
-  measurementReportUids,
+  EXPLICIT_VR_LITTLE_ENDIAN,
   NetworkOutputError,
   readDicomSeries,
-  segmentationUids,
   segmentStudy,
   UnsupportedOrientationError,
   writeMeasurementReport,
   writeSegmentation,
+  type DicomErrorCode,
+  type DicomFile,
+  type DicomSeries,
   type MeasurementReportInput,
   type MethodSettings,
   type SourceSeries,
@@ -25,8 +29,9 @@ import {
   type VoxelArray,
 } from '@lascar/core';
 import type { LoadedNetworks } from '@lascar/core/onnx';
-import type { MeasurementData, OverlayData, StageName } from '@lascar/db';
+import type { MeasurementData, OverlayData, StageName, StoredObjectRef } from '@lascar/db';
 import { keySliceOverlays } from './overlays.js';
+import { reportContentUids, segmentationContentUids } from './result-uids.js';
 import { PacsRequestError, PacsResponseError, pacsConfigurationProblem } from '@lascar/pacs';
 import { PacsUnavailableError, type PacsClient, type SeriesRef } from '@lascar/pacs';
 
@@ -70,6 +75,8 @@ export interface ProcessDeps {
   /** The method's settings (worker configuration); unset = the paper's values. */
   readonly method?: MethodSettings;
   readonly onStage?: (report: StageReport) => void | Promise<void>;
+  /** Called with the SEG and SR before they are stored (the registry names them first). */
+  readonly beforeStore?: (objects: readonly StoredObjectRef[]) => Promise<void>;
 }
 
 /** The measurement report's content without its verification: kept so sign-off can re-issue it. */
@@ -103,6 +110,8 @@ export class PermanentJobError extends Error {
   constructor(
     message: string,
     readonly stage: StageName,
+    /** The DICOM problem behind it, where there is one (a gap is rechecked later). */
+    readonly dicomCode?: DicomErrorCode,
   ) {
     super(message);
   }
@@ -160,6 +169,7 @@ export function classifyError(
     return new PermanentJobError(
       `${stage}: unusable DICOM series (${error.code}): ${message}`,
       stage,
+      error.code,
     );
   }
   if (error instanceof NetworkOutputError)
@@ -201,8 +211,26 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
   };
 
   const files = await run('retrieve', () => deps.pacs.retrieveSeries(ref));
-  const series = await run('load', () => {
-    const s = readDicomSeries(files, { seriesInstanceUid: ref.seriesInstanceUid });
+  const series = await run('load', async () => {
+    // Series arrive as stored (JPEG 2000, JPEG-LS ...): the codecs decode them here.
+    const decoders = await codecDecoders();
+    const read = (f: readonly DicomFile[]) =>
+      readDicomSeries(f, { seriesInstanceUid: ref.seriesInstanceUid, decoders });
+    let s: DicomSeries;
+    try {
+      s = read(files);
+    } catch (error) {
+      if (!(error instanceof DicomError && error.code === 'UNSUPPORTED_TRANSFER_SYNTAX'))
+        throw error;
+      // A syntax our codecs don't cover (12-bit JPEG, say): ask the PACS to convert it, as
+      // Orthanc can for most; if it can't either, the original, specific error stands.
+      const converted = await deps.pacs
+        .retrieveSeries(ref, { transferSyntax: EXPLICIT_VR_LITTLE_ENDIAN })
+        .catch(() => {
+          throw error;
+        });
+      s = read(converted);
+    }
     if (s.source.modality !== 'MR') {
       throw new PermanentJobError(
         `load: series ${ref.seriesInstanceUid} is modality ${s.source.modality}, not an MR (LGE) series`,
@@ -267,8 +295,7 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
   const reviewReasons = result.qc.flags.map((f) => f.reason);
   const noLa = result.qc.flags.some((f) => f.code === 'no-la');
   const model = { name: ALGORITHM_NAME, version: deps.modelVersion };
-  const uids = segmentationUids(series.source, model);
-  const srUids = measurementReportUids(series.source, model);
+  const uids = segmentationContentUids(series.source, { la: result.la, scar: result.scar }, model);
   const notice = deps.networks.synthetic
     ? 'Models trained on SYNTHETIC phantoms only: NOT for clinical use.'
     : 'Research use only: not a medical device.';
@@ -318,15 +345,23 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
       instances: files.length,
     };
   }
+  const srUids = reportContentUids(series.source, report, model);
   const { seg, sr, overlays } = await run('write', () => ({
-    seg: writeSegmentation(series.source, { la: result.la, scar: result.scar }, model),
-    sr: writeMeasurementReport({ ...report, verification: { state: 'UNVERIFIED' } }).bytes,
+    seg: writeSegmentation(series.source, { la: result.la, scar: result.scar }, model, { uids }),
+    sr: writeMeasurementReport(
+      { ...report, verification: { state: 'UNVERIFIED' } },
+      { uids: srUids },
+    ).bytes,
     overlays: keySliceOverlays(series.volume as Volume, result.la, result.scar),
   }));
   const studyUid = series.source.identity.studyInstanceUid;
   const segStored = await run('store', async () => {
-    // A SEG (or SR) with these UIDs is already there when an earlier attempt stored it and then
-    // died: STOW would answer 200 and keep the old bytes anyway; skipping keeps one of each.
+    await deps.beforeStore?.([
+      { kind: 'SEG', studyInstanceUid: studyUid, ...pick(uids) },
+      { kind: 'SR', studyInstanceUid: studyUid, ...pick(srUids) },
+    ]);
+    // A SEG (or SR) with these UIDs is already there when an earlier attempt (or an identical
+    // run) stored it: the UIDs name the content, so skipping keeps one of each and changes nothing.
     const existing = new Set(
       (await deps.pacs.searchSeries({ StudyInstanceUID: studyUid })).map(
         (s) => s.seriesInstanceUid,
@@ -414,4 +449,11 @@ function measurementOf(
     },
     qcFlags,
   };
+}
+
+function pick(u: { readonly seriesInstanceUid: string; readonly sopInstanceUid: string }): {
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+} {
+  return { seriesInstanceUid: u.seriesInstanceUid, sopInstanceUid: u.sopInstanceUid };
 }

@@ -15,17 +15,20 @@ import {
 } from '@lascar/core';
 import type { LoadedNetworks } from '@lascar/core/onnx';
 import type PgBoss from 'pg-boss';
-import { ConfigError, describeConfig, type WorkerConfig } from './config.js';
+import { ConfigError, describeConfig, isLoopbackHost, type WorkerConfig } from './config.js';
 import { openDatabase, type Database } from '@lascar/db';
 import { readCursor, writeCursor } from '@lascar/db';
 import { intakeSeries, type IntakeResult } from './intake.js';
 import { reconcileJobs, runSegmentJob } from './jobs.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type WorkerMetrics } from './metrics.js';
-import { DicomWebPacsClient } from '@lascar/pacs';
+import { DicomWebPacsClient, OrthancRest } from '@lascar/pacs';
+import { RECHECK_QUEUE, sendRecheck, type RecheckData } from '@lascar/queue';
+import { deleteRetiredObjects, runRecheck } from './series-changes.js';
 import { OrthancChangeFeed, QidoPoller, type CursorStore } from './pacs/discovery.js';
 import type { PacsClient, SeriesCandidate } from '@lascar/pacs';
 import { guardLostQueueWrites, SEGMENT_QUEUE, startQueue, type SegmentJobData } from './queue.js';
+import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { createService } from './service.js';
 
 export interface RunningWorker {
@@ -101,6 +104,12 @@ export async function startWorker(
   config: WorkerConfig,
   options: StartOptions = {},
 ): Promise<RunningWorker> {
+  // loadConfig checks this too; a configuration built in code must not get around it.
+  if (config.apiToken === undefined && !isLoopbackHost(config.http.host)) {
+    throw new ConfigError(
+      `LASCAR_HTTP_HOST=${config.http.host} is reachable from other machines: set LASCAR_API_TOKEN`,
+    );
+  }
   const log = options.log ?? createLogger(config.logLevel);
   log.info({ config: describeConfig(config) }, 'worker starting');
   const rules = await loadRules(config.selectionRulesFile);
@@ -144,6 +153,17 @@ export async function startWorker(
       timeoutMs: config.pacs.timeoutMs,
     });
     const metrics = createMetrics(db.prisma, boss);
+    const heartbeat: Heartbeat = startHeartbeat({
+      prisma: db.prisma,
+      log,
+      intervalSeconds: config.heartbeatSeconds,
+      modelVersion,
+      executionProvider: networks.executionProvider,
+      concurrency: (options.consume ?? true) ? config.concurrency : 0,
+    });
+    // Runs before the database closes (cleanups run in reverse), after the jobs have finished.
+    cleanups.push(() => heartbeat.stop());
+    await heartbeat.beat();
     // One intake at a time per process: discovery paths often report the same series together.
     let intakeChain: Promise<unknown> = Promise.resolve();
     const intake = (candidate: SeriesCandidate): Promise<IntakeResult> => {
@@ -207,7 +227,13 @@ export async function startWorker(
           SEGMENT_QUEUE,
           { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: 1 },
           async ([job]) => {
-            if (job) await runSegmentJob(job, jobDeps);
+            if (!job) return;
+            heartbeat.enter(job.data.jobKey);
+            try {
+              await runSegmentJob(job, jobDeps);
+            } finally {
+              heartbeat.leave(job.data.jobKey);
+            }
           },
         );
       }
@@ -241,6 +267,30 @@ export async function startWorker(
       stopped = true;
       clearTimeout(pacsRecheck);
     });
+    // Superseded SEG/SR objects: deleted through Orthanc's REST API where it is configured, else
+    // kept in the PACS and listed as retired (apps/worker/README.md). One sweep at a time.
+    const orthancRest = config.orthancUrl
+      ? new OrthancRest({
+          url: config.orthancUrl,
+          ...(config.pacs.username ? { username: config.pacs.username } : {}),
+          ...(config.pacs.password ? { password: config.pacs.password } : {}),
+        })
+      : undefined;
+    let deleting: Promise<unknown> | undefined;
+    const deleteRetired = () => {
+      if (deleting || !orthancRest) return;
+      deleting = deleteRetiredObjects(db.prisma, orthancRest, log)
+        .catch((e: unknown) =>
+          log.warn(
+            { error: e instanceof Error ? e.message : String(e) },
+            'could not delete superseded objects yet; the sweep tries again',
+          ),
+        )
+        .finally(() => (deleting = undefined));
+    };
+    cleanups.push(async () => {
+      await deleting;
+    });
     const jobDeps = {
       prisma: db.prisma,
       pacs,
@@ -250,13 +300,42 @@ export async function startWorker(
       log,
       metrics,
       onPacsRefused,
+      onRetired: deleteRetired,
+      recheck: async (series: {
+        studyInstanceUid: string;
+        seriesInstanceUid: string;
+        fingerprint: string | null;
+      }) => {
+        const sent = await sendRecheck(boss, {
+          ...series,
+          round: 1,
+          recheckSeconds: config.recheckSeconds,
+        });
+        if (sent) {
+          log.info(
+            { seriesInstanceUid: series.seriesInstanceUid, inSeconds: config.recheckSeconds },
+            'the series will be looked at again after a quiet period',
+          );
+        }
+      },
     };
-    if (options.consume ?? true) await consume();
+    if (options.consume ?? true) {
+      await consume();
+      await boss.work<RecheckData>(
+        RECHECK_QUEUE,
+        { batchSize: 1, pollingIntervalSeconds: 1 },
+        async ([job]) => {
+          if (job) await runRecheck(job.data, { pacs, boss, log, intake });
+        },
+      );
+    }
     await reconcileJobs(db.prisma, boss, log);
+    deleteRetired();
     const sweep = setInterval(() => {
       reconcileJobs(db.prisma, boss, log).catch((e: unknown) =>
         log.warn({ error: String(e) }, 'reconcile failed'),
       );
+      deleteRetired();
     }, config.maintenanceSeconds * 1000);
     cleanups.push(async () => clearInterval(sweep));
 
@@ -267,6 +346,7 @@ export async function startWorker(
       metrics,
       log,
       ...(config.webhookSecret ? { webhookSecret: config.webhookSecret } : {}),
+      ...(config.apiToken ? { apiToken: config.apiToken } : {}),
       onCandidate: intake,
       pingDatabase: () => db.ping(),
     });
@@ -286,7 +366,7 @@ export async function startWorker(
         await qido?.stop();
       });
     }
-    log.info({ url, concurrency: config.concurrency }, 'worker ready');
+    log.info({ url, concurrency: config.concurrency, workerId: heartbeat.id }, 'worker ready');
 
     let stopping: Promise<void> | undefined;
     return {

@@ -1,6 +1,17 @@
 // The DICOMweb PACS client against a real Orthanc (Debian package) in a private network namespace.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readDicomSeries, SEGMENTATION_STORAGE, writeSegmentation } from '@lascar/core';
+import {
+  createCodecDecoders,
+  decodeDicomFrames,
+  listDicomSeries,
+  readDicomSeries,
+  SEGMENTATION_STORAGE,
+  writeSegmentation,
+} from '@lascar/core';
 import { DicomWebPacsClient } from '@lascar/pacs';
 import { PacsRequestError } from '@lascar/pacs';
 import { PacsUnavailableError } from '@lascar/pacs';
@@ -10,6 +21,20 @@ import {
   type OrthancInstance,
   type PhantomSeries,
 } from '@lascar/testkit';
+import { PYDICOM_FILES, sampleFile } from '../../../packages/core/test-data/dicom-samples.js';
+
+/** The file with new Study, Series and SOP Instance UIDs (dcmtk's dcmodify, as CI installs it). */
+function newUids(bytes: Uint8Array): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), 'lascar-uids-'));
+  try {
+    const file = join(dir, 'in.dcm');
+    writeFileSync(file, bytes);
+    execFileSync('dcmodify', ['-nb', '-gst', '-gse', '-gin', file], { stdio: 'pipe' });
+    return new Uint8Array(readFileSync(file));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('DICOMweb PACS client on a real Orthanc', () => {
   let orthanc: OrthancInstance;
@@ -25,6 +50,7 @@ describe('DICOMweb PACS client on a real Orthanc', () => {
     });
     lge = phantomSeries(101, {
       acquisition: { seriesDescription: 'LGE 3D PSIR', protocolName: 'DE_3D_LA' },
+      identity: { accessionNumber: 'ACC101' },
     });
     await pacs.storeInstances(lge.studyInstanceUid, lge.instances);
   });
@@ -44,7 +70,10 @@ describe('DICOMweb PACS client on a real Orthanc', () => {
       modality: 'MR',
       seriesDescription: 'LGE 3D PSIR',
       numberOfInstances: lge.instances.length,
+      // A study attribute, asked for with the series: a job that fails still shows it.
+      accessionNumber: 'ACC101',
     });
+    expect((await pacs.seriesAttributes(lge)).accessionNumber).toBe('ACC101');
     const none = await pacs.searchSeries({ SeriesDescription: 'CINE*' });
     expect(none).toEqual([]);
   });
@@ -76,6 +105,67 @@ describe('DICOMweb PACS client on a real Orthanc', () => {
     expect(sorted(buffered)).toEqual(expected);
     // What we retrieved is a readable volume.
     expect(readDicomSeries(streamed).volume.geometry.dims[2]).toBe(lge.instances.length);
+  });
+
+  it('retrieves compressed series as stored (JPEG 2000, JPEG-LS, RLE), decoded in Node', async () => {
+    const reference = decodeDicomFrames(sampleFile(`${PYDICOM_FILES}/MR_small.dcm`)).data;
+    const decoders = await createCodecDecoders();
+    for (const [name, transferSyntax] of [
+      ['MR_small_jp2klossless.dcm', '1.2.840.10008.1.2.4.90'],
+      ['MR_small_jpeg_ls_lossless.dcm', '1.2.840.10008.1.2.4.80'],
+      ['MR_small_RLE.dcm', '1.2.840.10008.1.2.5'],
+    ] as const) {
+      // The three samples share their UIDs: give each its own series.
+      const sample = { name, bytes: newUids(sampleFile(`${PYDICOM_FILES}/${name}`).bytes) };
+      const [{ seriesInstanceUid }] = listDicomSeries([sample]) as [{ seriesInstanceUid: string }];
+      // Orthanc's REST upload: the file's study is not known here.
+      const upload = await fetch(`${orthanc.url}/instances`, {
+        method: 'POST',
+        headers: {
+          Authorization: `Basic ${Buffer.from(`${orthanc.username}:${orthanc.password}`).toString('base64')}`,
+        },
+        body: sample.bytes,
+      });
+      expect(upload.status).toBe(200);
+      const [ref] = await pacs.searchSeries({ SeriesInstanceUID: seriesInstanceUid });
+      // Orthanc 1.10 answered HTTP 500 for JPEG 2000 when asked for its default transfer syntax.
+      const [file] = await pacs.retrieveSeries(ref!);
+      expect(Buffer.from(file!.bytes).includes(Buffer.from(transferSyntax)), name).toBe(true);
+      expect(Array.from(decodeDicomFrames(file!, decoders).data)).toEqual(Array.from(reference));
+    }
+  });
+
+  it('converts a 12-bit JPEG series to Explicit VR Little Endian when asked (the codecs fall back on it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lascar-jpx-'));
+    let bytes: Uint8Array;
+    try {
+      writeFileSync(join(dir, 'in.dcm'), lge.instances[0]!);
+      execFileSync('dcmcjpeg', ['+ee', join(dir, 'in.dcm'), join(dir, 'out.dcm')], {
+        stdio: 'pipe',
+      });
+      bytes = newUids(new Uint8Array(readFileSync(join(dir, 'out.dcm'))));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const [{ seriesInstanceUid }] = listDicomSeries([{ name: 'jpx', bytes }]) as [
+      { seriesInstanceUid: string },
+    ];
+    const upload = await fetch(`${orthanc.url}/instances`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${orthanc.username}:${orthanc.password}`).toString('base64')}`,
+      },
+      body: bytes,
+    });
+    expect(upload.status).toBe(200);
+    const [ref] = await pacs.searchSeries({ SeriesInstanceUID: seriesInstanceUid });
+    const [stored] = await pacs.retrieveSeries(ref!);
+    expect(Buffer.from(stored!.bytes).includes(Buffer.from('1.2.840.10008.1.2.4.51'))).toBe(true);
+    const [converted] = await pacs.retrieveSeries(ref!, { transferSyntax: '1.2.840.10008.1.2.1' });
+    // Decoded without any codec: the PACS sent it uncompressed, on the same grid.
+    const frame = decodeDicomFrames(converted!);
+    const original = decodeDicomFrames({ name: 'lge', bytes: lge.instances[0]! });
+    expect(frame.data.length).toBe(original.data.length);
   });
 
   it('stores a SEG with STOW-RS and finds it by QIDO Modality=SEG', async () => {

@@ -25,6 +25,17 @@ import {
 export { waitFor };
 import { startPostgres, type PhantomSeries, type PostgresCluster } from '@lascar/testkit';
 
+/** The workers' LASCAR_API_TOKEN in these tests; apiFetch sends it. */
+export const API_TOKEN = randomBytes(32).toString('hex');
+
+/** fetch with the worker API's bearer token. */
+export function apiFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, {
+    ...init,
+    headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${API_TOKEN}` },
+  });
+}
+
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export interface Stack {
@@ -69,6 +80,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const env = (overrides: Record<string, string> = {}) => ({
     ...workerPacsEnv(orthanc, secret),
     DATABASE_URL: postgres.url,
+    LASCAR_API_TOKEN: API_TOKEN,
     LASCAR_MODELS_DIR: path.join(REPO, 'models'),
     LASCAR_EXECUTION_PROVIDER: 'cpu',
     LASCAR_HTTP_PORT: String(workerPort),
@@ -122,9 +134,12 @@ export async function jobOf(
   stack: Stack,
   seriesInstanceUid: string,
 ): Promise<JobRowView | undefined> {
+  // A job superseded by a newer instance set (Orthanc called the series stable before its last
+  // instance arrived, on a loaded machine) is history: the series' job is the one not superseded.
   const rows = await stack.query<JobRowView>(
     `SELECT j.id, j.state::text AS state, j.attempts, j.error, j."segSeriesInstanceUid", j."srSeriesInstanceUid"
-       FROM "Job" j JOIN "Series" s ON s.id = j."seriesRef" WHERE s."seriesInstanceUid" = $1`,
+       FROM "Job" j JOIN "Series" s ON s.id = j."seriesRef"
+      WHERE s."seriesInstanceUid" = $1 AND j.state <> 'superseded'`,
     [seriesInstanceUid],
   );
   if (rows.length > 1) throw new Error(`${rows.length} jobs for series ${seriesInstanceUid}`);

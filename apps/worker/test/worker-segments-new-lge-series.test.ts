@@ -10,6 +10,7 @@ import { dciodvfy } from '../../../packages/core/test-data/dciodvfy.js';
 import type { RunningWorker } from '../src/worker.js';
 import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
 import {
+  apiFetch,
   expectOneSegAndOneResult,
   expectResultLikeTruth,
   jobOf,
@@ -150,7 +151,9 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
   });
 
   it('serves the job on GET /jobs without patient names, and a key-slice PNG', async () => {
-    const res = await fetch(`${worker.url}/jobs?series=${lge.seriesInstanceUid}`);
+    // The job list and the images are patient data: the worker's API token guards them.
+    expect((await fetch(`${worker.url}/jobs?series=${lge.seriesInstanceUid}`)).status).toBe(401);
+    const res = await apiFetch(`${worker.url}/jobs?series=${lge.seriesInstanceUid}`);
     expect(res.status).toBe(200);
     const body = await res.text();
     const jobs = JSON.parse(body) as {
@@ -163,7 +166,9 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     const patientName = readDicomSeries(lge.instances).source.identity.patientName;
     expect(patientName).toBeTruthy();
     expect(body).not.toContain(String(patientName).split('^')[0]);
-    const png = await fetch(`${worker.url}${jobs[0]!.measurement.overlays[0]!.href}`);
+    const href = `${worker.url}${jobs[0]!.measurement.overlays[0]!.href}`;
+    expect((await fetch(href)).status).toBe(401);
+    const png = await apiFetch(href);
     expect(png.status).toBe(200);
     expect(png.headers.get('content-type')).toBe('image/png');
     const bytes = new Uint8Array(await png.arrayBuffer());
@@ -231,7 +236,7 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     expect(job.error).toMatch(/^load: unusable DICOM series \(IRREGULAR_SPACING\)/);
     const ready = await fetch(`${worker.url}/readyz`);
     expect(ready.status).toBe(200);
-    const metrics = await (await fetch(`${worker.url}/metrics`)).text();
+    const metrics = await (await apiFetch(`${worker.url}/metrics`)).text();
     expect(metrics).toMatch(/lascar_jobs\{state="completed"\} 2/);
     expect(metrics).toMatch(/lascar_jobs\{state="failed"\} 1/);
     expect(metrics).toMatch(
@@ -243,12 +248,15 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     const failed = (await jobOf(stack, corrupt.seriesInstanceUid))!;
     expect(
       (
-        await fetch(`${worker.url}/jobs/00000000-0000-4000-8000-000000000000/retry`, {
+        await apiFetch(`${worker.url}/jobs/00000000-0000-4000-8000-000000000000/retry`, {
           method: 'POST',
         })
       ).status,
     ).toBe(404);
-    const res = await fetch(`${worker.url}/jobs/${failed.id}/retry`, { method: 'POST' });
+    expect((await fetch(`${worker.url}/jobs/${failed.id}/retry`, { method: 'POST' })).status).toBe(
+      401,
+    );
+    const res = await apiFetch(`${worker.url}/jobs/${failed.id}/retry`, { method: 'POST' });
     expect(res.status).toBe(202);
     // The series is still corrupt: it runs once more and fails with the same error.
     const stages = await waitFor('the second run to fail', async () => {
@@ -261,9 +269,9 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     });
     expect(stages.error).toBe(failed.error);
     const lgeJob = (await jobOf(stack, lge.seriesInstanceUid))!;
-    expect((await fetch(`${worker.url}/jobs/${lgeJob.id}/retry`, { method: 'POST' })).status).toBe(
-      202,
-    );
+    expect(
+      (await apiFetch(`${worker.url}/jobs/${lgeJob.id}/retry`, { method: 'POST' })).status,
+    ).toBe(202);
     const again = await waitFor(
       'the LGE job to complete again',
       async () => {

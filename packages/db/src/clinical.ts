@@ -55,8 +55,9 @@ function dated(column: Prisma.Sql): Prisma.Sql {
 }
 const STUDY_DATE = Prisma.sql`CASE WHEN ${dated(Prisma.sql`st."studyDate"`)} THEN st."studyDate" END`;
 
+// A superseded result (a newer instance set of its series replaced it) is in no clinical view.
 const RESULT_FROM = Prisma.sql`"Measurement" m
-  JOIN "Job" j ON j.id = m."jobRef"
+  JOIN "Job" j ON j.id = m."jobRef" AND j.state <> 'superseded'
   JOIN "Series" se ON se.id = j."seriesRef"
   JOIN "Study" st ON st.id = se."studyRef"`;
 
@@ -808,7 +809,7 @@ export async function* resultCsvRows(prisma: PrismaClient): AsyncGenerator<Resul
       SELECT p."patientId", p."patientName", ${sortDate} AS "keyDate", ${CSV_COLUMNS}
       FROM "Patient" p JOIN "Study" st ON st."patientRef" = p.id
         JOIN "Series" se ON se."studyRef" = st.id
-        JOIN "Job" j ON j."seriesRef" = se.id
+        JOIN "Job" j ON j."seriesRef" = se.id AND j.state <> 'superseded'
         JOIN "Measurement" m ON m."jobRef" = j.id
       WHERE TRUE ${keyset}
       ORDER BY p."patientId", ${sortDate}, m."createdAt", m.id
@@ -958,8 +959,9 @@ export async function recordReview(
     throw new ClinicalError('not-found', `no result ${measurementRef.slice(0, 40)}`);
   }
   await prisma.$transaction(async (tx) => {
+    // A superseded result cannot be signed off: its series has a newer result to look at.
     const { count } = await tx.measurement.updateMany({
-      where: { id: measurementRef, reviewState: 'pending' },
+      where: { id: measurementRef, reviewState: 'pending', job: { state: { not: 'superseded' } } },
       data: {
         reviewState: review.state,
         reviewedById: review.reviewerId,
@@ -976,11 +978,20 @@ export async function recordReview(
         reviewedByName: true,
         reviewedAt: true,
         job: {
-          select: { series: { select: { study: { select: { id: true, patientRef: true } } } } },
+          select: {
+            state: true,
+            series: { select: { study: { select: { id: true, patientRef: true } } } },
+          },
         },
       },
     });
     if (!current) throw new ClinicalError('not-found', `no result ${measurementRef}`);
+    if (count === 0 && current.job.state === 'superseded') {
+      throw new ClinicalError(
+        'conflict',
+        'this result was superseded by a newer result of the same series (its instances changed): sign off the newer one',
+      );
+    }
     if (count === 0) {
       throw new ClinicalError(
         'conflict',

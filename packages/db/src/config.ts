@@ -17,10 +17,19 @@ export function redactDatabaseUrl(url: string): string {
     .replace(/([?&]password=)[^&]*/gi, '$1***');
 }
 
+/** Every environment variable `databaseConfigFromEnv` reads (docker/compose.test.ts uses it). */
+export const DATABASE_ENV_NAMES = [
+  'DATABASE_URL',
+  'LASCAR_DATA_DIR',
+  'LASCAR_EMBEDDED_DB_PORT',
+] as const;
+export type DatabaseEnvName = (typeof DATABASE_ENV_NAMES)[number];
+
 export function databaseConfigFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): DatabaseConfig {
-  const url = env.DATABASE_URL?.trim();
+  const read = (name: DatabaseEnvName) => env[name]?.trim();
+  const url = read('DATABASE_URL');
   if (url) {
     if (!/^postgres(ql)?:\/\//.test(url)) {
       throw new DatabaseConfigError(
@@ -29,14 +38,14 @@ export function databaseConfigFromEnv(
     }
     return { kind: 'postgres', url };
   }
-  const rawPort = env.LASCAR_EMBEDDED_DB_PORT?.trim() || '54329';
+  const rawPort = read('LASCAR_EMBEDDED_DB_PORT') || '54329';
   const port = Number(rawPort);
   if (!/^\d+$/.test(rawPort) || port > 65535) {
     throw new DatabaseConfigError(`LASCAR_EMBEDDED_DB_PORT=${rawPort} is not a port (0..65535)`);
   }
   return {
     kind: 'embedded',
-    dataDir: path.resolve(env.LASCAR_DATA_DIR?.trim() || '.lascar/db'),
+    dataDir: path.resolve(read('LASCAR_DATA_DIR') || '.lascar/db'),
     port,
   };
 }

@@ -252,7 +252,14 @@ describe('listDecisions', () => {
 describe('operationsOverview', () => {
   it('counts jobs, throughput, latency and failure reasons as the database holds them', async () => {
     const o = await operationsOverview(prisma, now);
-    expect(o.jobsByState).toEqual({ queued: 1, active: 0, retrying: 1, completed: 1, failed: 2 });
+    expect(o.jobsByState).toEqual({
+      queued: 1,
+      active: 0,
+      retrying: 1,
+      completed: 1,
+      failed: 2,
+      superseded: 0,
+    });
     expect(o.perHour.reduce((n, b) => n + b.completed, 0)).toBe(1);
     expect(o.perHour.reduce((n, b) => n + b.failed, 0)).toBe(1);
     expect(o.perDay.reduce((n, b) => n + b.failed, 0)).toBe(2);

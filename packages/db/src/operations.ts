@@ -8,7 +8,14 @@ import { Prisma, type PrismaClient } from './generated/prisma/client.js';
 import type { JobState, StageName } from './generated/prisma/enums.js';
 import { ClinicalError } from './clinical.js';
 
-export const JOB_STATES = ['queued', 'active', 'retrying', 'completed', 'failed'] as const;
+export const JOB_STATES = [
+  'queued',
+  'active',
+  'retrying',
+  'completed',
+  'failed',
+  'superseded',
+] as const;
 export const STAGE_ORDER: readonly StageName[] = [
   'retrieve',
   'load',
@@ -185,8 +192,9 @@ export function classifyFailure(job: {
   attempts: number;
   error: string | null;
 }): FailureClass | null {
-  // A completed job's text is its outcome (e.g. no LA found), not a failure.
-  if (!job.error || job.state === 'completed') return null;
+  // A completed job's text is its outcome (e.g. no LA found), not a failure; a superseded job's
+  // series changed: not a failure to act on either.
+  if (!job.error || job.state === 'completed' || job.state === 'superseded') return null;
   if (/^cancelled by /.test(job.error)) return 'cancelled';
   if (DATA_ERROR.test(job.error)) return 'data';
   if (job.state === 'retrying' || job.attempts > 1) return 'transient';
@@ -207,6 +215,13 @@ export interface JobDetail extends Omit<JobListRow, 'stages'> {
   modality: string | null;
   segSeriesInstanceUid: string | null;
   srSeriesInstanceUid: string | null;
+  /** Instances in the set this job is for (QIDO-RS at intake); null for older jobs. */
+  instanceCount: number | null;
+  /** The newer job of the series whose result replaced this one's. */
+  supersededById: string | null;
+  supersededAt: Date | null;
+  /** The SEG/SR objects this job stored, and where each stands (current, retired, deleted). */
+  storedObjects: { kind: string; sopInstanceUid: string; state: string }[];
   failureClass: FailureClass | null;
   attemptsRecorded: JobAttempt[];
   decisions: { selected: boolean; reason: string; source: string; decidedAt: Date }[];
@@ -223,6 +238,10 @@ export async function jobDetail(prisma: PrismaClient, id: string): Promise<JobDe
           study: true,
           decisions: { orderBy: { decidedAt: 'asc' } },
         },
+      },
+      storedObjects: {
+        orderBy: [{ createdAt: 'asc' }, { kind: 'asc' }],
+        select: { kind: true, sopInstanceUid: true, state: true },
       },
     },
   });
@@ -260,6 +279,10 @@ export async function jobDetail(prisma: PrismaClient, id: string): Promise<JobDe
     modality: j.series.modality,
     segSeriesInstanceUid: j.segSeriesInstanceUid,
     srSeriesInstanceUid: j.srSeriesInstanceUid,
+    instanceCount: j.instanceCount,
+    supersededById: j.supersededById,
+    supersededAt: j.supersededAt,
+    storedObjects: j.storedObjects,
     discoveredBy: selecting?.source ?? null,
     failureClass: classifyFailure(j),
     attemptsRecorded: [...attempts.values()].sort((a, b) => a.attempt - b.attempt),

@@ -3,14 +3,34 @@
  * create-if-absent) so that a re-delivered job, two discovery paths seeing one series, or the
  * embedded single-session database never produce duplicates or half-written rows.
  */
+import { createHash } from 'node:crypto';
 import type { Prisma, PrismaClient } from './generated/prisma/client.js';
-import type { JobState, StageName } from './generated/prisma/enums.js';
+import type { JobState, StageName, StoredObjectState } from './generated/prisma/enums.js';
 
-export type { JobState, StageName };
+export type { JobState, StageName, StoredObjectState };
 
-/** The job key: one job per source series and model version. */
-export function jobKeyOf(seriesInstanceUid: string, modelVersion: string): string {
-  return `${seriesInstanceUid}@${modelVersion}`;
+/**
+ * The fingerprint of a series' instance set: SHA-256 over its SOP Instance UIDs, sorted and
+ * de-duplicated (the order QIDO-RS or WADO-RS lists them in means nothing), first 32 hex digits.
+ */
+export function instanceFingerprint(sopInstanceUids: readonly string[]): string {
+  const sorted = [...new Set(sopInstanceUids)].sort();
+  return createHash('sha256').update(sorted.join('\n')).digest('hex').slice(0, 32);
+}
+
+/**
+ * The job key: one job per source series, model version and instance set. Without a
+ * fingerprint (a "process anyway" job made where the PACS cannot be asked) the job takes
+ * whatever instances the series holds when it runs.
+ */
+export function jobKeyOf(
+  seriesInstanceUid: string,
+  modelVersion: string,
+  fingerprint?: string,
+): string {
+  return fingerprint
+    ? `${seriesInstanceUid}@${modelVersion}@${fingerprint}`
+    : `${seriesInstanceUid}@${modelVersion}`;
 }
 
 /** Who and when, from the series' own DICOM headers (the name is for display, never logged). */
@@ -95,17 +115,37 @@ export interface JobRow {
   readonly state: JobState;
 }
 
-/** Creates the job for (series, model version) unless it exists; `created` says which. */
+/** The instance set a job is for (QIDO-RS at intake). */
+export interface InstanceSet {
+  readonly fingerprint: string;
+  readonly count: number;
+}
+
+/**
+ * Creates the job for (series, model version, instance set) unless it exists; `created` says
+ * which. The key must be jobKeyOf(seriesInstanceUid, modelVersion, instances?.fingerprint).
+ */
 export async function ensureJob(
   prisma: PrismaClient,
   seriesRef: string,
   seriesInstanceUid: string,
   modelVersion: string,
   queueJobId: string,
+  instances?: InstanceSet,
 ): Promise<{ job: JobRow; created: boolean }> {
-  const jobKey = jobKeyOf(seriesInstanceUid, modelVersion);
+  const jobKey = jobKeyOf(seriesInstanceUid, modelVersion, instances?.fingerprint);
   const { count } = await prisma.job.createMany({
-    data: [{ jobKey, seriesRef, modelVersion, queueJobId }],
+    data: [
+      {
+        jobKey,
+        seriesRef,
+        modelVersion,
+        queueJobId,
+        ...(instances
+          ? { instanceFingerprint: instances.fingerprint, instanceCount: instances.count }
+          : {}),
+      },
+    ],
     skipDuplicates: true,
   });
   const job = await prisma.job.findUniqueOrThrow({
@@ -132,6 +172,160 @@ export async function markJob(
   },
 ): Promise<void> {
   await prisma.job.update({ where: { jobKey }, data });
+}
+
+/**
+ * Marks the job's still-open or finished predecessors (same series and model version, created
+ * before it, another instance set) superseded by it: a queued one will not run, a running one
+ * stops at its next check, a completed one's result leaves the clinical views. Returns their ids.
+ */
+export async function supersedeOlderJobs(
+  prisma: PrismaClient | Prisma.TransactionClient,
+  jobId: string,
+  states: readonly JobState[] = ['queued', 'retrying', 'completed', 'failed'],
+): Promise<string[]> {
+  const job = await prisma.job.findUniqueOrThrow({
+    where: { id: jobId },
+    select: { seriesRef: true, modelVersion: true, createdAt: true },
+  });
+  const older = await prisma.job.findMany({
+    where: {
+      seriesRef: job.seriesRef,
+      modelVersion: job.modelVersion,
+      id: { not: jobId },
+      createdAt: { lte: job.createdAt },
+      state: { in: [...states] },
+    },
+    select: { id: true },
+  });
+  const ids = older.map((o) => o.id);
+  if (ids.length > 0) {
+    await prisma.job.updateMany({
+      where: { id: { in: ids }, state: { in: [...states] } },
+      data: { state: 'superseded', supersededAt: new Date(), supersededById: jobId },
+    });
+  }
+  return ids;
+}
+
+/** A newer completed job of the same series and model version, if one exists. */
+export async function newerCompletedJob(
+  prisma: PrismaClient | Prisma.TransactionClient,
+  jobId: string,
+): Promise<string | undefined> {
+  const job = await prisma.job.findUniqueOrThrow({
+    where: { id: jobId },
+    select: { seriesRef: true, modelVersion: true, createdAt: true },
+  });
+  const newer = await prisma.job.findFirst({
+    where: {
+      seriesRef: job.seriesRef,
+      modelVersion: job.modelVersion,
+      id: { not: jobId },
+      createdAt: { gt: job.createdAt },
+      state: 'completed',
+    },
+    orderBy: { createdAt: 'desc' },
+    select: { id: true },
+  });
+  return newer?.id;
+}
+
+// ---------------------------------------------------------------- stored objects (SEG / SR)
+
+/**
+ * The registry's only moves: registered before the store (pending), made current with its
+ * job's result, retired when a newer result supersedes it (or its job is superseded before it
+ * became current), deleted once removed from the PACS. Nothing comes back.
+ */
+export const STORED_OBJECT_TRANSITIONS: Readonly<
+  Record<StoredObjectState, readonly StoredObjectState[]>
+> = {
+  pending: ['current', 'retired'],
+  current: ['retired'],
+  retired: ['deleted'],
+  deleted: [],
+};
+
+export function canMoveStoredObject(from: StoredObjectState, to: StoredObjectState): boolean {
+  return from === to || STORED_OBJECT_TRANSITIONS[from].includes(to);
+}
+
+/** The states an object may be in to move to `to` (itself included: moves are idempotent). */
+function fromStates(to: StoredObjectState): StoredObjectState[] {
+  return (Object.keys(STORED_OBJECT_TRANSITIONS) as StoredObjectState[]).filter((from) =>
+    canMoveStoredObject(from, to),
+  );
+}
+
+export interface StoredObjectRef {
+  readonly kind: 'SEG' | 'SR';
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly sopInstanceUid: string;
+}
+
+/**
+ * Registers objects about to be stored (pending), before the store: a crash after the store
+ * leaves them named in the database. An object already registered keeps its state (an
+ * identical re-run computes the same content-derived UIDs).
+ */
+export async function registerStoredObjects(
+  prisma: PrismaClient | Prisma.TransactionClient,
+  jobRef: string,
+  objects: readonly StoredObjectRef[],
+): Promise<void> {
+  await prisma.storedObject.createMany({
+    data: objects.map((o) => ({ jobRef, ...o, state: 'pending' as const })),
+    skipDuplicates: true,
+  });
+}
+
+/** Moves the given objects (by SOP Instance UID) to `to` where the transition allows it. */
+export async function moveStoredObjects(
+  prisma: PrismaClient | Prisma.TransactionClient,
+  where: {
+    readonly sopInstanceUids?: readonly string[];
+    readonly jobRefs?: readonly string[];
+    readonly ids?: readonly string[];
+  },
+  to: StoredObjectState,
+): Promise<number> {
+  const now = new Date();
+  const { count } = await prisma.storedObject.updateMany({
+    where: {
+      ...(where.ids ? { id: { in: [...where.ids] } } : {}),
+      ...(where.sopInstanceUids ? { sopInstanceUid: { in: [...where.sopInstanceUids] } } : {}),
+      ...(where.jobRefs ? { jobRef: { in: [...where.jobRefs] } } : {}),
+      state: { in: fromStates(to).filter((s) => s !== to) },
+    },
+    data: {
+      state: to,
+      ...(to === 'retired' ? { retiredAt: now } : {}),
+      ...(to === 'deleted' ? { deletedAt: now } : {}),
+    },
+  });
+  return count;
+}
+
+/** Retired objects still in the PACS (for deletion where the PACS allows it). */
+export async function retiredStoredObjects(
+  prisma: PrismaClient,
+  limit = 100,
+): Promise<(StoredObjectRef & { id: string })[]> {
+  const rows = await prisma.storedObject.findMany({
+    where: { state: 'retired' },
+    orderBy: { retiredAt: 'asc' },
+    take: limit,
+    select: {
+      id: true,
+      kind: true,
+      studyInstanceUid: true,
+      seriesInstanceUid: true,
+      sopInstanceUid: true,
+    },
+  });
+  return rows.map((r) => ({ ...r, kind: r.kind === 'SR' ? 'SR' : 'SEG' }));
 }
 
 export async function recordStage(

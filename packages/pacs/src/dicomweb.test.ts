@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DicomWebPacsClient,
   literalQuery,
+  mediaStorageSopInstanceUid,
   seriesAttributesFromJson,
   stowFailures,
 } from './dicomweb.js';
@@ -58,6 +59,7 @@ describe('DICOMweb helpers', () => {
       '00080060': { vr: 'CS', Value: ['MR'] },
       '0008103E': { vr: 'LO', Value: ['LGE 3D'] },
       '00201209': { vr: 'IS', Value: [44] },
+      '00080050': { vr: 'SH', Value: ['ACC123'] },
     };
     const instance = {
       '00080008': { vr: 'CS', Value: ['ORIGINAL', 'PRIMARY', 'M', 'IR'] },
@@ -73,6 +75,7 @@ describe('DICOMweb helpers', () => {
       modality: 'MR',
       seriesDescription: 'LGE 3D',
       numberOfInstances: 44,
+      accessionNumber: 'ACC123',
       imageType: ['ORIGINAL', 'PRIMARY', 'M', 'IR'],
       sequenceName: '*tfl3d1_ns',
       inversionTimeMs: 300,
@@ -98,7 +101,24 @@ describe('DICOMweb helpers', () => {
     expect(stowFailures('')).toEqual([]);
     expect(stowFailures({ '00081199': { vr: 'SQ', Value: [] } })).toEqual([]);
   });
+
+  it('reads the SOP Instance UID from a Part-10 meta group', () => {
+    expect(mediaStorageSopInstanceUid(part10('1.2.826.0.1.7.1'))).toBe('1.2.826.0.1.7.1');
+    expect(mediaStorageSopInstanceUid(part10('1.2.826.0.1.7.22'))).toBe('1.2.826.0.1.7.22');
+    expect(mediaStorageSopInstanceUid(new Uint8Array(4))).toBeUndefined();
+  });
 });
+
+/** The smallest Part-10 file: preamble, DICM, a meta group with (0002,0003) only. */
+function part10(sopInstanceUid: string): Uint8Array {
+  const uid = Buffer.from(sopInstanceUid.length % 2 ? `${sopInstanceUid}\0` : sopInstanceUid);
+  const element = Buffer.alloc(8);
+  element.writeUInt16LE(0x0002, 0);
+  element.writeUInt16LE(0x0003, 2);
+  element.write('UI', 4, 'latin1');
+  element.writeUInt16LE(uid.length, 6);
+  return new Uint8Array(Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), element, uid]));
+}
 
 describe('DICOMweb client failure handling (local HTTP server standing in for a misbehaving PACS)', () => {
   async function server(
@@ -174,6 +194,43 @@ describe('DICOMweb client failure handling (local HTTP server standing in for a 
         expect(err).toBeInstanceOf(PacsRequestError);
         expect((err as PacsRequestError).status).toBe(404);
       }
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a STOW-RS success that does not reference every instance sent is retryable (a full disk)', async () => {
+    let answer: object = {};
+    const s = await server((req, res) => {
+      req.resume();
+      req.on('end', () =>
+        res
+          .writeHead(200, { 'content-type': 'application/dicom+json' })
+          .end(JSON.stringify(answer)),
+      );
+    });
+    const sent = [part10('1.2.826.0.1.7.1'), part10('1.2.826.0.1.7.22')];
+    const referenced = (...uids: string[]) => ({
+      '00081199': {
+        vr: 'SQ',
+        Value: uids.map((uid) => ({ '00081155': { vr: 'UI', Value: [uid] } })),
+      },
+    });
+    try {
+      const pacs = new DicomWebPacsClient({ url: `${s.url}/dicom-web` });
+      // What Orthanc 1.10 answers when it cannot write: 200, both sequences empty.
+      answer = { '00081198': { vr: 'SQ', Value: [] }, '00081199': { vr: 'SQ', Value: [] } };
+      const none = await pacs.storeInstances('1.2.3', sent).catch((e: unknown) => e);
+      expect(none).toBeInstanceOf(PacsUnavailableError);
+      expect((none as Error).message).toMatch(
+        /stored only 0 of 2 instance\(s\) \(not in its ReferencedSOPSequence: 1\.2\.826\.0\.1\.7\.1, 1\.2\.826\.0\.1\.7\.22\)/,
+      );
+      answer = referenced('1.2.826.0.1.7.22');
+      const one = await pacs.storeInstances('1.2.3', sent).catch((e: unknown) => e);
+      expect(one).toBeInstanceOf(PacsUnavailableError);
+      expect((one as Error).message).toMatch(/stored only 1 of 2 .*: 1\.2\.826\.0\.1\.7\.1\)/);
+      answer = referenced('1.2.826.0.1.7.22', '1.2.826.0.1.7.1');
+      await expect(pacs.storeInstances('1.2.3', sent)).resolves.toBeUndefined();
     } finally {
       await s.close();
     }

@@ -20,6 +20,7 @@ import { MultipartReader, multipartBoundary } from './multipart.js';
 import {
   PacsUnavailableError,
   type PacsClient,
+  type RetrieveOptions,
   type SeriesAttributes,
   type SeriesRef,
 } from './types.js';
@@ -154,6 +155,7 @@ export const TAGS = {
   Manufacturer: '00080070',
   SeriesDescription: '0008103E',
   PatientID: '00100020',
+  AccessionNumber: '00080050',
   SequenceName: '00180024',
   InversionTime: '00180082',
   SoftwareVersions: '00181020',
@@ -164,6 +166,8 @@ export const TAGS = {
   ImageOrientationPatient: '00200037',
   NumberOfSeriesRelatedInstances: '00201209',
   FailedSOPSequence: '00081198',
+  ReferencedSOPSequence: '00081199',
+  ReferencedSOPInstanceUID: '00081155',
   FailureReason: '00081197',
 } as const;
 
@@ -197,6 +201,8 @@ const SERIES_FIELDS = [
   TAGS.NumberOfSeriesRelatedInstances,
   TAGS.Manufacturer,
   TAGS.PatientID,
+  // A study attribute; asked for here so a series that fails still shows its accession.
+  TAGS.AccessionNumber,
 ];
 const INSTANCE_FIELDS = [
   TAGS.SOPClassUID,
@@ -240,6 +246,7 @@ export function seriesAttributesFromJson(
       ? jsonStrings(instance, TAGS.SoftwareVersions).join('\\') || undefined
       : undefined,
     patientId: pick(TAGS.PatientID),
+    accessionNumber: pick(TAGS.AccessionNumber),
     // Lets the selection rules skip a coronal or sagittal stack before it is retrieved.
     imageOrientationPatient: instance ? orientationOf(instance) : undefined,
   });
@@ -342,6 +349,19 @@ export class DicomWebPacsClient implements PacsClient {
     return asDatasets(answer, `QIDO-RS ${path}`);
   }
 
+  async listInstanceUids(ref: SeriesRef): Promise<string[]> {
+    const instances = await this.searchInstances(ref, { includefield: TAGS.SOPInstanceUID });
+    return instances.map((ds) => {
+      const uid = jsonString(ds, TAGS.SOPInstanceUID);
+      if (!uid) {
+        throw new PacsResponseError(
+          `QIDO-RS instances of series ${ref.seriesInstanceUid}: an answer without SOPInstanceUID`,
+        );
+      }
+      return uid;
+    });
+  }
+
   async seriesAttributes(ref: SeriesRef): Promise<SeriesAttributes> {
     const queryParams = {
       SeriesInstanceUID: ref.seriesInstanceUid,
@@ -369,12 +389,12 @@ export class DicomWebPacsClient implements PacsClient {
   }
 
   /** WADO-RS series, streamed and split as it arrives (the faster way; see bench-retrieve.ts). */
-  async retrieveSeries(ref: SeriesRef): Promise<DicomFile[]> {
-    const parts = await this.retrieveSeriesStreamed(ref);
+  async retrieveSeries(ref: SeriesRef, options: RetrieveOptions = {}): Promise<DicomFile[]> {
+    const parts = await this.retrieveSeriesStreamed(ref, options);
     return parts;
   }
 
-  retrieveSeriesStreamed(ref: SeriesRef): Promise<DicomFile[]> {
+  retrieveSeriesStreamed(ref: SeriesRef, options: RetrieveOptions = {}): Promise<DicomFile[]> {
     const target = new URL(
       `${this.url}/studies/${ref.studyInstanceUid}/series/${ref.seriesInstanceUid}`,
     );
@@ -393,7 +413,10 @@ export class DicomWebPacsClient implements PacsClient {
         target,
         {
           headers: {
-            Accept: 'multipart/related; type="application/dicom"',
+            // As stored by default: Orthanc 1.10 cannot transcode JPEG 2000 (HTTP 500 when asked
+            // to), and the reader decodes every compressed syntax it supports itself
+            // (createCodecDecoders). A caller asks for a conversion only for what it can't decode.
+            Accept: `multipart/related; type="application/dicom"; transfer-syntax=${options.transferSyntax ?? '*'}`,
             ...(this.authorization ? { Authorization: this.authorization } : {}),
           },
           agent: false,
@@ -504,7 +527,74 @@ export class DicomWebPacsClient implements PacsClient {
         `STOW-RS ${redactUrl(this.url + path)}: ${failures.length} of ${instances.length} instance(s) rejected (${failures.slice(0, 3).join('; ')})`,
       );
     }
+    // Orthanc whose disk is full answers 200 with both sequences empty: only an instance listed
+    // in ReferencedSOPSequence was stored. Worth a retry (space may be freed); never a success.
+    const referenced = stowReferenced(answer);
+    if (referenced) {
+      const missing = instances
+        .map((b, n) => mediaStorageSopInstanceUid(b) ?? `instance ${n + 1}`)
+        .filter((uid) => !referenced.has(uid));
+      if (missing.length) {
+        throw new PacsUnavailableError(
+          `STOW-RS ${redactUrl(this.url + path)}: the PACS answered success but stored only ${instances.length - missing.length} of ${instances.length} instance(s) (not in its ReferencedSOPSequence: ${missing.slice(0, 3).join(', ')}); is its storage full?`,
+        );
+      }
+    }
   }
+}
+
+/** A STOW-RS answer as a DICOM JSON dataset, or undefined when it is not JSON (XML, empty). */
+function stowAnswer(answer: unknown): DicomJson | undefined {
+  if (answer instanceof ArrayBuffer) return stowAnswer(Buffer.from(answer).toString('utf8'));
+  if (typeof answer === 'string') {
+    if (!answer.trim()) return undefined;
+    try {
+      return stowAnswer(JSON.parse(answer));
+    } catch {
+      return undefined;
+    }
+  }
+  if (!answer || typeof answer !== 'object' || Array.isArray(answer)) return undefined;
+  return answer as DicomJson;
+}
+
+/**
+ * SOP Instance UIDs a STOW-RS answer says were stored (ReferencedSOPSequence); undefined when the
+ * answer is not DICOM JSON, so there is nothing to check against.
+ */
+export function stowReferenced(answer: unknown): Set<string> | undefined {
+  const ds = stowAnswer(answer);
+  if (!ds) return undefined;
+  const items = ds[TAGS.ReferencedSOPSequence]?.Value;
+  return new Set(
+    (Array.isArray(items) ? items : [])
+      .map((item) => jsonString(item as DicomJson, TAGS.ReferencedSOPInstanceUID))
+      .filter((uid): uid is string => uid !== undefined),
+  );
+}
+
+/** (0002,0003) MediaStorageSOPInstanceUID from a Part-10 file's meta group (explicit VR LE). */
+export function mediaStorageSopInstanceUid(bytes: Uint8Array): string | undefined {
+  if (bytes.length < 132 || Buffer.from(bytes.subarray(128, 132)).toString('latin1') !== 'DICM')
+    return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 132;
+  while (at + 8 <= bytes.length && view.getUint16(at, true) === 0x0002) {
+    const element = view.getUint16(at + 2, true);
+    const vr = String.fromCharCode(bytes[at + 4]!, bytes[at + 5]!);
+    const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN', 'UC', 'UR'].includes(vr);
+    const length = long ? view.getUint32(at + 8, true) : view.getUint16(at + 6, true);
+    const start = at + (long ? 12 : 8);
+    if (start + length > bytes.length) return undefined;
+    if (element === 0x0003) {
+      const uid = Buffer.from(bytes.subarray(start, start + length))
+        .toString('latin1')
+        .replace(/[\0 ]+$/, '');
+      return uid || undefined;
+    }
+    at = start + length;
+  }
+  return undefined;
 }
 
 /** SOP Instance UIDs and reasons listed in a STOW-RS answer's FailedSOPSequence. */

@@ -9,3 +9,4 @@ export * from './errors.js';
 export * from './multipart.js';
 export * from './dicomweb.js';
 export * from './orthanc-rest.js';
+export * from './instance-set.js';

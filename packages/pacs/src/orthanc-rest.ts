@@ -1,6 +1,7 @@
 /**
  * Orthanc's own REST API (beside DICOMweb), for what DICOMweb has no word for: the change feed
- * (/changes) and /system. Small JSON answers only, so fetch is fine here.
+ * (/changes), /system, and deleting a superseded SEG/SR. Small JSON answers only, so fetch is
+ * fine here.
  */
 import {
   PacsResponseError,
@@ -25,33 +26,59 @@ export class OrthancRest {
   }
 
   /** GET a JSON resource; unreachable / 5xx -> PacsUnavailableError, 4xx -> PacsRequestError. */
-  async getJson<T>(path: string): Promise<T> {
+  getJson<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+
+  /** A request with an optional text body; the answer as JSON (an empty answer: undefined). */
+  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: string): Promise<T> {
     const target = `${this.url}${path}`;
     let res: Response;
     try {
       res = await fetch(target, {
+        method,
         headers: {
           accept: 'application/json',
           ...(this.authorization ? { authorization: this.authorization } : {}),
         },
+        ...(body !== undefined ? { body } : {}),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      throw requestFailure('GET', target, 0, failureCause(error));
+      throw requestFailure(method, target, 0, failureCause(error));
     }
     let text: string;
     try {
       text = await res.text();
     } catch (error) {
-      throw requestFailure('GET', target, 0, failureCause(error));
+      throw requestFailure(method, target, 0, failureCause(error));
     }
-    if (!res.ok) throw requestFailure('GET', target, res.status, undefined, text);
+    if (!res.ok) throw requestFailure(method, target, res.status, undefined, text);
+    if (text.trim() === '') return undefined as T;
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new PacsResponseError(`Orthanc GET ${target}: answer is not JSON`);
+      throw new PacsResponseError(`Orthanc ${method} ${target}: answer is not JSON`);
     }
   }
+}
+
+/**
+ * Deletes one instance by its SOP Instance UID (Orthanc's /tools/lookup, then DELETE
+ * /instances/{id}). Returns false when Orthanc does not hold it (already deleted).
+ */
+export async function deleteOrthancInstance(
+  rest: OrthancRest,
+  sopInstanceUid: string,
+): Promise<boolean> {
+  const found = await rest.request<{ Type: string; ID: string }[]>(
+    'POST',
+    '/tools/lookup',
+    sopInstanceUid,
+  );
+  const ids = found.filter((f) => f.Type === 'Instance').map((f) => f.ID);
+  for (const id of ids) await rest.request('DELETE', `/instances/${id}`);
+  return ids.length > 0;
 }
 
 function failureCause(error: unknown): string {

@@ -17,12 +17,19 @@ import { createHash } from 'node:crypto';
 import PgBoss from 'pg-boss';
 
 export const SEGMENT_QUEUE = 'segment-series';
+/** Series to look at again after a quiet period (a gap failure, a series that changed). */
+export const RECHECK_QUEUE = 'recheck-series';
 
 export interface SegmentJobData {
   readonly jobKey: string;
   readonly studyInstanceUid: string;
   readonly seriesInstanceUid: string;
   readonly modelVersion: string;
+  /**
+   * Attempts the job had before this send (a manual retry of a finished job): the worker numbers
+   * this send's attempts after them, so an earlier attempt's stage timings are kept.
+   */
+  readonly attemptsBefore?: number;
 }
 
 /** A UUID (version-5 layout) from the job key: the same key always gives the same queue id. */
@@ -32,6 +39,41 @@ export function queueJobId(jobKey: string): string {
   h[8] = (h[8]! & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString('hex');
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+export interface RecheckData {
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  /** The instance set the failed job had: the recheck acts only on a different one. */
+  readonly fingerprint: string | null;
+  /** 1, 2, 3: the quiet period is recheckSeconds x1, x2, x4. */
+  readonly round: number;
+  /** The quiet period of round 1 (seconds). */
+  readonly recheckSeconds: number;
+}
+
+/** Rounds of rechecks before a series that does not change is left as it is. */
+export const RECHECK_ROUNDS = 3;
+
+/**
+ * Schedules round `data.round` (recheckSeconds x 2^(round-1) from now); one per series, instance
+ * set and round, however many jobs ask. False when there is no such round or it is queued already.
+ */
+export async function sendRecheck(boss: PgBoss, data: RecheckData): Promise<boolean> {
+  if (data.round < 1 || data.round > RECHECK_ROUNDS || data.recheckSeconds <= 0) return false;
+  const key = `${data.seriesInstanceUid}@${data.fingerprint ?? '-'}#${data.round}`;
+  const id = await boss.send(
+    RECHECK_QUEUE,
+    { ...data },
+    {
+      id: queueJobId(`recheck:${key}`),
+      startAfter: data.recheckSeconds * 2 ** (data.round - 1),
+      retryLimit: 5,
+      retryDelay: 30,
+      retryBackoff: true,
+    },
+  );
+  return id !== null;
 }
 
 export interface QueueSettings {
@@ -71,6 +113,11 @@ export async function startQueue(
     retryDelay: settings.retryDelaySeconds,
     retryBackoff: true,
     expireInSeconds: settings.jobTimeoutSeconds,
+    retentionDays: 14,
+  });
+  await boss.createQueue(RECHECK_QUEUE, {
+    name: RECHECK_QUEUE,
+    policy: 'standard',
     retentionDays: 14,
   });
   return boss;

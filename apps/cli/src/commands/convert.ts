@@ -3,13 +3,12 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  createCodecDecoders,
+  codecDecoders,
   DicomError,
   readDicomSeries,
   writeNifti,
   type DicomFile,
   type DicomSeries,
-  type FrameDecoders,
   type Volume,
   type VoxelArray,
 } from '@lascar/core';
@@ -40,14 +39,6 @@ export async function readDicomDirectory(dir: string, flag = 'DICOM_DIR'): Promi
   await walk(dir);
   if (files.length === 0) throw new UsageError(`${flag} ${dir} holds no files`);
   return files;
-}
-
-let codecs: Promise<FrameDecoders> | undefined;
-
-/** JPEG, JPEG-LS and JPEG 2000 decoders, loaded once on first use. */
-function codecDecoders(): Promise<FrameDecoders> {
-  codecs ??= createCodecDecoders();
-  return codecs;
 }
 
 /** Reads the series under `dir`; DICOM problems become plain usage errors. */

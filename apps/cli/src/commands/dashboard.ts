@@ -40,14 +40,25 @@ async function authSecret(env: NodeJS.ProcessEnv): Promise<string> {
   return secret;
 }
 
+/**
+ * The variables this launcher itself reads (besides the database's and the dashboard's own,
+ * which it passes on): docker/compose.test.ts checks the dashboard service against them.
+ */
+export const DASHBOARD_LAUNCHER_ENV_NAMES = [
+  'LASCAR_DASHBOARD_PORT',
+  'LASCAR_DASHBOARD_HOST',
+  'LASCAR_AUTH_SECRET',
+] as const;
+
 export async function runDashboard(): Promise<number> {
   if (!existsSync(path.join(DASHBOARD_DIR, '.next', 'BUILD_ID'))) {
     throw new UsageError(
       `the dashboard is not built: run \`npm run build\` first (${DASHBOARD_DIR}/.next is missing)`,
     );
   }
-  const port = process.env.LASCAR_DASHBOARD_PORT ?? '3000';
-  const host = process.env.LASCAR_DASHBOARD_HOST ?? '127.0.0.1';
+  const launcherEnv = (name: (typeof DASHBOARD_LAUNCHER_ENV_NAMES)[number]) => process.env[name];
+  const port = launcherEnv('LASCAR_DASHBOARD_PORT') ?? '3000';
+  const host = launcherEnv('LASCAR_DASHBOARD_HOST') ?? '127.0.0.1';
   const next = createRequire(path.join(DASHBOARD_DIR, 'package.json')).resolve(
     'next/dist/bin/next',
   );

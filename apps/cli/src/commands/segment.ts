@@ -308,12 +308,28 @@ export async function inputKind(input: string): Promise<InputKind> {
 }
 
 async function readNiftiImage(file: string): Promise<Volume<Float32Array>> {
+  let image: Volume<Float32Array>;
   try {
-    return niftiToFloat32(readNifti(await readFile(file)));
+    image = niftiToFloat32(readNifti(await readFile(file)));
   } catch (error) {
     if (error instanceof NiftiError) throw new UsageError(`${file}: ${error.message}`);
     throw error;
   }
+  // Float images may hold NaN (a masked export): the networks cannot use them.
+  const { data, geometry } = image;
+  let count = 0;
+  let first = -1;
+  for (let n = 0; n < data.length; n++) {
+    if (Number.isFinite(data[n]!)) continue;
+    if (count++ === 0) first = n;
+  }
+  if (count > 0) {
+    const [nx, ny] = geometry.dims;
+    throw new UsageError(
+      `${path.basename(file)}: ${count} voxels are NaN or infinite (the first at column ${first % nx}, row ${Math.floor(first / nx) % ny}, slice ${Math.floor(first / (nx * ny))}); the image cannot be segmented`,
+    );
+  }
+  return image;
 }
 
 export interface SegmentOptions {
@@ -322,6 +338,8 @@ export interface SegmentOptions {
   readonly ep: ExecutionProviderChoice;
   /** Segment a DICOM series even when the LGE selection rules would skip it. */
   readonly force?: boolean;
+  /** The SeriesInstanceUID to segment when the DICOM folder holds several series. */
+  readonly seriesInstanceUid?: string;
   /** The method's settings (defaults: the paper's, thresholds from the model manifests). */
   readonly method?: MethodSettings;
   readonly progress?: (line: string) => void;
@@ -380,7 +398,14 @@ export async function runSegment(input: string, options: SegmentOptions): Promis
       );
       return [{ id: path.basename(input), report }];
     }
-    const series = await readSeriesFromDirectory(input, { flag: 'INPUT' });
+    const series = await readSeriesFromDirectory(input, {
+      flag: 'INPUT',
+      ...(options.seriesInstanceUid !== undefined
+        ? { seriesInstanceUid: options.seriesInstanceUid }
+        : {}),
+    });
+    for (const { file, reason } of series.skipped)
+      options.info?.(`left out ${path.basename(file)}: ${reason}`);
     // A stack that is not axial cannot be segmented at all: --force does not change that.
     const orientationProblem = sliceOrientationProblem(series.volume.geometry);
     if (orientationProblem) throw new UsageError(`INPUT ${input}: ${orientationProblem}`);
@@ -526,6 +551,7 @@ export function registerSegment(program: Command): void {
       'auto',
     )
     .option('--force', 'segment a DICOM series even if the LGE selection rules would skip it')
+    .option('--series <uid>', 'SeriesInstanceUID to segment when the DICOM folder holds several')
     .option(
       `${METHOD_FLAGS.scarMinAreaMm2} <mm2>`,
       "drop scar components (per slice) smaller than this area (default 3.90625 = the paper's 10 pixels at 0.625 mm)",
@@ -573,9 +599,13 @@ export function registerSegment(program: Command): void {
     .action(
       async (
         input: string,
-        opts: { out: string; models: string; ep: string; force?: boolean } & Partial<
-          Record<keyof MethodSettings, string>
-        >,
+        opts: {
+          out: string;
+          models: string;
+          ep: string;
+          force?: boolean;
+          series?: string;
+        } & Partial<Record<keyof MethodSettings, string>>,
       ) => {
         const method = methodFromFlags(opts);
         if (!isExecutionProviderChoice(opts.ep)) {
@@ -589,6 +619,7 @@ export function registerSegment(program: Command): void {
           models: opts.models,
           ep: opts.ep,
           force: Boolean(opts.force),
+          ...(opts.series !== undefined ? { seriesInstanceUid: opts.series } : {}),
           method,
           progress: (line) => process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`),
           info: (line) => process.stderr.write(tty ? `\r\x1b[K${line}\n` : `${line}\n`),

@@ -7,6 +7,8 @@ const STATE_TONE: Record<JobState, 'neutral' | 'info' | 'success' | 'warning' | 
   retrying: 'warning',
   completed: 'success',
   failed: 'danger',
+  // A newer instance set of the series replaced it: history, not a problem.
+  superseded: 'neutral',
 };
 
 export function JobStateBadge({ state }: { state: JobState }) {

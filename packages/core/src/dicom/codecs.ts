@@ -104,3 +104,14 @@ export async function createCodecDecoders(): Promise<FrameDecoders> {
     [t.jpeg2000]: jpeg2000,
   };
 }
+
+let shared: Promise<FrameDecoders> | undefined;
+
+/** createCodecDecoders, loaded once per process on first use (a failed load is tried again). */
+export function codecDecoders(): Promise<FrameDecoders> {
+  shared ??= createCodecDecoders().catch((error: unknown) => {
+    shared = undefined;
+    throw error;
+  });
+  return shared;
+}

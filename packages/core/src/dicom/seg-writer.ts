@@ -36,6 +36,8 @@ export interface SegmentationOptions {
   readonly seriesDescription?: string;
   /** When the SEG was made (ContentDate/Time, SeriesDate/Time); defaults to now. */
   readonly createdAt?: Date;
+  /** The SEG's UIDs, e.g. derived from its content; default segmentationUids(source, model). */
+  readonly uids?: ReturnType<typeof segmentationUids>;
 }
 
 /** A coded concept (PS3.3 Code Sequence Macro, basic form). */
@@ -201,7 +203,7 @@ export function writeSegmentation(
   }
   const [columns, rows, slices] = source.geometry.dims;
   const perFrame = columns * rows;
-  const uids = segmentationUids(source, model);
+  const uids = options.uids ?? segmentationUids(source, model);
   const createdAt = options.createdAt ?? new Date();
   const date = dicomDate(createdAt);
   const time = dicomTime(createdAt);

@@ -230,6 +230,54 @@ describe('readDicomSeries rejects', () => {
     expectCode(() => readDicomSeries([...a, ...other]), 'INCONSISTENT_GRID', /rows x .* columns/);
   });
 
+  it('leaves out a scout filed in the series (LOCALIZER, or alone in another plane), with a note', () => {
+    const stack = synthetic();
+    const seriesUid = listDicomSeries(stack)[0]!.seriesInstanceUid;
+    const sagittal = (imageType: string[]): Uint8Array => {
+      const [one] = writeMrSeries(
+        {
+          geometry: makeGeometry({
+            dims: [5, 3, 1],
+            spacing: [1.5, 1.5, 1],
+            origin: [2, -4, 8],
+            direction: [
+              [0, 1, 0],
+              [0, 0, -1],
+              [1, 0, 0],
+            ],
+          }),
+          data: new Float32Array(15).fill(7),
+        },
+        { studyInstanceUid: '1.2.3' },
+      );
+      return edited(one!, (dict) => {
+        dict['0020000E'] = { vr: 'UI', Value: [seriesUid] };
+        dict['00080008'] = { vr: 'CS', Value: imageType };
+      });
+    };
+    const plain = readDicomSeries(stack);
+    const flagged = readDicomSeries([...stack, sagittal(['ORIGINAL', 'PRIMARY', 'LOCALIZER'])]);
+    expect(flagged.volume.geometry.dims).toEqual([6, 5, 4]);
+    expect(Array.from(flagged.volume.data)).toEqual(Array.from(plain.volume.data));
+    expect(flagged.skipped.map((s) => s.reason)).toEqual([
+      'a localizer (ImageType LOCALIZER), not part of the stack',
+    ]);
+    const unflagged = readDicomSeries([...stack, sagittal(['ORIGINAL', 'PRIMARY', 'M'])]);
+    expect(unflagged.volume.geometry.dims).toEqual([6, 5, 4]);
+    expect(unflagged.skipped.map((s) => s.reason)).toEqual([
+      'an image in another plane than the stack (a scout?), not part of it',
+    ]);
+    // In the stack's plane, a different matrix is no scout: still refused.
+    const small = writeMrSeries(
+      {
+        geometry: makeGeometry({ dims: [5, 4, 1], spacing: [1, 1, 2], origin: [0, 0, 9] }),
+        data: new Float32Array(20),
+      },
+      { studyInstanceUid: '1.2.3' },
+    ).map((b) => edited(b, (dict) => void (dict['0020000E'] = { vr: 'UI', Value: [seriesUid] })));
+    expectCode(() => readDicomSeries([...stack, ...small]), 'INCONSISTENT_GRID', /rows x/);
+  });
+
   it('a compressed syntax without a decoder, naming it', () => {
     const jls = sampleFile(`${PYDICOM_FILES}/MR_small_jpeg_ls_lossless.dcm`);
     expectCode(
@@ -247,6 +295,15 @@ function synthetic(): Uint8Array[] {
     { geometry, data: new Float32Array(120).map((_, n) => n) },
     { studyInstanceUid: '1.2.3' },
   );
+}
+
+function edited(
+  bytes: Uint8Array,
+  change: (dict: Record<string, { vr: string; Value: unknown[] }>) => void,
+): Uint8Array {
+  const file = dcmjs.data.DicomMessage.readFile(bytes.slice().buffer);
+  change(file.dict as Record<string, { vr: string; Value: unknown[] }>);
+  return new Uint8Array(file.write());
 }
 
 function withoutTag(bytes: Uint8Array, tag: string): Uint8Array {

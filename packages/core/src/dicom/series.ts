@@ -431,6 +431,69 @@ function frameLabel(f: FrameSource): string {
   return f.numberOfFrames > 1 ? `${f.file} frame ${f.frameIndex + 1}` : f.file;
 }
 
+/** Slice normals further apart than this are different imaging planes, not a tilt (cos 45°). */
+const OTHER_PLANE_COS = Math.SQRT1_2;
+
+function sliceNormal(f: Frame): Vec3 {
+  return unit(
+    cross(
+      unit(f.orientation.slice(0, 3) as unknown as Vec3),
+      unit(f.orientation.slice(3, 6) as unknown as Vec3),
+    ),
+  );
+}
+
+/**
+ * Leaves out the scouts some scanners file inside the LGE series, each noted in `skipped`: images
+ * whose ImageType (0008,0008) says LOCALIZER, and, without that flag, single images in another
+ * plane (slice normal over 45° from that of most of the stack). A tilted slice, a different
+ * matrix in the same plane, or two stacks of equal size are left for the grid checks to refuse.
+ */
+function withoutScouts(
+  frames: readonly Frame[],
+  skipped: { file: string; reason: string }[],
+): Frame[] {
+  const isLocalizer = (f: Frame): boolean => {
+    const imageType = f.parsed.dataset.ImageType;
+    const values = Array.isArray(imageType)
+      ? imageType.map(String)
+      : typeof imageType === 'string'
+        ? imageType.split('\\')
+        : [];
+    return values.some((v) => v.trim().toUpperCase() === 'LOCALIZER');
+  };
+  // A series of localizers only is read as it is.
+  if (frames.every(isLocalizer)) return [...frames];
+  let kept = frames.filter((f) => !isLocalizer(f));
+  for (const f of frames.filter(isLocalizer)) {
+    skipped.push({
+      file: frameLabel(f),
+      reason: 'a localizer (ImageType LOCALIZER), not part of the stack',
+    });
+  }
+  if (kept.length < 3) return kept;
+  const normals = kept.map(sliceNormal);
+  const samePlane = (a: Vec3, b: Vec3): boolean => Math.abs(dot(a, b)) >= OTHER_PLANE_COS;
+  // The plane most frames share.
+  const counts = normals.map((n) => normals.filter((m) => samePlane(n, m)).length);
+  const best = counts.indexOf(Math.max(...counts));
+  const outside = kept.filter((_, k) => !samePlane(normals[k]!, normals[best]!));
+  if (
+    outside.length > 0 &&
+    outside.length * 2 < kept.length &&
+    outside.every((f) => f.numberOfFrames === 1)
+  ) {
+    for (const f of outside) {
+      skipped.push({
+        file: frameLabel(f),
+        reason: 'an image in another plane than the stack (a scout?), not part of it',
+      });
+    }
+    kept = kept.filter((f) => !outside.includes(f));
+  }
+  return kept;
+}
+
 /**
  * Reads one image series from Part-10 files into a volume. Non-image objects beside the series
  * (DICOMDIR, SR, SEG, stray non-DICOM files) are skipped and listed in `skipped`.
@@ -439,7 +502,9 @@ export function readDicomSeries(
   files: readonly (Uint8Array | DicomFile)[],
   options: ReadSeriesOptions = {},
 ): DicomSeries {
-  const { images, skipped } = parseAll(files);
+  const parsedAll = parseAll(files);
+  const { images } = parsedAll;
+  let { skipped } = parsedAll;
   if (images.length === 0) {
     const why = skipped.length
       ? `: ${skipped.map((s) => `${s.file} (${s.reason})`).join(', ')}`
@@ -465,7 +530,11 @@ export function readDicomSeries(
     chosen = series[0]!.seriesInstanceUid;
   }
   const instances = images.filter((i) => i.seriesInstanceUid === chosen);
-  const frames = instances.flatMap((i) => framesOf(i.parsed));
+  skipped = [...skipped];
+  const frames = withoutScouts(
+    instances.flatMap((i) => framesOf(i.parsed)),
+    skipped,
+  );
   if (frames.length < 2) {
     throw new DicomError(
       'SINGLE_SLICE',
@@ -722,8 +791,9 @@ function frameBytes(f: FrameSource, format: PixelFormat, decoders: FrameDecoders
     decoded = decoder(fragment, format);
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
+    // A decoder that refuses the format says why (its own code); anything else is bad data.
     throw new DicomError(
-      'TRUNCATED',
+      error instanceof DicomError ? error.code : 'TRUNCATED',
       `${frameLabel(f)}: cannot decode its ${syntax.name} pixel data: ${why}`,
       f.file,
     );

@@ -166,6 +166,8 @@ export interface MeasurementReportOptions {
   readonly seriesDescription?: string;
   /** When the report was made (ContentDate/Time, SeriesDate/Time); defaults to now. */
   readonly createdAt?: Date;
+  /** The UNVERIFIED report's UIDs, e.g. derived from its content; default measurementReportUids. */
+  readonly uids?: { readonly seriesInstanceUid: string; readonly sopInstanceUid: string };
 }
 
 export interface WrittenReport {
@@ -564,7 +566,7 @@ export function writeMeasurementReport(
   const verified = v.state === 'VERIFIED';
   const uids = verified
     ? verifiedReportUids(source, model, v)
-    : measurementReportUids(source, model);
+    : (options.uids ?? measurementReportUids(source, model));
   const createdAt = options.createdAt ?? new Date();
   const date = dicomDate(createdAt);
   const time = dicomTime(createdAt);

@@ -1,7 +1,8 @@
 import { listAudit } from '@lascar/db';
 import type { Metadata } from 'next';
 import Link from 'next/link';
-import { Badge, Button, Input, Label, Table, Td, Th, buttonClass } from '@/components/ui';
+import { Badge, Table, Td, Th } from '@/components/ui';
+import { FilterBar } from '@/components/filter-bar';
 import { Pager } from '@/components/pager';
 import { dateTime } from '@/lib/format';
 import { audit } from '@/server/audit';
@@ -49,24 +50,20 @@ export default async function AuditPage({
           Every view and change, newest first. {result.total} match.
         </p>
       </div>
-      <form role="search" action="/admin/audit" className="flex flex-wrap items-end gap-3">
-        <div>
-          <Label htmlFor="user">User email</Label>
-          <Input id="user" name="user" defaultValue={user} className="w-64" />
-        </div>
-        <div>
-          <Label htmlFor="patient">Patient ID</Label>
-          <Input id="patient" name="patient" defaultValue={patient} className="w-56" />
-        </div>
-        <div>
-          <Label htmlFor="action">Action (or prefix, e.g. job.)</Label>
-          <Input id="action" name="action" defaultValue={action} className="w-56" />
-        </div>
-        <Button type="submit">Show</Button>
-        <Link href="/admin/audit" className={buttonClass('ghost')}>
-          Clear
-        </Link>
-      </form>
+      <FilterBar
+        action="/admin/audit"
+        fields={[
+          { kind: 'text', name: 'user', label: 'User email', value: user },
+          { kind: 'text', name: 'patient', label: 'Patient ID', value: patient, width: 'w-56' },
+          {
+            kind: 'text',
+            name: 'action',
+            label: 'Action (or prefix, e.g. job.)',
+            value: action,
+            width: 'w-56',
+          },
+        ]}
+      />
       <Table data-testid="audit-table">
         <caption className="sr-only">Audit events, newest first</caption>
         <thead>

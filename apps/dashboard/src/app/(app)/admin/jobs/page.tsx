@@ -3,7 +3,8 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { JobStateBadge } from '@/components/job-state';
 import { ActionButton, AutoRefresh } from '@/components/operations';
-import { Button, Input, Label, Select, Table, Td, Th, buttonClass } from '@/components/ui';
+import { Table, Td, Th } from '@/components/ui';
+import { FilterBar } from '@/components/filter-bar';
 import { Pager } from '@/components/pager';
 import { dateTime, duration } from '@/lib/format';
 import { audit } from '@/server/audit';
@@ -45,35 +46,27 @@ export default async function JobsPage({
         </div>
         <AutoRefresh seconds={5} />
       </div>
-      <form role="search" action="/admin/jobs" className="flex flex-wrap items-end gap-3">
-        <div>
-          <Label htmlFor="state">State</Label>
-          <Select id="state" name="state" defaultValue={params.state ?? ''}>
-            <option value="">any</option>
-            {JOB_STATES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </Select>
-        </div>
-        <div>
-          <Label htmlFor="from">Queued from</Label>
-          <Input id="from" name="from" type="date" defaultValue={params.from ?? ''} />
-        </div>
-        <div>
-          <Label htmlFor="to">to</Label>
-          <Input id="to" name="to" type="date" defaultValue={params.to ?? ''} />
-        </div>
-        <div>
-          <Label htmlFor="q">UID, accession or patient ID</Label>
-          <Input id="q" name="q" defaultValue={params.q ?? ''} className="w-80" />
-        </div>
-        <Button type="submit">Show</Button>
-        <Link href="/admin/jobs" className={buttonClass('ghost')}>
-          Clear
-        </Link>
-      </form>
+      <FilterBar
+        action="/admin/jobs"
+        fields={[
+          {
+            kind: 'select',
+            name: 'state',
+            label: 'State',
+            value: params.state,
+            options: JOB_STATES,
+          },
+          { kind: 'date', name: 'from', label: 'Queued from', value: params.from },
+          { kind: 'date', name: 'to', label: 'to', value: params.to },
+          {
+            kind: 'text',
+            name: 'q',
+            label: 'UID, accession or patient ID',
+            value: params.q,
+            width: 'w-80',
+          },
+        ]}
+      />
       <div className="flex items-center gap-3">
         <ActionButton
           action={retryFailedAction}

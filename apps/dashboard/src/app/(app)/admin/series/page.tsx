@@ -3,7 +3,8 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { JobStateBadge } from '@/components/job-state';
 import { ActionButton, AutoRefresh } from '@/components/operations';
-import { Badge, Button, Input, Label, Select, Table, Td, Th, buttonClass } from '@/components/ui';
+import { Badge, Table, Td, Th } from '@/components/ui';
+import { FilterBar } from '@/components/filter-bar';
 import { Pager } from '@/components/pager';
 import { dateTime } from '@/lib/format';
 import { audit } from '@/server/audit';
@@ -54,24 +55,25 @@ export default async function SeriesPage({
         </div>
         <AutoRefresh seconds={5} />
       </div>
-      <form role="search" action="/admin/series" className="flex flex-wrap items-end gap-3">
-        <div>
-          <Label htmlFor="decision">Decision</Label>
-          <Select id="decision" name="decision" defaultValue={params.decision ?? ''}>
-            <option value="">any</option>
-            <option value="selected">selected</option>
-            <option value="skipped">skipped</option>
-          </Select>
-        </div>
-        <div>
-          <Label htmlFor="q">Reason, description, UID or accession</Label>
-          <Input id="q" name="q" defaultValue={q} className="w-80" />
-        </div>
-        <Button type="submit">Show</Button>
-        <Link href="/admin/series" className={buttonClass('ghost')}>
-          Clear
-        </Link>
-      </form>
+      <FilterBar
+        action="/admin/series"
+        fields={[
+          {
+            kind: 'select',
+            name: 'decision',
+            label: 'Decision',
+            value: params.decision,
+            options: ['selected', 'skipped'],
+          },
+          {
+            kind: 'text',
+            name: 'q',
+            label: 'Reason, description, UID or accession',
+            value: q,
+            width: 'w-80',
+          },
+        ]}
+      />
       <Table data-testid="decisions-table">
         <caption className="sr-only">Selection decisions, newest first</caption>
         <thead>

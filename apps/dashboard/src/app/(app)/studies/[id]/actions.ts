@@ -58,6 +58,7 @@ export async function signOff(_prev: SignOffState, form: FormData): Promise<Sign
       qcFlags: true,
       job: {
         select: {
+          state: true,
           srSeriesInstanceUid: true,
           srSopInstanceUid: true,
           series: {
@@ -76,6 +77,19 @@ export async function signOff(_prev: SignOffState, form: FormData): Promise<Sign
   if (m.reviewState !== 'pending') {
     return {
       error: `This result is already ${m.reviewState === 'accepted' ? 'signed off' : 'rejected'}.`,
+    };
+  }
+  if (m.job.state === 'superseded') {
+    // Checked before anything is stored: no VERIFIED report for a result that is not current.
+    await audit(user, {
+      action: input.decision === 'accept' ? 'result.accept' : 'result.reject',
+      outcome: 'denied',
+      ...where,
+      detail: 'result superseded',
+    });
+    return {
+      error:
+        'This result was superseded by a newer result of the same series (its instances changed). Sign off the newer result.',
     };
   }
   if (input.decision === 'reject') {

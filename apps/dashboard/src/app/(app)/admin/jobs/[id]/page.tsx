@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import { jobDetail, STAGE_ORDER } from '@lascar/db';
 import type { Metadata } from 'next';
 import Link from 'next/link';
@@ -68,6 +69,21 @@ export default async function JobPage({ params }: { params: Promise<{ id: string
             ['Discovered by', job.discoveredBy ?? '–'],
             ['Model version', <span className="font-mono text-xs">{job.modelVersion}</span>],
             ['Attempts', job.attempts],
+            ['Instances', job.instanceCount ?? '–'],
+            ...(job.supersededById
+              ? ([
+                  [
+                    'Superseded by',
+                    <Link
+                      href={`/admin/jobs/${job.supersededById}`}
+                      className="font-mono text-xs underline-offset-2 hover:underline"
+                      data-testid="superseded-by"
+                    >
+                      {job.supersededById}
+                    </Link>,
+                  ],
+                ] as [string, ReactNode][])
+              : []),
             ['Queued', dateTime(job.queuedAt)],
             ['Started', dateTime(job.startedAt)],
             ['Finished', dateTime(job.finishedAt)],
@@ -81,6 +97,20 @@ export default async function JobPage({ params }: { params: Promise<{ id: string
               'SR series',
               <span className="font-mono text-xs break-all">{job.srSeriesInstanceUid ?? '–'}</span>,
             ],
+            ...(job.storedObjects.length > 0
+              ? ([
+                  [
+                    'Stored objects',
+                    <ul className="space-y-1" data-testid="stored-objects">
+                      {job.storedObjects.map((o) => (
+                        <li key={o.sopInstanceUid} className="font-mono text-xs break-all">
+                          {o.kind} {o.state}: {o.sopInstanceUid}
+                        </li>
+                      ))}
+                    </ul>,
+                  ],
+                ] as [string, ReactNode][])
+              : []),
           ]}
         />
         <div className="mt-4 flex flex-wrap gap-3">
