@@ -214,21 +214,8 @@ function sortByNewestStudy(
     LIMIT ${limit} OFFSET ${offset}`;
 }
 
-/** One result of a patient, as the list and the cohort weigh it. */
-interface PatientResultSummaryRow {
-  measurementRef: string;
-  studyRef: string;
-  studyDate: string | null;
-  scarBurdenPercent: number | null;
-  decaafStage: string | null;
-  utahStage: string | null;
-  burdenMethod: string;
-  modelVersion: string;
-  syntheticTraining: boolean;
-  laVolumeMl: number;
-  reviewState: ReviewState;
-  qcFlags: string[];
-}
+/** One result of a patient, as the list and the cohort weigh it (the shape of its latest). */
+type PatientResultSummaryRow = LatestResult;
 
 /**
  * A patient's latest result, the previous study's, the trend and the review counts, from the
