@@ -1,7 +1,8 @@
 'use client';
 import { useActionState } from 'react';
-import { Alert, Button, Input, Label, Select } from '@/components/ui';
+import { Button, Label, Select } from '@/components/ui';
 import { changeUserRole, resetUserPassword, type UserFormState } from './actions';
+import { NewPasswordInput, Outcome, RoleSelect } from './user-fields';
 
 interface Account {
   readonly email: string;
@@ -23,12 +24,6 @@ function AccountSelect({ id, accounts }: { id: string; accounts: readonly Accoun
   );
 }
 
-function Outcome({ state }: { state: UserFormState }) {
-  if (state.error) return <Alert tone="danger">{state.error}</Alert>;
-  if (state.message) return <Alert tone="success">{state.message}</Alert>;
-  return null;
-}
-
 /** Change a role; reset a password. The admin's own account is not offered. */
 export function ManageUserForms({ accounts }: { accounts: readonly Account[] }) {
   const [roleState, roleAction, rolePending] = useActionState<UserFormState, FormData>(
@@ -48,10 +43,7 @@ export function ManageUserForms({ accounts }: { accounts: readonly Account[] }) 
         </div>
         <div>
           <Label htmlFor="role-new">New role</Label>
-          <Select id="role-new" name="role" defaultValue="cardiologist" className="w-full">
-            <option value="cardiologist">cardiologist</option>
-            <option value="admin">admin</option>
-          </Select>
+          <RoleSelect id="role-new" />
         </div>
         <div className="flex items-center gap-3">
           <Button type="submit" disabled={rolePending}>
@@ -67,14 +59,7 @@ export function ManageUserForms({ accounts }: { accounts: readonly Account[] }) 
         </div>
         <div>
           <Label htmlFor="password-new">New password</Label>
-          <Input
-            id="password-new"
-            name="password"
-            type="password"
-            minLength={12}
-            required
-            autoComplete="new-password"
-          />
+          <NewPasswordInput id="password-new" />
         </div>
         <div className="flex items-center gap-3">
           <Button type="submit" disabled={pwPending}>
