@@ -20,6 +20,7 @@ const config: NextConfig = {
     '@lascar/pacs',
     '@lascar/auth',
     '@lascar/queue',
+    '@lascar/env',
     'pg-boss',
     'better-auth',
     'pg',

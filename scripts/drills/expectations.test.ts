@@ -42,6 +42,12 @@ describe('unclearMessage', () => {
 describe('judgeCli', () => {
   it('wants a result for a usable input', () => {
     expect(judgeCli('usable', cli(0, '')).ok).toBe(true);
+    // Exit 3: segmented, no LA found (a flagged result, not a refusal).
+    expect(judgeCli('usable', cli(3, 'lascar: x: no LA cavity found')).ok).toBe(true);
+    expect(judgeCli('either', cli(3, 'lascar: x: no LA cavity found')).ok).toBe(true);
+    expect(judgeCli('unusable', cli(3, 'lascar: x: no LA cavity found')).why).toBe(
+      'CLI segmented an input that should be refused',
+    );
     expect(judgeCli('usable', cli(2, 'lascar: bad')).why).toBe('expected a result, CLI exited 2');
     expect(judgeCli('usable', { ...cli(null, ''), timedOut: true }).why).toBe('CLI timed out');
   });

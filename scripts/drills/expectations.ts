@@ -85,15 +85,20 @@ export function hasStackTrace(stderr: string): boolean {
   return /^\s+at .+(:\d+:\d+\)?|\(native\)|\(<anonymous>\))$/m.test(stderr);
 }
 
+// `lascar segment` exit 3: the study was read and segmented, but no LA was found (report.json
+// says so; no SEG or SR). The input was usable; quality control flagged the result.
+const NO_LA_FOUND = 3;
+
 function cliUsable(o: CliOutcome): Verdict {
   if (o.timedOut) return fail('CLI timed out');
-  if (o.exitCode === 0) return OK;
+  if (o.exitCode === 0 || o.exitCode === NO_LA_FOUND) return OK;
   return fail(`expected a result, CLI exited ${o.exitCode ?? o.signal}`);
 }
 
 function cliUnusable(o: CliOutcome): Verdict {
   if (o.timedOut) return fail('CLI timed out');
-  if (o.exitCode === 0) return fail('CLI segmented an input that should be refused');
+  if (o.exitCode === 0 || o.exitCode === NO_LA_FOUND)
+    return fail('CLI segmented an input that should be refused');
   if (o.exitCode !== 2)
     return fail(`CLI crashed (exit ${o.exitCode ?? o.signal}) instead of a usage error (exit 2)`);
   if (hasStackTrace(o.stderr)) return fail('CLI printed a stack trace');
@@ -104,7 +109,7 @@ function cliUnusable(o: CliOutcome): Verdict {
 export function judgeCli(expected: Expectation, o: CliOutcome): Verdict {
   if (expected === 'usable') return cliUsable(o);
   if (expected === 'unusable') return cliUnusable(o);
-  return o.exitCode === 0 ? cliUsable(o) : cliUnusable(o);
+  return o.exitCode === 0 || o.exitCode === NO_LA_FOUND ? cliUsable(o) : cliUnusable(o);
 }
 
 function seriesUsable(s: SeriesOutcome): Verdict {

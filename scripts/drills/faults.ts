@@ -705,7 +705,10 @@ async function drillPacsDiskFull(
     if (failed.length > 0) {
       // What an admin would do: POST /jobs/:id/retry for each failed job.
       for (const f of failed)
-        await fetch(`http://127.0.0.1:${port}/jobs/${f.id}/retry`, { method: 'POST' });
+        await fetch(`http://127.0.0.1:${port}/jobs/${f.id}/retry`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${stack.apiToken}` },
+        });
       const retried = Date.now();
       end = await untilAllTerminal(stack, studies, 6 * 60_000);
       t = tally(end.states);

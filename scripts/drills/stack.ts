@@ -25,6 +25,8 @@ export interface DrillStack {
   readonly orthanc: OrthancInstance;
   readonly postgres: PostgresCluster;
   readonly secret: string;
+  /** The workers' LASCAR_API_TOKEN: what an admin's script sends to POST /jobs/:id/retry. */
+  readonly apiToken: string;
   /** Where Orthanc's Lua script posts stable series (a worker listening there gets them). */
   readonly webhookPort: number;
   /** Environment for a `lascar worker` process on this stack. */
@@ -57,6 +59,7 @@ export interface StackOptions {
 
 export async function startDrillStack(options: StackOptions = {}): Promise<DrillStack> {
   const secret = randomBytes(18).toString('hex');
+  const apiToken = randomBytes(32).toString('hex');
   const webhookPort = await freePort();
   const postgres = await startPostgres();
   const orthanc = await startOrthanc({
@@ -97,9 +100,11 @@ export async function startDrillStack(options: StackOptions = {}): Promise<Drill
     orthanc,
     postgres,
     secret,
+    apiToken,
     webhookPort,
     workerEnv: (overrides = {}) => ({
       ...workerPacsEnv(orthanc, secret),
+      LASCAR_API_TOKEN: apiToken,
       DATABASE_URL: postgres.url,
       LASCAR_MODELS_DIR: path.join(REPO, 'models'),
       LASCAR_EXECUTION_PROVIDER: 'cpu',

@@ -26,6 +26,7 @@ export const SECRETS = {
   postgres: 'topology-postgres-password-0123456789',
   pacsPassword: 'topology-pacs-password-0123456789',
   webhook: 'topology-webhook-secret-0123456789',
+  apiToken: 'topology-worker-api-token-0123456789abcdef',
   auth: 'topology-auth-secret-0123456789abcdef0123456789',
 } as const;
 
@@ -207,6 +208,8 @@ export function startWorker(host: 'gpu1' | 'gpu2'): Promise<Service> {
     LASCAR_PACS_PASSWORD: PACS.password,
     LASCAR_ORTHANC_URL: PACS.url,
     LASCAR_WEBHOOK_SECRET: SECRETS.webhook,
+    // Required: the API listens on the host's network address.
+    LASCAR_API_TOKEN: SECRETS.apiToken,
     LASCAR_HTTP_HOST: HOSTS[host],
     LASCAR_HTTP_PORT: '8300',
     LASCAR_EXECUTION_PROVIDER: 'cpu',

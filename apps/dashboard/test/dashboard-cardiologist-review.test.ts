@@ -254,6 +254,30 @@ describe('a cardiologist reviewing scar burden', () => {
     await admin.context().close();
   });
 
+  it('shows a QC-flagged result as "needs review" with its reason in words, in the list and on the study', async () => {
+    // The worker's quality control stores "<code>: <reason>"; flag the one result still pending.
+    const pending = results[1]!;
+    const reason = 'LA volume 12.0 mL is outside the plausible range 20-300 mL';
+    await stack.query(`UPDATE "Measurement" SET "qcFlags" = $2 WHERE id = $1`, [
+      pending.measurementRef,
+      [`la-volume: ${reason}`],
+    ]);
+    const page = await stack.page(stack.accounts.cardiologist);
+    await page.goto('/patients?q=trend');
+    const row = page.locator(`[data-patient-row="${patientRef}"]`);
+    await row.waitFor();
+    expect(await row.getByTestId('qc-reasons').textContent()).toBe(`needs review: ${reason}`);
+    await page.goto(`/studies/${pending.studyRef}`);
+    const flags = page.getByTestId('qc-flags');
+    await flags.waitFor();
+    const text = (await flags.textContent()) ?? '';
+    expect(text).toContain('Needs review');
+    expect(text).toContain(reason);
+    expect(text).not.toContain('la-volume');
+    await expectAccessible(page);
+    await page.context().close();
+  });
+
   it('shows the cohort and exports the results as CSV, audited', async () => {
     const page = await stack.page(stack.accounts.cardiologist);
     await page.goto('/cohort');

@@ -1,6 +1,8 @@
 // Login, logout, roles and the first door: patient data is never served without a session, a
 // cardiologist is refused admin pages (403, also on a direct URL), sign-in is rate limited, a
-// disabled account loses its sessions at once, and every page is accessible in light and dark.
+// disabled account loses its sessions at once, an admin changes a role and resets a password
+// (audited, the old password and its sessions gone at once), and every page is accessible in
+// light and dark.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectAccessible } from './accessibility.js';
 import {
@@ -95,7 +97,7 @@ describe('the dashboard door', () => {
     await expectAccessible(admin);
     await admin.getByLabel('Email').fill('temp@test.local');
     await admin.getByLabel('Name').fill('Tim Temp');
-    await admin.getByLabel('Role').selectOption('cardiologist');
+    await admin.getByLabel('Role', { exact: true }).selectOption('cardiologist');
     await admin.getByLabel('Initial password').fill('a-long-temporary-password');
     await admin.getByRole('button', { name: 'Create user' }).click();
     // Creating an account hashes its password (scrypt): over a second on a busy machine.
@@ -139,6 +141,96 @@ describe('the dashboard door', () => {
     ]);
     await admin.context().close();
     await temp.context().close();
+  });
+
+  it("lets an admin change a user's role and reset their password, audited", async () => {
+    const admin = await stack.page(stack.accounts.admin);
+    await admin.goto('/admin/users');
+    await admin.getByLabel('Email').fill('promoted@test.local');
+    await admin.getByLabel('Role', { exact: true }).selectOption('cardiologist');
+    await admin.getByLabel('Initial password').fill('first-password-of-promoted');
+    await admin.getByRole('button', { name: 'Create user' }).click();
+    await expect
+      .poll(() => admin.getByRole('status').allTextContents(), { timeout: 15_000 })
+      .toContain('Created promoted@test.local (cardiologist).');
+    const user = await stack.page({
+      email: 'promoted@test.local',
+      password: 'first-password-of-promoted',
+    } as never);
+    expect((await user.goto('/admin/overview'))!.status()).toBe(403);
+
+    await admin.reload();
+    // The admin's own account is not offered: nobody demotes or locks out themselves here.
+    const offered = await admin
+      .getByLabel('Account for the role change')
+      .locator('option')
+      .allTextContents();
+    expect(offered.some((o) => o.startsWith(stack.accounts.admin.email))).toBe(false);
+    expect(offered).toContain('promoted@test.local (cardiologist)');
+    await admin.getByLabel('Account for the role change').selectOption('promoted@test.local');
+    await admin.getByLabel('New role').selectOption('admin');
+    await admin.getByRole('button', { name: 'Change role' }).click();
+    await expect
+      .poll(() => admin.getByRole('status').allTextContents(), { timeout: 15_000 })
+      .toContain('promoted@test.local is now admin.');
+    const role = async () =>
+      (
+        await stack.query<{ role: string }>(
+          `SELECT role FROM "user" WHERE email = 'promoted@test.local'`,
+        )
+      )[0]!.role;
+    expect(await role()).toBe('admin');
+    // The same session, at its next request: the new role applies without signing in again.
+    expect((await user.goto('/admin/overview'))!.status()).toBe(200);
+
+    await admin.getByLabel('Account for the password reset').selectOption('promoted@test.local');
+    await admin.getByLabel('New password').fill('short');
+    await admin.getByRole('button', { name: 'Reset password' }).click();
+    // The browser refuses a password under 12 characters before it is sent (minLength).
+    expect(
+      await admin
+        .getByLabel('New password')
+        .evaluate((e) => (e as HTMLInputElement).validity.valid),
+    ).toBe(false);
+    await admin.getByLabel('New password').fill('second-password-of-promoted');
+    await admin.getByRole('button', { name: 'Reset password' }).click();
+    await expect
+      .poll(() => admin.getByRole('status').allTextContents(), { timeout: 15_000 })
+      .toContain('New password set for promoted@test.local; their sessions were ended.');
+    await expectAccessible(admin);
+    await screenshots(admin, 'admin-users-manage');
+    const [sessions] = await stack.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM session s JOIN "user" u ON u.id = s."userId"
+        WHERE u.email = 'promoted@test.local'`,
+    );
+    expect(sessions!.n).toBe(0);
+    // Signed out at once; the old password no longer works, the new one does.
+    await user.goto('/patients');
+    expect(new URL(user.url()).pathname).toBe('/login');
+    await user.getByLabel('Email').fill('promoted@test.local');
+    await user.getByLabel('Password').fill('first-password-of-promoted');
+    await user.getByRole('button', { name: 'Sign in' }).click();
+    await expect
+      .poll(() => user.getByRole('alert').filter({ hasText: /\S/ }).textContent())
+      .toContain('incorrect');
+    await signIn(user, { email: 'promoted@test.local', password: 'second-password-of-promoted' });
+    expect((await user.goto('/admin/users'))!.status()).toBe(200);
+
+    const audit = await stack.query<{ action: string; outcome: string; detail: string }>(
+      `SELECT action, outcome, detail FROM "AuditEvent"
+        WHERE "userEmail" = $1 AND action IN ('user.role', 'user.password') ORDER BY at`,
+      [stack.accounts.admin.email],
+    );
+    expect(audit).toEqual([
+      { action: 'user.role', outcome: 'ok', detail: 'promoted@test.local: cardiologist -> admin' },
+      { action: 'user.password', outcome: 'ok', detail: 'promoted@test.local' },
+    ]);
+    const leaked = await stack.query(
+      `SELECT 1 FROM "AuditEvent" WHERE detail LIKE '%second-password%' OR detail LIKE '%first-password%'`,
+    );
+    expect(leaked).toHaveLength(0);
+    await admin.context().close();
+    await user.context().close();
   });
 
   it('slows and then refuses sign-in after repeated failures for one email', async () => {

@@ -18,7 +18,9 @@ afterAll(async () => {
 describe('the embedded database shared by the worker and the dashboard', () => {
   it('serves dashboard pages without an error while the worker writes results', async () => {
     const page = await stack.page(stack.accounts.cardiologist);
-    const seeds = [501, 502];
+    // Seeds on which the shipped networks find the LA at scale 0.5 (502, with 1.9 mm pixels, gives
+    // none: a flagged result with no pictures, not what this test is about).
+    const seeds = [501, 808];
     const instances = seeds.flatMap((seed) => {
       const phantom = generatePhantom(seed, { scale: 0.5 });
       const d = phantomDicomDescription(phantom.truth, `embedded-${seed}`);
@@ -52,6 +54,10 @@ describe('the embedded database shared by the worker and the dashboard', () => {
     );
     expect(rows[0]!.n).toBe(seeds.length);
     expect(rows[0]!.overlays).toBeGreaterThanOrEqual(seeds.length);
+    const flagged = await stack.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "Measurement" WHERE cardinality("qcFlags") > 0`,
+    );
+    expect(flagged[0]!.n).toBe(0);
     await page.goto('/patients');
     expect(await page.locator('[data-patient-row]').count()).toBe(seeds.length);
     await page.context().close();

@@ -1,7 +1,8 @@
 // The admins' operations console end to end, on a real worker, Orthanc and PostgreSQL: a corrupt
 // series fails and shows its error on /admin/jobs; "Retry" (double-clicked) queues it once; a
 // cine series the selection rules skipped is on /admin/series with its reason, and "Process
-// anyway" runs it and records who overrode the rule; the overview's counts equal the database's;
+// anyway" runs it and records who overrode the rule; the overview's counts equal the database's,
+// and it lists the worker processes by their heartbeats and flags one that died holding a job;
 // a cardiologist is refused every admin URL; axe finds no serious violation.
 import { phantomSeries, waitFor, type PhantomSeries } from '@lascar/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,8 @@ let stack: DashboardStack;
 let corrupt: PhantomSeries;
 let cine: PhantomSeries;
 let corruptJobId: string;
+/** The corrupt study's accession: a job that fails must still show it (recorded at intake). */
+const ACCESSION = 'ACC202CORRUPT';
 
 interface JobRow {
   id: string;
@@ -42,7 +45,7 @@ async function queueEntries(jobKey: string): Promise<number> {
 beforeAll(async () => {
   stack = await startDashboardStack({ withWorker: true });
   // An LGE study with a slice missing in the middle: the volume cannot be built (a data error).
-  const whole = phantomSeries(202, { scale: 0.25 });
+  const whole = phantomSeries(202, { scale: 0.25, identity: { accessionNumber: ACCESSION } });
   const middle = Math.floor(whole.instances.length / 2);
   corrupt = { ...whole, instances: whole.instances.filter((_, n) => n !== middle) };
   // A series the rules skip by its description (its pixels are a real LGE phantom).
@@ -97,6 +100,9 @@ describe('the operations console', () => {
     expect(await row.getByTestId('job-attempts').textContent()).toBe('1');
     await expectAccessible(page);
     await screenshots(page, 'admin-jobs');
+    expect(await row.textContent()).toContain(`Accession ${ACCESSION}`);
+    await page.goto(`/admin/jobs?q=${ACCESSION}`);
+    await expect.poll(() => page.locator('[data-job-row]').count()).toBe(1);
 
     await page.goto(`/admin/jobs?q=${corrupt.seriesInstanceUid}`);
     await expect.poll(() => page.locator('[data-job-row]').count()).toBe(1);
@@ -199,7 +205,40 @@ describe('the operations console', () => {
 
   it("shows the database's counts on the overview", async () => {
     const page = await stack.page(stack.accounts.admin);
+    // A worker on another host that died in the middle of the corrupt series' job: its last beat
+    // is five minutes old and it still holds the job.
+    const corruptJob = (await jobOf(corrupt.seriesInstanceUid))!;
+    await stack.query(
+      `INSERT INTO "WorkerHeartbeat" (id, host, pid, version, "modelVersion", "executionProvider",
+                                      concurrency, "intervalSeconds", "jobKeys", "startedAt", "lastBeatAt")
+       VALUES ('00000000-0000-4000-8000-00000000dead', 'lost-host', 4711, '0.1.0', 'm', 'cuda', 1, 5,
+               ARRAY[$1], (now() AT TIME ZONE 'UTC') - interval '1 hour',
+               (now() AT TIME ZONE 'UTC') - interval '5 minutes')`,
+      [corruptJob.jobKey],
+    );
     await page.goto('/admin/overview');
+    // The real worker process beats every 5 s: listed as running, with what it runs on.
+    const running = page.locator('[data-testid="worker-row"][data-status="running"]');
+    await expect.poll(() => running.count()).toBe(1);
+    const [beat] = await stack.query<{
+      host: string;
+      executionProvider: string;
+      concurrency: number;
+    }>(
+      `SELECT host, "executionProvider", concurrency FROM "WorkerHeartbeat" WHERE "stoppedAt" IS NULL AND host <> 'lost-host'`,
+    );
+    expect(beat!.executionProvider).toBe('cpu');
+    const runningText = await running.textContent();
+    expect(runningText).toContain(beat!.host);
+    expect(runningText).toContain('cpu');
+    const stuck = page.getByTestId('worker-stuck');
+    expect(await stuck.textContent()).toContain(
+      `Worker lost-host (pid 4711) stopped beating 5 min ago while holding a job: ${corruptJob.jobKey} (failed).`,
+    );
+    expect(await stuck.getByRole('link').getAttribute('href')).toBe(`/admin/jobs/${corruptJob.id}`);
+    expect(
+      await page.locator('[data-testid="worker-row"][data-status="silent"]').textContent(),
+    ).toContain('lost-host');
     const states = await stack.query<{ state: string; n: number }>(
       `SELECT state::text AS state, count(*)::int AS n FROM "Job" GROUP BY state`,
     );
@@ -216,14 +255,22 @@ describe('the operations console', () => {
     );
     expect(await page.getByTestId('last-24h-completed').textContent()).toBe(String(day!.completed));
     expect(await page.getByTestId('last-24h-failed').textContent()).toBe(String(day!.failed));
-    const [decisions] = await stack.query<{ selected: number; skipped: number }>(
-      `SELECT count(*) FILTER (WHERE selected)::int AS selected,
-              count(*) FILTER (WHERE NOT selected)::int AS skipped FROM "SelectionDecision"`,
-    );
-    expect(await page.getByTestId('count-selected').textContent()).toBe(
-      String(decisions!.selected),
-    );
-    expect(await page.getByTestId('count-skipped').textContent()).toBe(String(decisions!.skipped));
+    // The discovery paths keep recording decisions on the cine series (each path that sees it):
+    // compare the page with the table as they stand together (the page refreshes every 5 s).
+    const decisionsAgree = async () => {
+      const [d] = await stack.query<{ selected: number; skipped: number }>(
+        `SELECT count(*) FILTER (WHERE selected)::int AS selected,
+                count(*) FILTER (WHERE NOT selected)::int AS skipped FROM "SelectionDecision"`,
+      );
+      const shown = [
+        await page.getByTestId('count-selected').textContent(),
+        await page.getByTestId('count-skipped').textContent(),
+      ];
+      return shown[0] === String(d!.selected) && shown[1] === String(d!.skipped)
+        ? true
+        : `page ${shown.join('/')}, table ${d!.selected}/${d!.skipped}`;
+    };
+    await expect.poll(decisionsAgree, { timeout: 30_000 }).toBe(true);
     expect(await page.getByTestId('latency-count').textContent()).toBe('1');
     expect(await page.getByTestId('database-status').textContent()).toMatch(/^Database: reachable/);
     await expectAccessible(page);

@@ -254,7 +254,7 @@ async function runSetting(
         duplicates.push(
           `${s.seriesInstanceUid}: ${mine.length} completed jobs, ${j?.storedAttempts ?? 0} attempts stored, ${segsInPacs} SEG in Orthanc`,
         );
-      if (j?.laVolumeMl != null) ratios.push(j.laVolumeMl / s.trueLaVolumeMl);
+      if (j?.laVolumeMl != null) ratios.push(j.laVolumeMl / s.truth.laVolumeMl);
     }
     const times = (k: 'started' | 'finished') =>
       completed.map((j) => j[k]?.getTime()).filter((t): t is number => t !== undefined);

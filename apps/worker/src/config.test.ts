@@ -34,6 +34,11 @@ describe('loadConfig', () => {
       laComponents: 26,
       boundaryBandMm: 5,
       wallThicknessMm: 3,
+      qcLaMinVolumeMl: 20,
+      qcLaMaxVolumeMl: 300,
+      qcLaMinExtentMm: 25,
+      qcScarWallDistanceMm: 10,
+      qcScarFarMaxPercent: 5,
     });
     const c = loadConfig({
       ...base,
@@ -43,6 +48,11 @@ describe('loadConfig', () => {
       LASCAR_BOUNDARY_BAND_MM: '4.5',
       LASCAR_WALL_THICKNESS_MM: '2.5',
       LASCAR_PROBABILITY_THRESHOLD: '0.6',
+      LASCAR_QC_LA_MIN_VOLUME_ML: '15',
+      LASCAR_QC_LA_MAX_VOLUME_ML: '250',
+      LASCAR_QC_LA_MIN_EXTENT_MM: '30',
+      LASCAR_QC_SCAR_WALL_DISTANCE_MM: '7.5',
+      LASCAR_QC_SCAR_FAR_MAX_PERCENT: '10',
     });
     expect(c.method).toEqual({
       scarMinAreaMm2: 5,
@@ -51,6 +61,11 @@ describe('loadConfig', () => {
       boundaryBandMm: 4.5,
       wallThicknessMm: 2.5,
       probabilityThreshold: 0.6,
+      qcLaMinVolumeMl: 15,
+      qcLaMaxVolumeMl: 250,
+      qcLaMinExtentMm: 30,
+      qcScarWallDistanceMm: 7.5,
+      qcScarFarMaxPercent: 10,
     });
     expect(describeConfig(c).method).toEqual(c.method);
   });
@@ -73,6 +88,10 @@ describe('loadConfig', () => {
     [
       { ...base, LASCAR_WALL_THICKNESS_MM: '-2' },
       /^LASCAR_WALL_THICKNESS_MM=-2 is outside 0 < value < 20/,
+    ],
+    [
+      { ...base, LASCAR_QC_LA_MAX_VOLUME_ML: 'lots' },
+      /^LASCAR_QC_LA_MAX_VOLUME_ML=lots is not a number/,
     ],
     [{ ...base, LASCAR_LA_COMPONENTS: 'largest' }, /^LASCAR_LA_COMPONENTS=largest is not one of/],
     [

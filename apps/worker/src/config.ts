@@ -14,6 +14,13 @@ import {
   type MethodSettings,
 } from '@lascar/core';
 import { redactDatabaseUrl } from '@lascar/db/config';
+import {
+  envReaders,
+  pacsEndpointFromEnv,
+  PACS_ENV_NAMES,
+  type Env,
+  type PacsEndpoint,
+} from '@lascar/env';
 
 /** The shipped weights: <repo>/models (this file is apps/worker/{src,dist}/config.{ts,js}). */
 export const DEFAULT_MODELS_DIR = path.resolve(
@@ -22,13 +29,7 @@ export const DEFAULT_MODELS_DIR = path.resolve(
 );
 
 export interface WorkerConfig {
-  readonly pacs: {
-    /** DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web */
-    readonly url: string;
-    readonly username?: string;
-    readonly password?: string;
-    readonly timeoutMs: number;
-  };
+  readonly pacs: PacsEndpoint;
   /** Orthanc's REST root for its change feed; unset for a PACS that is not Orthanc. */
   readonly orthancUrl?: string;
   readonly database:
@@ -50,7 +51,14 @@ export interface WorkerConfig {
   /** How often pg-boss looks for expired jobs (a killed worker's job) and retries them. */
   readonly maintenanceSeconds: number;
   readonly webhookSecret?: string;
+  /**
+   * Bearer token for every HTTP route but /healthz, /readyz and the webhook. Unset only on a
+   * loopback address, where the API stays open to this machine alone.
+   */
+  readonly apiToken?: string;
   readonly http: { readonly host: string; readonly port: number };
+  /** Seconds between this process's heartbeats in the database (the admins' workers list). */
+  readonly heartbeatSeconds: number;
   /** Seconds between reads of Orthanc's change feed (0 = off). */
   readonly changesPollSeconds: number;
   /** Seconds between QIDO-RS polls (0 = off), and the quiet time before a series counts as complete. */
@@ -71,18 +79,13 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 /**
  * Every environment variable the worker reads, the method settings' (METHOD_ENV) aside. The
  * readers below accept only these names, so the list cannot fall behind the code;
  * docker/compose.test.ts checks docker/compose.yaml and docker/.env.example against it.
  */
 const WORKER_OWN_ENV = [
-  'LASCAR_PACS_URL',
-  'LASCAR_PACS_USERNAME',
-  'LASCAR_PACS_PASSWORD',
-  'LASCAR_PACS_TIMEOUT_SECONDS',
+  ...PACS_ENV_NAMES,
   'LASCAR_ORTHANC_URL',
   'DATABASE_URL',
   'LASCAR_DATA_DIR',
@@ -97,6 +100,7 @@ const WORKER_OWN_ENV = [
   'LASCAR_SHUTDOWN_GRACE_SECONDS',
   'LASCAR_MAINTENANCE_SECONDS',
   'LASCAR_WEBHOOK_SECRET',
+  'LASCAR_API_TOKEN',
   'LASCAR_HTTP_HOST',
   'LASCAR_HTTP_PORT',
   'LASCAR_CHANGES_POLL_SECONDS',
@@ -104,45 +108,17 @@ const WORKER_OWN_ENV = [
   'LASCAR_QIDO_QUIET_SECONDS',
   'LASCAR_QIDO_WINDOW_DAYS',
   'LASCAR_RECHECK_SECONDS',
+  'LASCAR_HEARTBEAT_SECONDS',
   'LASCAR_LOG_LEVEL',
 ] as const;
 type WorkerEnvName = (typeof WORKER_OWN_ENV)[number] | (typeof METHOD_ENV)[keyof typeof METHOD_ENV];
 
-function text(env: Env, name: WorkerEnvName): string | undefined {
-  const v = env[name]?.trim();
-  return v ? v : undefined;
-}
-
-function integer(
-  env: Env,
-  name: WorkerEnvName,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const raw = text(env, name);
-  if (raw === undefined) return fallback;
-  if (!/^-?\d+$/.test(raw)) throw new ConfigError(`${name}=${raw} is not a whole number`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(`${name}=${raw} is outside ${min}..${max}`);
-  return n;
-}
-
-function httpUrl(env: Env, name: WorkerEnvName, raw: string): string {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new ConfigError(`${name}=${redact(raw)} is not a URL`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new ConfigError(`${name}=${redact(raw)} must be an http:// or https:// URL`);
-  }
-  return raw.replace(/\/+$/, '');
-}
-
 // Every URL form of a password (user:pw@, :pw@, ?password=), the database's own rule.
 const redact = redactDatabaseUrl;
+const { text, integer, httpUrl } = envReaders<WorkerEnvName>(
+  (message) => new ConfigError(message),
+  redact,
+);
 
 /** The method settings' environment variables. */
 export const METHOD_ENV = {
@@ -152,6 +128,11 @@ export const METHOD_ENV = {
   boundaryBandMm: 'LASCAR_BOUNDARY_BAND_MM',
   wallThicknessMm: 'LASCAR_WALL_THICKNESS_MM',
   probabilityThreshold: 'LASCAR_PROBABILITY_THRESHOLD',
+  qcLaMinVolumeMl: 'LASCAR_QC_LA_MIN_VOLUME_ML',
+  qcLaMaxVolumeMl: 'LASCAR_QC_LA_MAX_VOLUME_ML',
+  qcLaMinExtentMm: 'LASCAR_QC_LA_MIN_EXTENT_MM',
+  qcScarWallDistanceMm: 'LASCAR_QC_SCAR_WALL_DISTANCE_MM',
+  qcScarFarMaxPercent: 'LASCAR_QC_SCAR_FAR_MAX_PERCENT',
 } as const satisfies MethodSettingNames;
 
 /** Every environment variable `loadConfig` reads. */
@@ -172,11 +153,25 @@ function methodSettings(env: Env): MethodSettings {
   }
 }
 
+/** Minimum length of LASCAR_API_TOKEN: 32 characters (e.g. `openssl rand -hex 32` gives 64). */
+export const API_TOKEN_MIN_LENGTH = 32;
+
+/** A host name or address that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return (
+    h === 'localhost' ||
+    h === '::1' ||
+    /^127(\.\d{1,3}){3}$/.test(h) ||
+    /^::ffff:127(\.\d{1,3}){3}$/.test(h)
+  );
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: Env = process.env): WorkerConfig {
-  const pacsUrl = text(env, 'LASCAR_PACS_URL');
-  if (!pacsUrl) {
+  const pacs = pacsEndpointFromEnv(env, (message) => new ConfigError(message));
+  if (!pacs) {
     throw new ConfigError(
       'LASCAR_PACS_URL is not set: give the PACS DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web',
     );
@@ -202,18 +197,25 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
   if (secret !== undefined && secret.length < 16) {
     throw new ConfigError('LASCAR_WEBHOOK_SECRET must be at least 16 characters');
   }
+  const apiToken = text(env, 'LASCAR_API_TOKEN');
+  if (apiToken !== undefined && apiToken.length < API_TOKEN_MIN_LENGTH) {
+    throw new ConfigError(
+      `LASCAR_API_TOKEN must be at least ${API_TOKEN_MIN_LENGTH} characters (e.g. openssl rand -hex 32)`,
+    );
+  }
+  const httpHost = text(env, 'LASCAR_HTTP_HOST') ?? '127.0.0.1';
+  if (apiToken === undefined && !isLoopbackHost(httpHost)) {
+    throw new ConfigError(
+      `LASCAR_HTTP_HOST=${httpHost} is reachable from other machines: set LASCAR_API_TOKEN ` +
+        `(at least ${API_TOKEN_MIN_LENGTH} characters) so the job list, patient images and retries ` +
+        'need it, or bind to 127.0.0.1',
+    );
+  }
   const jobTimeoutSeconds = integer(env, 'LASCAR_JOB_TIMEOUT_SECONDS', 900, 5, 86_400);
-  const username = text(env, 'LASCAR_PACS_USERNAME');
-  const password = text(env, 'LASCAR_PACS_PASSWORD');
   const rules = text(env, 'LASCAR_SELECTION_RULES');
   return {
-    pacs: {
-      url: httpUrl(env, 'LASCAR_PACS_URL', pacsUrl),
-      ...(username ? { username } : {}),
-      ...(password ? { password } : {}),
-      timeoutMs: integer(env, 'LASCAR_PACS_TIMEOUT_SECONDS', 60, 1, 3600) * 1000,
-    },
-    ...(orthanc ? { orthancUrl: httpUrl(env, 'LASCAR_ORTHANC_URL', orthanc) } : {}),
+    pacs,
+    ...(orthanc ? { orthancUrl: httpUrl('LASCAR_ORTHANC_URL', orthanc) } : {}),
     database: databaseUrl
       ? { kind: 'postgres', url: databaseUrl }
       : {
@@ -231,10 +233,12 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
     shutdownGraceSeconds: integer(env, 'LASCAR_SHUTDOWN_GRACE_SECONDS', 60, 1, 86_400),
     maintenanceSeconds: integer(env, 'LASCAR_MAINTENANCE_SECONDS', 30, 1, 3600),
     ...(secret ? { webhookSecret: secret } : {}),
+    ...(apiToken ? { apiToken } : {}),
     http: {
-      host: text(env, 'LASCAR_HTTP_HOST') ?? '127.0.0.1',
+      host: httpHost,
       port: integer(env, 'LASCAR_HTTP_PORT', 8300, 0, 65535),
     },
+    heartbeatSeconds: integer(env, 'LASCAR_HEARTBEAT_SECONDS', 5, 1, 3600),
     changesPollSeconds: integer(env, 'LASCAR_CHANGES_POLL_SECONDS', 10, 0, 86_400),
     // On by default, also beside Orthanc: pushes and the change feed miss a series that became
     // stable while Orthanc could not write (a full disk records no StableSeries change).
@@ -264,6 +268,7 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     jobTimeoutSeconds: c.jobTimeoutSeconds,
     webhook: c.webhookSecret ? 'enabled' : 'disabled (LASCAR_WEBHOOK_SECRET unset)',
     http: `${c.http.host}:${c.http.port}`,
+    api: c.apiToken ? 'bearer token required' : 'open to this machine (LASCAR_API_TOKEN unset)',
     changesPollSeconds: c.changesPollSeconds,
     qidoPollSeconds: c.qidoPollSeconds,
     recheckSeconds: c.recheckSeconds,

@@ -56,7 +56,12 @@ export async function intakeSeries(
     seriesInstanceUid: fromPacs.seriesInstanceUid,
   };
   const decision = selectSeries(attrs, deps.rules);
-  const seriesRef = await recordSeries(deps.prisma, attrs);
+  // The accession now, not only after a successful run: a failed job must show it too.
+  const seriesRef = await recordSeries(
+    deps.prisma,
+    attrs,
+    attrs.accessionNumber ? { accessionNumber: attrs.accessionNumber } : {},
+  );
   await recordDecision(deps.prisma, seriesRef, decision, candidate.source);
   // The reason quotes the series' free text (its description), which can name the patient.
   const log = withKnownPhi(
@@ -65,7 +70,10 @@ export async function intakeSeries(
       seriesInstanceUid: attrs.seriesInstanceUid,
       source: candidate.source,
     }),
-    attrs.patientId ? { patientId: attrs.patientId } : {},
+    {
+      ...(attrs.patientId ? { patientId: attrs.patientId } : {}),
+      ...(attrs.accessionNumber ? { accessionNumber: attrs.accessionNumber } : {}),
+    },
   );
   if (!decision.selected) {
     log.info({ selected: false, reason: decision.reason }, 'series not selected');

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LaNetwork } from '@lascar/core';
 import { discLaNetwork, fakeNetworks, phantomPacs } from './fakes.test-helper.js';
 import { reconcileJobs, runSegmentJob, type JobOutcome } from './jobs.js';
+import { retryJob } from '@lascar/queue';
 import { createLogger } from './log.js';
 import {
   queueJobId,
@@ -125,7 +126,28 @@ describe('runSegmentJob', () => {
       { retryCount: 1, outcome: 'completed' },
     ]);
     expect(await db.prisma.measurement.count({ where: { jobRef: job.id } })).toBe(1);
-  }, 180_000);
+
+    // A manual retry numbers its attempts after these two, so their stage timings are kept.
+    const stages = () =>
+      db.prisma.jobStage.findMany({
+        where: { jobRef: job.id },
+        orderBy: [{ attempt: 'asc' }, { stage: 'asc' }],
+        select: { attempt: true, stage: true, startedAt: true, durationMs: true },
+      });
+    const before = await stages();
+    expect(before.length).toBeGreaterThan(0);
+    expect(await retryJob(db.prisma, boss, job.id)).toBe('queued');
+    const again = await until('the retried job to complete', async () => {
+      const row = await jobRow();
+      return row.state === 'completed' && row.attempts === 3 ? row : undefined;
+    });
+    expect(again).toEqual({ state: 'completed', attempts: 3, error: null });
+    const after = await stages();
+    expect(after.filter((st) => st.attempt < 3)).toEqual(before);
+    expect(after.filter((st) => st.attempt === 3).map((st) => st.stage)).toEqual(
+      before.filter((st) => st.attempt === 2).map((st) => st.stage),
+    );
+  }, 240_000);
 });
 
 describe('reconcileJobs', () => {

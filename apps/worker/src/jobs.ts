@@ -91,7 +91,8 @@ export async function runSegmentJob(
   deps: JobDeps,
 ): Promise<JobOutcome> {
   const { jobKey, studyInstanceUid, seriesInstanceUid } = job.data;
-  const attempt = job.retryCount + 1;
+  // After a manual retry the count goes on from the earlier attempts (their stages are kept).
+  const attempt = (job.data.attemptsBefore ?? 0) + job.retryCount + 1;
   const jobLog = deps.log.child({ jobKey, studyInstanceUid, seriesInstanceUid, attempt });
   const row = await deps.prisma.job.findUnique({ where: { jobKey }, select: JOB_ROW_SELECT });
   if (!row) {
@@ -193,7 +194,8 @@ export async function runSegmentJob(
       await saveResult(tx, row.id, { ...out.measurement, report: out.report }, out.overlays);
       const stored = {
         finishedAt: new Date(),
-        error: null,
+        // A completion without a normal result (no LA found) says so where the admins look.
+        error: out.outcome ?? null,
         segSeriesInstanceUid: out.segSeriesInstanceUid,
         segSopInstanceUid: out.segSopInstanceUid,
         srSeriesInstanceUid: out.srSeriesInstanceUid,
@@ -214,11 +216,13 @@ export async function runSegmentJob(
       await markJob(tx, jobKey, { state: 'completed', ...stored });
       const older = await supersedeOlderJobs(tx, row.id);
       if (older.length > 0) retired = await moveStoredObjects(tx, { jobRefs: older }, 'retired');
-      await moveStoredObjects(
-        tx,
-        { jobRefs: [row.id], sopInstanceUids: [out.segSopInstanceUid, out.srSopInstanceUid] },
-        'current',
+      // No LA found: nothing was stored, so nothing becomes current (the older objects retire).
+      const storedUids = [out.segSopInstanceUid, out.srSopInstanceUid].filter(
+        (u): u is string => u !== undefined,
       );
+      if (storedUids.length > 0) {
+        await moveStoredObjects(tx, { jobRefs: [row.id], sopInstanceUids: storedUids }, 'current');
+      }
     });
     if (!held) return abandoned();
     if (retired > 0) deps.onRetired?.();
@@ -232,6 +236,8 @@ export async function runSegmentJob(
         segStored: out.segStored,
         laVolumeMl: out.measurement.laVolumeMl,
         scarBurdenPercent: out.measurement.scarBurdenPercent,
+        qcFlags: out.measurement.qcFlags?.length ?? 0,
+        ...(out.outcome ? { outcome: out.outcome } : {}),
       },
       'job completed',
     );

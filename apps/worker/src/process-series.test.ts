@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  checkMethodSettings,
   DicomError,
   GeometryError,
   UnsupportedOrientationError,
@@ -173,6 +174,53 @@ describe('processSeries names the stage that failed', () => {
     const { error, failed } = await run(async () => new Float32Array(7), failing);
     expect(failed.map((s) => s.stage)).toEqual(['la_model']);
     expect(error).toBeInstanceOf(PermanentJobError);
+  });
+});
+
+describe('processSeries quality control', () => {
+  const noLaNetwork: LaNetwork = async ({ count }) => new Float32Array(count * 640 * 640);
+
+  it('stores no SEG and no SR when no LA is found, and says so in the outcome and the flags', async () => {
+    const phantom = phantomPacs(22);
+    const out = await processSeries(phantom.ref, {
+      pacs: phantom.pacs,
+      networks: fakeNetworks(noLaNetwork),
+      modelVersion: 'test',
+    });
+    expect(phantom.stored).toBe(0);
+    expect(out.segSeriesInstanceUid).toBeUndefined();
+    expect(out.srSeriesInstanceUid).toBeUndefined();
+    expect(out.report).toBeUndefined();
+    expect(out.overlays).toEqual([]);
+    expect(out.outcome).toMatch(/^completed without a result: no LA cavity found/);
+    expect(out.measurement.laVolumeMl).toBe(0);
+    expect(out.measurement.provenance).toMatchObject({ segSeriesInstanceUid: null });
+    expect(out.measurement.qcFlags).toEqual([
+      'no-la: no LA cavity found: nothing to measure (no SEG or SR is stored)',
+    ]);
+    expect(Object.keys(out.stageMs).sort()).toEqual(['la_model', 'load', 'retrieve', 'scar_model']);
+  });
+
+  it('stores SEG and SR for a flagged result, with the reasons in the SR and the flags on the row', async () => {
+    const phantom = phantomPacs(23);
+    // The fake LA disc is small: flag it with a volume range it cannot meet.
+    const out = await processSeries(phantom.ref, {
+      pacs: phantom.pacs,
+      networks: fakeNetworks(discLaNetwork),
+      modelVersion: 'test',
+      method: checkMethodSettings({ qcLaMinVolumeMl: 5000, qcLaMaxVolumeMl: 6000 }),
+    });
+    expect(phantom.stored).toBe(2);
+    expect(out.outcome).toBeUndefined();
+    const volume = out.measurement.laVolumeMl.toFixed(1);
+    const reason = `LA volume ${volume} mL is outside the plausible range 5000-6000 mL`;
+    expect(out.measurement.qcFlags).toContain(`la-volume: ${reason}`);
+    expect(out.report?.needsReview).toBe(true);
+    expect(out.report?.reviewReasons).toContain(reason);
+    expect(out.measurement.provenance).toMatchObject({
+      method: { qcLaMinVolumeMl: 5000, qcLaMaxVolumeMl: 6000 },
+      qc: { limits: { qcLaMinVolumeMl: 5000, qcLaMaxVolumeMl: 6000 } },
+    });
   });
 });
 

@@ -9,6 +9,7 @@
 import {
   codecDecoders,
   DicomError,
+  formatQcFlag,
   EXPLICIT_VR_LITTLE_ENDIAN,
   NetworkOutputError,
   readDicomSeries,
@@ -25,6 +26,7 @@ import {
   type StageName as PipelineStage,
   type StudySegmentation,
   type Volume,
+  type VoxelArray,
 } from '@lascar/core';
 import type { LoadedNetworks } from '@lascar/core/onnx';
 import type { MeasurementData, OverlayData, StageName, StoredObjectRef } from '@lascar/db';
@@ -82,12 +84,18 @@ export type ReportContent = Omit<MeasurementReportInput, 'verification'>;
 
 export interface ProcessedSeries {
   readonly source: SourceSeries;
-  readonly segSeriesInstanceUid: string;
-  readonly segSopInstanceUid: string;
+  /** The SEG and SR UIDs; unset when no LA was found (nothing was stored: see `outcome`). */
+  readonly segSeriesInstanceUid?: string;
+  readonly segSopInstanceUid?: string;
   /** The UNVERIFIED measurement report (DICOM SR) stored beside the SEG. */
-  readonly srSeriesInstanceUid: string;
-  readonly srSopInstanceUid: string;
-  readonly report: ReportContent;
+  readonly srSeriesInstanceUid?: string;
+  readonly srSopInstanceUid?: string;
+  readonly report?: ReportContent;
+  /**
+   * Set when the job completed without a normal result (no LA found): one line for the admins,
+   * recorded on the job.
+   */
+  readonly outcome?: string;
   /** False when the PACS already held this SEG (a re-delivered job). */
   readonly segStored: boolean;
   readonly measurement: MeasurementData;
@@ -282,6 +290,10 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
     ms: stageMs.scar_model,
   });
 
+  // Quality control (core quality-control.ts): the flags go with the result, its reasons in the SR.
+  const qcFlags = result.qc.flags.map(formatQcFlag);
+  const reviewReasons = result.qc.flags.map((f) => f.reason);
+  const noLa = result.qc.flags.some((f) => f.code === 'no-la');
   const model = { name: ALGORITHM_NAME, version: deps.modelVersion };
   const uids = segmentationContentUids(series.source, { la: result.la, scar: result.scar }, model);
   const notice = deps.networks.synthetic
@@ -315,10 +327,24 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
       wallDefinition: result.quantification.wallDefinition,
       stages: result.quantification.stages.map((st) => ({ scheme: st.scheme, stage: st.stage })),
     },
-    needsReview: false,
-    reviewReasons: [],
+    needsReview: result.qc.needsReview,
+    reviewReasons,
     notice,
   };
+  const segUid = noLa ? null : uids.seriesInstanceUid; // no LA: no SEG is stored
+  const measurement = measurementOf(series, result, deps, segUid, notice, qcFlags);
+  if (noLa) {
+    // Nothing to report: no empty SEG and no SR go to the PACS; the flagged result row says why.
+    return {
+      source: series.source,
+      outcome: `completed without a result: no LA cavity found in this series, so no SEG or SR was stored (flagged for review)`,
+      segStored: false,
+      measurement,
+      overlays: [],
+      stageMs,
+      instances: files.length,
+    };
+  }
   const srUids = reportContentUids(series.source, report, model);
   const { seg, sr, overlays } = await run('write', () => ({
     seg: writeSegmentation(series.source, { la: result.la, scar: result.scar }, model, { uids }),
@@ -349,6 +375,30 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
     return !existing.has(uids.seriesInstanceUid);
   });
 
+  return {
+    source: series.source,
+    segSeriesInstanceUid: uids.seriesInstanceUid,
+    segSopInstanceUid: uids.sopInstanceUid,
+    srSeriesInstanceUid: srUids.seriesInstanceUid,
+    srSopInstanceUid: srUids.sopInstanceUid,
+    report,
+    segStored,
+    measurement,
+    overlays,
+    stageMs,
+    instances: files.length,
+  };
+}
+
+/** The result row (Measurement) of one segmented series, with its QC flags and provenance. */
+function measurementOf(
+  series: { readonly volume: Volume<VoxelArray> },
+  result: StudySegmentation,
+  deps: ProcessDeps,
+  segSeriesInstanceUid: string | null,
+  notice: string,
+  qcFlags: readonly string[],
+): MeasurementData {
   const q = result.quantification;
   const stageOf = (prefix: string) =>
     q.stages.find((s) => s.scheme.startsWith(prefix))?.stage ?? null;
@@ -361,7 +411,7 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
     synthetic: Boolean(m.training_data.synthetic),
     exported: m.exported,
   });
-  const measurement: MeasurementData = {
+  return {
     laVolumeMl: q.laVolumeMl,
     scarVolumeMl: q.scarVolumeMl,
     wallVolumeMl: q.wallVolumeMl,
@@ -394,21 +444,10 @@ export async function processSeries(ref: SeriesRef, deps: ProcessDeps): Promise<
       grid: { dims: series.volume.geometry.dims, spacingMm: series.volume.geometry.spacing },
       patchCount: result.patchCount,
       providerFallbacks: deps.networks.providerFallbacks,
-      segSeriesInstanceUid: uids.seriesInstanceUid,
+      segSeriesInstanceUid,
+      qc: { measured: result.qc.measured, limits: result.qc.limits },
     },
-  };
-  return {
-    source: series.source,
-    segSeriesInstanceUid: uids.seriesInstanceUid,
-    segSopInstanceUid: uids.sopInstanceUid,
-    srSeriesInstanceUid: srUids.seriesInstanceUid,
-    srSopInstanceUid: srUids.sopInstanceUid,
-    report,
-    segStored,
-    measurement,
-    overlays,
-    stageMs,
-    instances: files.length,
+    qcFlags,
   };
 }
 

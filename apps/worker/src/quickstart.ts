@@ -147,8 +147,11 @@ export async function runQuickstart(
     // worker's main thread, and on a loaded 2-core machine storing while it segments can time out.
     // The worker finds them through Orthanc's change feed (the webhook has no listener yet).
     await new Promise((r) => setTimeout(r, 3_000));
+    // The API needs no token on 127.0.0.1, but the demo runs as deployed: with one.
+    const apiToken = randomBytes(32).toString('hex');
     const config = loadConfig({
       ...workerPacsEnv(orthanc, secret),
+      LASCAR_API_TOKEN: apiToken,
       LASCAR_HTTP_PORT: String(port),
       LASCAR_DATA_DIR: path.join(out, 'db'),
       LASCAR_EMBEDDED_DB_PORT: '0',
@@ -212,7 +215,10 @@ export async function runQuickstart(
       `Database: ${path.join(out, 'db')} (embedded PostgreSQL; tables Job, JobStage, Measurement, SelectionDecision)`,
     );
     say(
-      'Run it against your PACS: LASCAR_PACS_URL=... npx lascar worker (see apps/worker/src/config.ts)',
+      `Worker API (while this runs): curl -H 'Authorization: Bearer ${apiToken}' ${worker.url}/jobs`,
+    );
+    say(
+      'Run it against your PACS: LASCAR_PACS_URL=... LASCAR_API_TOKEN=... npx lascar worker (see apps/worker/src/config.ts)',
     );
 
     // The dashboard on the same embedded database, as `lascar dashboard` runs it in production.

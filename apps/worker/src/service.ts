@@ -1,7 +1,10 @@
 /**
  * The worker's HTTP surface (express 5): health, readiness, Prometheus metrics, the Orthanc
  * webhook, and the job list for operators and scripts. No route returns patient names.
+ * Everything but /healthz, /readyz and the webhook (which has its own secret) needs the bearer
+ * token when one is configured; the configuration refuses a non-loopback address without one.
  */
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import type PgBoss from 'pg-boss';
 import { JOB_STATES, type PrismaClient } from '@lascar/db';
@@ -18,6 +21,8 @@ export interface ServiceDeps {
   readonly metrics: WorkerMetrics;
   readonly log: Logger;
   readonly webhookSecret?: string;
+  /** Bearer token for the protected routes; unset = open (loopback only, see config.ts). */
+  readonly apiToken?: string;
   readonly onCandidate: (candidate: SeriesCandidate) => Promise<unknown>;
   readonly pingDatabase: () => Promise<void>;
 }
@@ -87,6 +92,8 @@ export async function listJobs(
           modelVersion: j.measurement.modelVersion,
           syntheticTraining: j.measurement.syntheticTraining,
           executionProvider: j.measurement.executionProvider,
+          // Quality control: "<code>: <reason>" per flag; empty when nothing needs review.
+          qcFlags: j.measurement.qcFlags,
           overlays: j.measurement.overlays.map((o) => ({
             ...o,
             href: `/jobs/${j.id}/overlays/${o.sliceIndex}.png`,
@@ -96,9 +103,31 @@ export async function listJobs(
   }));
 }
 
+const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
+
+/**
+ * Whether an Authorization header carries the token. Both sides are hashed first, so
+ * timingSafeEqual always compares 32 bytes: a token of the wrong length fails in the same time
+ * as a wrong one and tells nothing about the real one's length.
+ */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '');
+  const offered = digest(m?.[1] ?? '');
+  // Compare even when the header is missing or malformed: the answer takes the same time.
+  return timingSafeEqual(offered, digest(token)) && m !== null;
+}
+
 export function createService(deps: ServiceDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+
+  // Every answer names its request, so an operator can find a failed one in the log.
+  app.use((req, res, next) => {
+    const id = randomUUID();
+    res.locals.requestId = id;
+    res.setHeader('x-request-id', id);
+    next();
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -122,7 +151,24 @@ export function createService(deps: ServiceDeps): express.Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', database, pacs });
   });
 
-  app.get('/metrics', async (_req, res) => {
+  // Below this line every route needs the token (when one is configured).
+  const protectedRoutes = express.Router();
+  protectedRoutes.use((req, res, next) => {
+    if (deps.apiToken === undefined || bearerMatches(req.headers.authorization, deps.apiToken)) {
+      next();
+      return;
+    }
+    deps.log.warn(
+      { requestId: res.locals.requestId, method: req.method, path: req.path },
+      'API request refused: missing or wrong bearer token',
+    );
+    res
+      .status(401)
+      .setHeader('www-authenticate', 'Bearer realm="lascar-worker"')
+      .json({ error: 'a valid bearer token (LASCAR_API_TOKEN) is required' });
+  });
+
+  protectedRoutes.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
@@ -160,7 +206,7 @@ export function createService(deps: ServiceDeps): express.Express {
     },
   );
 
-  app.get('/jobs', async (req, res) => {
+  protectedRoutes.get('/jobs', async (req, res) => {
     const q = req.query;
     res.json(
       await listJobs(deps.prisma, {
@@ -171,7 +217,7 @@ export function createService(deps: ServiceDeps): express.Express {
     );
   });
 
-  app.get('/jobs/:id/overlays/:slice.png', async (req, res) => {
+  protectedRoutes.get('/jobs/:id/overlays/:slice.png', async (req, res) => {
     const { id, slice } = req.params;
     if (!UUID.test(id) || !/^\d+$/.test(slice)) {
       res.status(404).end();
@@ -193,7 +239,7 @@ export function createService(deps: ServiceDeps): express.Express {
     res.type('image/png').send(Buffer.from(o.png));
   });
 
-  app.post('/jobs/:id/retry', async (req, res) => {
+  protectedRoutes.post('/jobs/:id/retry', async (req, res) => {
     const { id } = req.params;
     if (!UUID.test(id)) {
       res.status(404).json({ error: `no job ${id}` });
@@ -206,9 +252,17 @@ export function createService(deps: ServiceDeps): express.Express {
     else res.status(202).json({ id, state: 'queued' });
   });
 
-  app.use((error: Error, _req: Request, res: Response, _next: express.NextFunction) => {
-    deps.log.error({ error: error.message }, 'request failed');
-    res.status(500).json({ error: error.message });
+  app.use(protectedRoutes);
+
+  // The detail (which may name tables, hosts or files) goes to the log, never to the caller.
+  app.use((error: Error, req: Request, res: Response, _next: express.NextFunction) => {
+    const requestId = String(res.locals.requestId);
+    deps.log.error(
+      { requestId, method: req.method, path: req.path, error: error.message, stack: error.stack },
+      'request failed',
+    );
+    if (res.headersSent) return;
+    res.status(500).json({ error: 'internal error', requestId });
   });
   return app;
 }

@@ -15,7 +15,7 @@ import {
 } from '@lascar/core';
 import type { LoadedNetworks } from '@lascar/core/onnx';
 import type PgBoss from 'pg-boss';
-import { ConfigError, describeConfig, type WorkerConfig } from './config.js';
+import { ConfigError, describeConfig, isLoopbackHost, type WorkerConfig } from './config.js';
 import { openDatabase, type Database } from '@lascar/db';
 import { readCursor, writeCursor } from '@lascar/db';
 import { intakeSeries, type IntakeResult } from './intake.js';
@@ -28,6 +28,7 @@ import { deleteRetiredObjects, runRecheck } from './series-changes.js';
 import { OrthancChangeFeed, QidoPoller, type CursorStore } from './pacs/discovery.js';
 import type { PacsClient, SeriesCandidate } from '@lascar/pacs';
 import { guardLostQueueWrites, SEGMENT_QUEUE, startQueue, type SegmentJobData } from './queue.js';
+import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { createService } from './service.js';
 
 export interface RunningWorker {
@@ -103,6 +104,12 @@ export async function startWorker(
   config: WorkerConfig,
   options: StartOptions = {},
 ): Promise<RunningWorker> {
+  // loadConfig checks this too; a configuration built in code must not get around it.
+  if (config.apiToken === undefined && !isLoopbackHost(config.http.host)) {
+    throw new ConfigError(
+      `LASCAR_HTTP_HOST=${config.http.host} is reachable from other machines: set LASCAR_API_TOKEN`,
+    );
+  }
   const log = options.log ?? createLogger(config.logLevel);
   log.info({ config: describeConfig(config) }, 'worker starting');
   const rules = await loadRules(config.selectionRulesFile);
@@ -146,6 +153,17 @@ export async function startWorker(
       timeoutMs: config.pacs.timeoutMs,
     });
     const metrics = createMetrics(db.prisma, boss);
+    const heartbeat: Heartbeat = startHeartbeat({
+      prisma: db.prisma,
+      log,
+      intervalSeconds: config.heartbeatSeconds,
+      modelVersion,
+      executionProvider: networks.executionProvider,
+      concurrency: (options.consume ?? true) ? config.concurrency : 0,
+    });
+    // Runs before the database closes (cleanups run in reverse), after the jobs have finished.
+    cleanups.push(() => heartbeat.stop());
+    await heartbeat.beat();
     // One intake at a time per process: discovery paths often report the same series together.
     let intakeChain: Promise<unknown> = Promise.resolve();
     const intake = (candidate: SeriesCandidate): Promise<IntakeResult> => {
@@ -209,7 +227,13 @@ export async function startWorker(
           SEGMENT_QUEUE,
           { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: 1 },
           async ([job]) => {
-            if (job) await runSegmentJob(job, jobDeps);
+            if (!job) return;
+            heartbeat.enter(job.data.jobKey);
+            try {
+              await runSegmentJob(job, jobDeps);
+            } finally {
+              heartbeat.leave(job.data.jobKey);
+            }
           },
         );
       }
@@ -322,6 +346,7 @@ export async function startWorker(
       metrics,
       log,
       ...(config.webhookSecret ? { webhookSecret: config.webhookSecret } : {}),
+      ...(config.apiToken ? { apiToken: config.apiToken } : {}),
       onCandidate: intake,
       pingDatabase: () => db.ping(),
     });
@@ -341,7 +366,7 @@ export async function startWorker(
         await qido?.stop();
       });
     }
-    log.info({ url, concurrency: config.concurrency }, 'worker ready');
+    log.info({ url, concurrency: config.concurrency, workerId: heartbeat.id }, 'worker ready');
 
     let stopping: Promise<void> | undefined;
     return {

@@ -3,7 +3,13 @@
 // cursor in the database so that a restarted worker does not look at old changes again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
-import { completedJob, type Stack, startStack, waitFor } from './worker-fixture.js';
+import {
+  completedJob,
+  expectResultLikeTruth,
+  type Stack,
+  startStack,
+  waitFor,
+} from './worker-fixture.js';
 
 let stack: Stack;
 let lge: PhantomSeries;
@@ -11,7 +17,8 @@ let lge: PhantomSeries;
 beforeAll(async () => {
   stack = await startStack({ webhook: 'dropped' });
   await stack.startWorker({ LASCAR_CHANGES_POLL_SECONDS: '1' });
-  lge = phantomSeries(404, { scale: 0.25 });
+  // Scale 0.5: a study on which the shipped networks find the LA (checked against the truth).
+  lge = phantomSeries(404, { scale: 0.5 });
   await stack.store(lge.instances);
 });
 
@@ -33,6 +40,7 @@ describe('the Orthanc change feed', () => {
     expect(await decisions(lge.seriesInstanceUid)).toEqual([
       { source: 'orthanc-changes', selected: true },
     ]);
+    await expectResultLikeTruth(stack, lge);
     const segs = await stack.pacs.searchSeries({
       StudyInstanceUID: lge.studyInstanceUid,
       Modality: 'SEG',

@@ -50,6 +50,7 @@ describe('DICOMweb PACS client on a real Orthanc', () => {
     });
     lge = phantomSeries(101, {
       acquisition: { seriesDescription: 'LGE 3D PSIR', protocolName: 'DE_3D_LA' },
+      identity: { accessionNumber: 'ACC101' },
     });
     await pacs.storeInstances(lge.studyInstanceUid, lge.instances);
   });
@@ -69,7 +70,10 @@ describe('DICOMweb PACS client on a real Orthanc', () => {
       modality: 'MR',
       seriesDescription: 'LGE 3D PSIR',
       numberOfInstances: lge.instances.length,
+      // A study attribute, asked for with the series: a job that fails still shows it.
+      accessionNumber: 'ACC101',
     });
+    expect((await pacs.seriesAttributes(lge)).accessionNumber).toBe('ACC101');
     const none = await pacs.searchSeries({ SeriesDescription: 'CINE*' });
     expect(none).toEqual([]);
   });

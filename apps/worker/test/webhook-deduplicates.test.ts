@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_SECRET_HEADER } from '../src/pacs/discovery.js';
 import type { RunningWorker } from '../src/worker.js';
 import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
-import { completedJob, jobOf, type Stack, startStack, waitFor } from './worker-fixture.js';
+import {
+  completedJob,
+  expectResultLikeTruth,
+  jobOf,
+  type Stack,
+  startStack,
+  waitFor,
+} from './worker-fixture.js';
 
 let stack: Stack;
 let worker: RunningWorker;
@@ -15,7 +22,8 @@ beforeAll(async () => {
   // The Lua script posts to a dead port and the change feed is off: only our posts count.
   stack = await startStack({ webhook: 'dropped' });
   worker = await stack.startWorker({ LASCAR_CHANGES_POLL_SECONDS: '0' });
-  lge = phantomSeries(303, { scale: 0.25 });
+  // Scale 0.5: a study on which the shipped networks find the LA (checked against the truth).
+  lge = phantomSeries(303, { scale: 0.5 });
   await stack.store(lge.instances);
 });
 
@@ -71,6 +79,7 @@ describe('POST /webhook/orthanc', () => {
       [job.id],
     );
     expect(results[0]!.n).toBe(1);
+    await expectResultLikeTruth(stack, lge);
     const segs = await stack.pacs.searchSeries({
       StudyInstanceUID: lge.studyInstanceUid,
       Modality: 'SEG',

@@ -23,7 +23,18 @@ import {
 } from '@lascar/testkit';
 
 export { waitFor };
-import { startPostgres, type PostgresCluster } from '@lascar/testkit';
+import { startPostgres, type PhantomSeries, type PostgresCluster } from '@lascar/testkit';
+
+/** The workers' LASCAR_API_TOKEN in these tests; apiFetch sends it. */
+export const API_TOKEN = randomBytes(32).toString('hex');
+
+/** fetch with the worker API's bearer token. */
+export function apiFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, {
+    ...init,
+    headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${API_TOKEN}` },
+  });
+}
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -69,6 +80,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const env = (overrides: Record<string, string> = {}) => ({
     ...workerPacsEnv(orthanc, secret),
     DATABASE_URL: postgres.url,
+    LASCAR_API_TOKEN: API_TOKEN,
     LASCAR_MODELS_DIR: path.join(REPO, 'models'),
     LASCAR_EXECUTION_PROVIDER: 'cpu',
     LASCAR_HTTP_PORT: String(workerPort),
@@ -169,6 +181,29 @@ export async function expectOneSegAndOneResult(
     [jobId],
   );
   expect(results[0]!.n).toBe(1);
+}
+
+/**
+ * The series' result row, checked against the phantom's truth: the LA volume within 25 % (the
+ * shipped networks on 0.5-scale phantoms with pixels of about 1.4 mm or finer) and no QC flag.
+ */
+export async function expectResultLikeTruth(
+  stack: Stack,
+  series: Pick<PhantomSeries, 'seriesInstanceUid' | 'truth'>,
+): Promise<{ laVolumeMl: number; qcFlags: string[] }> {
+  const rows = await stack.query<{ laVolumeMl: number; qcFlags: string[] }>(
+    `SELECT m."laVolumeMl", m."qcFlags" FROM "Measurement" m JOIN "Job" j ON j.id = m."jobRef"
+       JOIN "Series" s ON s.id = j."seriesRef" WHERE s."seriesInstanceUid" = $1`,
+    [series.seriesInstanceUid],
+  );
+  expect(rows).toHaveLength(1);
+  const m = rows[0]!;
+  expect(
+    Math.abs(m.laVolumeMl / series.truth.laVolumeMl - 1),
+    `LA ${m.laVolumeMl} mL vs truth ${series.truth.laVolumeMl} mL`,
+  ).toBeLessThan(0.25);
+  expect(m.qcFlags).toEqual([]);
+  return m;
 }
 
 /** A `lascar worker` process (the built CLI), for tests that kill it. */

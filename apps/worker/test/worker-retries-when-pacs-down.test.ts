@@ -8,6 +8,7 @@ import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
 import {
   completedJob,
   expectOneSegAndOneResult,
+  expectResultLikeTruth,
   jobOf,
   type Stack,
   startStack,
@@ -77,6 +78,7 @@ describe('a job whose PACS goes down mid-job', () => {
     expect(job.attempts).toBeGreaterThanOrEqual(3);
     expect(job.error).toBeNull();
     await expectOneSegAndOneResult(stack, lge.studyInstanceUid, job.id);
+    await expectResultLikeTruth(stack, lge);
     expect((await fetch(`${consumer.url}/readyz`)).status).toBe(200);
   });
 });

@@ -2,14 +2,17 @@
 // worker segments it and stores one DICOM SEG in the same study (found by QIDO Modality=SEG,
 // referencing the source series, dciodvfy clean) and one result row; a non-LGE series in the same
 // study is skipped with its reason; a corrupt series fails with a clear error, not retried, and
-// the worker keeps working.
+// the worker keeps working. The result is checked against the phantom's truth; a series in which
+// no LA is found completes with a "needs review" flag and stores nothing in the PACS.
 import { readDicomSeries } from '@lascar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dciodvfy } from '../../../packages/core/test-data/dciodvfy.js';
 import type { RunningWorker } from '../src/worker.js';
 import { phantomSeries, type PhantomSeries } from '@lascar/testkit';
 import {
+  apiFetch,
   expectOneSegAndOneResult,
+  expectResultLikeTruth,
   jobOf,
   type Stack,
   startStack,
@@ -21,11 +24,13 @@ let worker: RunningWorker;
 let lge: PhantomSeries;
 let cine: PhantomSeries;
 let corrupt: PhantomSeries;
+let blank: PhantomSeries;
 
 beforeAll(async () => {
   stack = await startStack({ webhook: 'live' });
   worker = await stack.startWorker({ LASCAR_CHANGES_POLL_SECONDS: '0' });
-  // Scale 0.5: the shipped networks find no LA on coarser phantoms (0.25 gives an empty result).
+  // Scale 0.5 (1.38 mm pixels): the shipped networks find the LA (76 mL vs 89 mL truth); on
+  // coarser phantoms (0.25: 2 mm pixels) they find a speck or nothing.
   lge = phantomSeries(101, { scale: 0.5 });
   // Same study, a cine series: not LGE by its description.
   cine = phantomSeries(101, {
@@ -42,7 +47,14 @@ beforeAll(async () => {
   const whole = phantomSeries(202, { scale: 0.25 });
   const middle = Math.floor(whole.instances.length / 2);
   corrupt = { ...whole, instances: whole.instances.filter((_, n) => n !== middle) };
-  await stack.store([...corrupt.instances, ...cine.instances, ...lge.instances]);
+  // A third study: an LGE series with nothing in it, so no LA to find.
+  blank = phantomSeries(111, { scale: 0.25, blank: true });
+  await stack.store([
+    ...corrupt.instances,
+    ...cine.instances,
+    ...lge.instances,
+    ...blank.instances,
+  ]);
 });
 
 afterAll(async () => {
@@ -117,7 +129,8 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     );
     expect(rows).toHaveLength(1);
     const m = rows[0]!;
-    expect(m.laVolumeMl).toBeGreaterThan(1);
+    // The LA volume within 25 % of the phantom's, and no QC flag.
+    await expectResultLikeTruth(stack, lge);
     expect(m.burdenMethod).toMatch(/wall/i);
     expect(m.syntheticTraining).toBe(true);
     expect(m.modelVersion).toBe(worker.modelVersion);
@@ -138,23 +151,61 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
   });
 
   it('serves the job on GET /jobs without patient names, and a key-slice PNG', async () => {
-    const res = await fetch(`${worker.url}/jobs?series=${lge.seriesInstanceUid}`);
+    // The job list and the images are patient data: the worker's API token guards them.
+    expect((await fetch(`${worker.url}/jobs?series=${lge.seriesInstanceUid}`)).status).toBe(401);
+    const res = await apiFetch(`${worker.url}/jobs?series=${lge.seriesInstanceUid}`);
     expect(res.status).toBe(200);
     const body = await res.text();
     const jobs = JSON.parse(body) as {
       state: string;
-      measurement: { overlays: { href: string }[] };
+      measurement: { qcFlags: string[]; overlays: { href: string }[] };
     }[];
     expect(jobs).toHaveLength(1);
     expect(jobs[0]!.state).toBe('completed');
+    expect(jobs[0]!.measurement.qcFlags).toEqual([]);
     const patientName = readDicomSeries(lge.instances).source.identity.patientName;
     expect(patientName).toBeTruthy();
     expect(body).not.toContain(String(patientName).split('^')[0]);
-    const png = await fetch(`${worker.url}${jobs[0]!.measurement.overlays[0]!.href}`);
+    const href = `${worker.url}${jobs[0]!.measurement.overlays[0]!.href}`;
+    expect((await fetch(href)).status).toBe(401);
+    const png = await apiFetch(href);
     expect(png.status).toBe(200);
     expect(png.headers.get('content-type')).toBe('image/png');
     const bytes = new Uint8Array(await png.arrayBuffer());
     expect(Array.from(bytes.subarray(1, 4))).toEqual([0x50, 0x4e, 0x47]);
+  });
+
+  it('completes a series with no LA as "needs review", stores no SEG or SR, and says so on the job', async () => {
+    const job = await waitFor(
+      'the blank job to complete',
+      async () => {
+        const j = await jobOf(stack, blank.seriesInstanceUid);
+        if (j?.state === 'failed') throw new Error(`blank job failed: ${j.error}`);
+        return j?.state === 'completed' ? j : undefined;
+      },
+      120_000,
+    );
+    expect(job.attempts).toBe(1);
+    expect(job.error).toBe(
+      'completed without a result: no LA cavity found in this series, so no SEG or SR was stored (flagged for review)',
+    );
+    expect(job.segSeriesInstanceUid).toBeNull();
+    expect(job.srSeriesInstanceUid).toBeNull();
+    const derived = await stack.pacs.searchSeries({ StudyInstanceUID: blank.studyInstanceUid });
+    expect(derived.map((d) => d.seriesInstanceUid)).toEqual([blank.seriesInstanceUid]);
+    const rows = await stack.query<{ laVolumeMl: number; qcFlags: string[]; overlays: number }>(
+      `SELECT m."laVolumeMl", m."qcFlags",
+              (SELECT count(*)::int FROM "OverlayImage" o WHERE o."measurementRef" = m.id) AS overlays
+         FROM "Measurement" m JOIN "Job" j ON j.id = m."jobRef" WHERE j.id = $1`,
+      [job.id],
+    );
+    expect(rows).toEqual([
+      {
+        laVolumeMl: 0,
+        qcFlags: ['no-la: no LA cavity found: nothing to measure (no SEG or SR is stored)'],
+        overlays: 0,
+      },
+    ]);
   });
 
   it('skips the non-LGE series with its reason and makes no job for it', async () => {
@@ -185,11 +236,11 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     expect(job.error).toMatch(/^load: unusable DICOM series \(IRREGULAR_SPACING\)/);
     const ready = await fetch(`${worker.url}/readyz`);
     expect(ready.status).toBe(200);
-    const metrics = await (await fetch(`${worker.url}/metrics`)).text();
-    expect(metrics).toMatch(/lascar_jobs\{state="completed"\} 1/);
+    const metrics = await (await apiFetch(`${worker.url}/metrics`)).text();
+    expect(metrics).toMatch(/lascar_jobs\{state="completed"\} 2/);
     expect(metrics).toMatch(/lascar_jobs\{state="failed"\} 1/);
     expect(metrics).toMatch(
-      /lascar_job_stage_duration_seconds_count\{stage="la_model",outcome="ok"\} 1/,
+      /lascar_job_stage_duration_seconds_count\{stage="la_model",outcome="ok"\} 2/,
     );
   });
 
@@ -197,12 +248,15 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     const failed = (await jobOf(stack, corrupt.seriesInstanceUid))!;
     expect(
       (
-        await fetch(`${worker.url}/jobs/00000000-0000-4000-8000-000000000000/retry`, {
+        await apiFetch(`${worker.url}/jobs/00000000-0000-4000-8000-000000000000/retry`, {
           method: 'POST',
         })
       ).status,
     ).toBe(404);
-    const res = await fetch(`${worker.url}/jobs/${failed.id}/retry`, { method: 'POST' });
+    expect((await fetch(`${worker.url}/jobs/${failed.id}/retry`, { method: 'POST' })).status).toBe(
+      401,
+    );
+    const res = await apiFetch(`${worker.url}/jobs/${failed.id}/retry`, { method: 'POST' });
     expect(res.status).toBe(202);
     // The series is still corrupt: it runs once more and fails with the same error.
     const stages = await waitFor('the second run to fail', async () => {
@@ -215,9 +269,9 @@ describe('the worker, told by the Orthanc webhook about new series', () => {
     });
     expect(stages.error).toBe(failed.error);
     const lgeJob = (await jobOf(stack, lge.seriesInstanceUid))!;
-    expect((await fetch(`${worker.url}/jobs/${lgeJob.id}/retry`, { method: 'POST' })).status).toBe(
-      202,
-    );
+    expect(
+      (await apiFetch(`${worker.url}/jobs/${lgeJob.id}/retry`, { method: 'POST' })).status,
+    ).toBe(202);
     const again = await waitFor(
       'the LGE job to complete again',
       async () => {

@@ -9,6 +9,7 @@ import { phantomSeries } from '@lascar/testkit';
 import {
   completedJob,
   expectOneSegAndOneResult,
+  expectResultLikeTruth,
   jobOf,
   spawnWorkerProcess,
   type Stack,
@@ -96,6 +97,7 @@ describe('a worker process', () => {
       expect(worker.exitCode, output.join('').slice(-4000)).toBeNull();
       expect(worker.signalCode).toBeNull();
       await expectOneSegAndOneResult(stack, lge.studyInstanceUid, job.id);
+      await expectResultLikeTruth(stack, lge);
     },
   );
 });

@@ -142,5 +142,56 @@ export async function disableUser(prisma: PrismaClient, email: string): Promise<
   return user;
 }
 
+async function userByEmail(prisma: PrismaClient, email: string) {
+  const user = await prisma.user.findUnique({
+    where: { email: email.trim().toLowerCase() },
+    select: { id: true, email: true, role: true },
+  });
+  if (!user) throw new UserAdminError(`no user with email ${email}`);
+  return user;
+}
+
+/**
+ * Changes an account's role through better-auth's admin plugin (setRole), which checks that the
+ * caller (`headers`: the admin's request) may. Takes effect at the user's next request: sessions
+ * read the role from the user row. Returns the role it had before.
+ */
+export async function changeRole(
+  auth: Pick<Auth, 'api'>,
+  prisma: PrismaClient,
+  input: { email: string; role: string; headers: Headers },
+): Promise<{ id: string; email: string; role: Role; previous: string | null }> {
+  if (!isRole(input.role))
+    throw new UserAdminError(`role "${input.role}" is not one of ${ROLES.join(', ')}`);
+  const user = await userByEmail(prisma, input.email);
+  await auth.api.setRole({
+    body: { userId: user.id, role: input.role },
+    headers: input.headers,
+  });
+  return { id: user.id, email: user.email, role: input.role, previous: user.role ?? null };
+}
+
+/**
+ * Sets a new password through better-auth's admin plugin (setUserPassword: scrypt, the caller's
+ * permission checked), then ends the account's sessions, so that whoever held the old password
+ * is signed out at once.
+ */
+export async function resetPassword(
+  auth: Pick<Auth, 'api'>,
+  prisma: PrismaClient,
+  input: { email: string; password: string; headers: Headers },
+): Promise<{ id: string; email: string }> {
+  if (input.password.length < MIN_PASSWORD_LENGTH) {
+    throw new UserAdminError(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
+  const user = await userByEmail(prisma, input.email);
+  await auth.api.setUserPassword({
+    body: { userId: user.id, newPassword: input.password },
+    headers: input.headers,
+  });
+  await prisma.session.deleteMany({ where: { userId: user.id } });
+  return { id: user.id, email: user.email };
+}
+
 /** What `addUser` needs of an auth instance (the dashboard's or the CLI's). */
 export type AuthApi = Pick<Auth, 'api'>;

@@ -33,3 +33,4 @@ export * from './selection.js';
 export * from './model-version.js';
 export * from './orientation.js';
 export * from './method-settings.js';
+export * from './quality-control.js';

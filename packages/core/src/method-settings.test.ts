@@ -15,6 +15,19 @@ const ENV: MethodSettingNames = {
   boundaryBandMm: 'LASCAR_BOUNDARY_BAND_MM',
   wallThicknessMm: 'LASCAR_WALL_THICKNESS_MM',
   probabilityThreshold: 'LASCAR_PROBABILITY_THRESHOLD',
+  qcLaMinVolumeMl: 'LASCAR_QC_LA_MIN_VOLUME_ML',
+  qcLaMaxVolumeMl: 'LASCAR_QC_LA_MAX_VOLUME_ML',
+  qcLaMinExtentMm: 'LASCAR_QC_LA_MIN_EXTENT_MM',
+  qcScarWallDistanceMm: 'LASCAR_QC_SCAR_WALL_DISTANCE_MM',
+  qcScarFarMaxPercent: 'LASCAR_QC_SCAR_FAR_MAX_PERCENT',
+};
+
+const QC_DEFAULTS = {
+  qcLaMinVolumeMl: 20,
+  qcLaMaxVolumeMl: 300,
+  qcLaMinExtentMm: 25,
+  qcScarWallDistanceMm: 10,
+  qcScarFarMaxPercent: 5,
 };
 
 describe('method settings', () => {
@@ -25,6 +38,7 @@ describe('method settings', () => {
       laComponents: 26,
       boundaryBandMm: 5,
       wallThicknessMm: 3,
+      ...QC_DEFAULTS,
     });
     expect(parseMethodSettings({}, ENV)).toEqual(DEFAULT_METHOD_SETTINGS);
     expect(checkMethodSettings()).toEqual(DEFAULT_METHOD_SETTINGS);
@@ -40,6 +54,11 @@ describe('method settings', () => {
           boundaryBandMm: '4',
           wallThicknessMm: '2.5',
           probabilityThreshold: '0.6',
+          qcLaMinVolumeMl: '10',
+          qcLaMaxVolumeMl: '400',
+          qcLaMinExtentMm: '0',
+          qcScarWallDistanceMm: '8',
+          qcScarFarMaxPercent: '2.5',
         },
         ENV,
       ),
@@ -50,6 +69,11 @@ describe('method settings', () => {
       boundaryBandMm: 4,
       wallThicknessMm: 2.5,
       probabilityThreshold: 0.6,
+      qcLaMinVolumeMl: 10,
+      qcLaMaxVolumeMl: 400,
+      qcLaMinExtentMm: 0,
+      qcScarWallDistanceMm: 8,
+      qcScarFarMaxPercent: 2.5,
     });
     expect(parseMethodSettings({ laComponents: '6', wallThicknessMm: '' }, ENV)).toEqual({
       ...DEFAULT_METHOD_SETTINGS,
@@ -88,6 +112,35 @@ describe('method settings', () => {
     expect(() => checkMethodSettings({ boundaryBandMm: Number.NaN })).toThrow(
       'boundaryBandMm=NaN is not a number (a distance in mm)',
     );
+  });
+
+  it('checks the quality-control limits, naming the variable', () => {
+    const error = (raw: Parameters<typeof parseMethodSettings>[0]): string => {
+      try {
+        parseMethodSettings(raw, ENV);
+      } catch (e) {
+        expect(e).toBeInstanceOf(MethodSettingsError);
+        return (e as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(error({ qcLaMinVolumeMl: '200', qcLaMaxVolumeMl: '100' })).toBe(
+      'LASCAR_QC_LA_MIN_VOLUME_ML=200 is above LASCAR_QC_LA_MAX_VOLUME_ML=100',
+    );
+    expect(error({ qcLaMaxVolumeMl: '0' })).toBe(
+      'LASCAR_QC_LA_MAX_VOLUME_ML=0 is outside 0 < value < 10000 (a volume in mL)',
+    );
+    expect(error({ qcLaMinExtentMm: '-1' })).toBe(
+      'LASCAR_QC_LA_MIN_EXTENT_MM=-1 is outside 0 <= value < 1000 (a length in mm)',
+    );
+    expect(error({ qcScarWallDistanceMm: 'ten' })).toBe(
+      'LASCAR_QC_SCAR_WALL_DISTANCE_MM=ten is not a number (a distance in mm)',
+    );
+    expect(error({ qcScarFarMaxPercent: '100' })).toBe(
+      'LASCAR_QC_SCAR_FAR_MAX_PERCENT=100 is outside 0 <= value < 100 (a percentage)',
+    );
+    // A zero share is allowed: any scar far from the wall is flagged.
+    expect(parseMethodSettings({ qcScarFarMaxPercent: '0' }, ENV).qcScarFarMaxPercent).toBe(0);
   });
 
   it("converts the scar area limits to whole pixels of each study's spacing", () => {

@@ -6,12 +6,14 @@
  */
 import { DEFAULT_BAND_MM } from './boundary.js';
 import type { Connectivity3D } from './cca.js';
+import { DEFAULT_QC_LIMITS, type QualityControlLimits } from './quality-control.js';
 import { DEFAULT_WALL_MM } from './quantify.js';
 
 /** The paper's pixel size (LAScarQS 2022 task 1 data), mm: its pixel limits are areas at this size. */
 export const PAPER_PIXEL_MM = 0.625;
 
-export interface MethodSettings {
+/** The method's settings and the quality-control limits (quality-control.ts) its results are checked with. */
+export interface MethodSettings extends QualityControlLimits {
   /**
    * Scar components (4-connected, per slice) smaller than this are dropped, mm^2. The paper's
    * 10 pixels at 0.625 mm = 3.90625 mm^2; converted to pixels per study from its spacing.
@@ -42,6 +44,7 @@ export const DEFAULT_METHOD_SETTINGS: MethodSettings = {
   laComponents: 26,
   boundaryBandMm: DEFAULT_BAND_MM,
   wallThicknessMm: DEFAULT_WALL_MM,
+  ...DEFAULT_QC_LIMITS,
 };
 
 /** The settings as applied to one study, thresholds resolved: recorded with every result. */
@@ -72,14 +75,25 @@ export const METHOD_SETTING_KEYS: MethodSettingNames = {
   boundaryBandMm: 'boundaryBandMm',
   wallThicknessMm: 'wallThicknessMm',
   probabilityThreshold: 'probabilityThreshold',
+  qcLaMinVolumeMl: 'qcLaMinVolumeMl',
+  qcLaMaxVolumeMl: 'qcLaMaxVolumeMl',
+  qcLaMinExtentMm: 'qcLaMinExtentMm',
+  qcScarWallDistanceMm: 'qcScarWallDistanceMm',
+  qcScarFarMaxPercent: 'qcScarFarMaxPercent',
 };
 
+// zero: whether 0 itself is allowed (a limit that 0 switches off); the maximum is always excluded.
 const LIMITS = {
-  scarMinAreaMm2: { min: 0, max: 10_000, what: 'an area in mm^2' },
-  scarMaxAreaMm2: { min: 0, max: 10_000, what: 'an area in mm^2' },
-  boundaryBandMm: { min: 0, max: 30, what: 'a distance in mm' },
-  wallThicknessMm: { min: 0, max: 20, what: 'a thickness in mm' },
-  probabilityThreshold: { min: 0, max: 1, what: 'a probability' },
+  scarMinAreaMm2: { min: 0, max: 10_000, zero: true, what: 'an area in mm^2' },
+  scarMaxAreaMm2: { min: 0, max: 10_000, zero: false, what: 'an area in mm^2' },
+  boundaryBandMm: { min: 0, max: 30, zero: false, what: 'a distance in mm' },
+  wallThicknessMm: { min: 0, max: 20, zero: false, what: 'a thickness in mm' },
+  probabilityThreshold: { min: 0, max: 1, zero: false, what: 'a probability' },
+  qcLaMinVolumeMl: { min: 0, max: 10_000, zero: true, what: 'a volume in mL' },
+  qcLaMaxVolumeMl: { min: 0, max: 10_000, zero: false, what: 'a volume in mL' },
+  qcLaMinExtentMm: { min: 0, max: 1_000, zero: true, what: 'a length in mm' },
+  qcScarWallDistanceMm: { min: 0, max: 1_000, zero: false, what: 'a distance in mm' },
+  qcScarFarMaxPercent: { min: 0, max: 100, zero: true, what: 'a percentage' },
 } as const;
 
 function checkNumber(
@@ -88,8 +102,7 @@ function checkNumber(
   label: string,
   shown: string,
 ): number {
-  const { min, max, what } = LIMITS[key];
-  const zeroAllowed = key === 'scarMinAreaMm2';
+  const { min, max, zero: zeroAllowed, what } = LIMITS[key];
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new MethodSettingsError(`${label}=${shown} is not a number (${what})`);
   }
@@ -100,6 +113,14 @@ function checkNumber(
   }
   return value;
 }
+
+const QC_KEYS = [
+  'qcLaMinVolumeMl',
+  'qcLaMaxVolumeMl',
+  'qcLaMinExtentMm',
+  'qcScarWallDistanceMm',
+  'qcScarFarMaxPercent',
+] as const satisfies readonly (keyof QualityControlLimits)[];
 
 function checkComponents(value: unknown, label: string, shown: string): Connectivity3D | 'all' {
   if (value === 6 || value === 18 || value === 26 || value === 'all') return value;
@@ -119,6 +140,8 @@ export function checkMethodSettings(
 ): MethodSettings {
   const merged = { ...DEFAULT_METHOD_SETTINGS, ...definedOnly(settings) };
   const shown = (key: MethodSettingName): string => shownAs[key] ?? String(merged[key]);
+  const qcLimits = {} as Record<(typeof QC_KEYS)[number], number>;
+  for (const key of QC_KEYS) qcLimits[key] = checkNumber(key, merged[key], names[key], shown(key));
   const out: MethodSettings = {
     scarMinAreaMm2: checkNumber(
       'scarMinAreaMm2',
@@ -145,6 +168,7 @@ export function checkMethodSettings(
       names.wallThicknessMm,
       shown('wallThicknessMm'),
     ),
+    ...qcLimits,
     ...(merged.probabilityThreshold === undefined
       ? {}
       : {
@@ -156,6 +180,11 @@ export function checkMethodSettings(
           ),
         }),
   };
+  if (out.qcLaMinVolumeMl > out.qcLaMaxVolumeMl) {
+    throw new MethodSettingsError(
+      `${names.qcLaMinVolumeMl}=${out.qcLaMinVolumeMl} is above ${names.qcLaMaxVolumeMl}=${out.qcLaMaxVolumeMl}`,
+    );
+  }
   if (out.scarMinAreaMm2 > out.scarMaxAreaMm2) {
     throw new MethodSettingsError(
       `${names.scarMinAreaMm2}=${out.scarMinAreaMm2} is above ${names.scarMaxAreaMm2}=${out.scarMaxAreaMm2}`,

@@ -171,7 +171,7 @@ export function quantifyStudy(
   let scarInCavity = 0;
   const cavityBox = nonZeroBox(la.data, dims);
   if (cavityBox) {
-    const box = grow(cavityBox, dims, spacing, wallMm);
+    const box = growBoxMm(cavityBox, dims, spacing, wallMm);
     // Squared distances; inclusive limits, the tiny slack absorbs float32 rounding.
     const outside2 = distanceTransformMmInBox(la.data, dims, spacing, box, true);
     const depth2 = distanceTransformMmInBox(la.data, dims, spacing, box, true, true);
@@ -244,8 +244,11 @@ export function quantifyStudy(
   };
 }
 
-/** The box grown by the wall thickness in voxels along each axis, clipped to the grid. */
-function grow(box: MaskBox, dims: Vec3, spacing: Vec3, mm: number): VoxelBox {
+/**
+ * The box grown by `mm` (in whole voxels, one more than needed) along each axis, clipped to the
+ * grid: every voxel within `mm` of a voxel of the box lies in it.
+ */
+export function growBoxMm(box: MaskBox, dims: Vec3, spacing: Vec3, mm: number): VoxelBox {
   const margin = spacing.map((s) => Math.floor(mm / s) + 1);
   const min = [box.x0, box.y0, box.z0];
   const max = [box.x0 + box.bx, box.y0 + box.by, box.z0 + box.bz];

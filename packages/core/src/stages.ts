@@ -5,6 +5,7 @@
  *         --la-input--> [LA network] --la-restore--> --la-postprocess--> LA cavity mask
  *         --scar-plan--> --scar-input--> [scar network] --scar-paste--> --scar-cca--> scar mask
  *         --quantify--> volumes, burden, stages
+ *         --quality-control--> "needs review" flags with their reasons (quality-control.ts)
  *         masks mapped back onto the source grid (orient, inverse)
  *
  * The networks are plain async functions over float32 NCHW tensors, so the ONNX runtime (or a
@@ -48,6 +49,7 @@ import {
   type LaInputBatch,
   type SliceStatistics,
 } from './preprocess.js';
+import { qualityControl, type QualityControl } from './quality-control.js';
 import { quantifyStudy, type ScarQuantification } from './quantify.js';
 import type { Mask, Volume, VoxelArray } from './volume.js';
 
@@ -128,6 +130,11 @@ export const PIPELINE_STAGES = [
     description:
       'LA and scar volumes, 3 mm wall shell centred on the cavity surface, scar burden, Utah and DECAAF stages',
   },
+  {
+    name: 'quality-control',
+    description:
+      'flag for review: no LA, LA volume outside 20-300 mL, LA under 25 mm in the slice direction, > 5 % of scar over 10 mm from the wall (configurable)',
+  },
 ] as const;
 
 export type StageName = (typeof PIPELINE_STAGES)[number]['name'];
@@ -171,6 +178,8 @@ export interface StudySegmentation {
   /** Scar, 0/1 on the image's own grid. */
   readonly scar: Mask;
   readonly quantification: ScarQuantification;
+  /** Whether a person should look at this result before trusting it, and why. */
+  readonly qc: QualityControl;
   /** The method settings this result was made with. */
   readonly settings: AppliedMethodSettings;
   readonly orientation: StudyOrientation;
@@ -349,10 +358,13 @@ export async function segmentStudy(
   // Quantified in the standard orientation: the same numbers however the file stores the voxels.
   const quantification = quantifyStudy(laMask, scarMask, { wallMm: settings.wallThicknessMm });
   lap('quantify');
+  const qc = qualityControl(laMask, scarMask, settings, quantification);
+  lap('quality-control');
   const result = {
     la: fromStandardOrientation(laMask, transform),
     scar: fromStandardOrientation(scarMask, transform),
     quantification,
+    qc,
     settings,
     orientation: {
       standard: STANDARD_ORIENTATION,

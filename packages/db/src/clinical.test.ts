@@ -426,6 +426,7 @@ describe('the cardiologists’ queries on a small clinic', () => {
     expect(a.trendComparable).toBe(false); // the previous result came from another model
     expect(a.needsReviewCount).toBe(1);
     expect(a.qcFlagged).toBe(true);
+    expect(a.qcFlags).toEqual(['low_blood_pool_contrast']);
 
     // A rejected result never stands as the latest; its study still orders the list.
     const b = rows.get('PAT-002')!;
@@ -437,6 +438,7 @@ describe('the cardiologists’ queries on a small clinic', () => {
     expect(b.trendComparable).toBeNull();
     expect(b.needsReviewCount).toBe(0);
     expect(b.qcFlagged).toBe(false);
+    expect(b.qcFlags).toEqual([]);
 
     const c = rows.get('X-77')!;
     expect(c.latest?.studyDate).toBeNull();

@@ -110,6 +110,8 @@ export interface PatientListRow {
   needsReviewCount: number;
   /** Some result pending sign-off carries QC flags. */
   qcFlagged: boolean;
+  /** The QC flags of the results pending sign-off (each once), as stored: "<code>: <reason>". */
+  qcFlags: string[];
 }
 
 export interface PatientListPage {
@@ -212,21 +214,8 @@ function sortByNewestStudy(
     LIMIT ${limit} OFFSET ${offset}`;
 }
 
-/** One result of a patient, as the list and the cohort weigh it. */
-interface PatientResultSummaryRow {
-  measurementRef: string;
-  studyRef: string;
-  studyDate: string | null;
-  scarBurdenPercent: number | null;
-  decaafStage: string | null;
-  utahStage: string | null;
-  burdenMethod: string;
-  modelVersion: string;
-  syntheticTraining: boolean;
-  laVolumeMl: number;
-  reviewState: ReviewState;
-  qcFlags: string[];
-}
+/** One result of a patient, as the list and the cohort weigh it (the shape of its latest). */
+type PatientResultSummaryRow = LatestResult;
 
 /**
  * A patient's latest result, the previous study's, the trend and the review counts, from the
@@ -242,6 +231,7 @@ function summariseResults(
   | 'trendComparable'
   | 'needsReviewCount'
   | 'qcFlagged'
+  | 'qcFlags'
 > {
   const standing = newestFirst.filter((r) => r.reviewState !== 'rejected');
   const latest = standing[0];
@@ -261,6 +251,7 @@ function summariseResults(
       : null,
     needsReviewCount: pending.length,
     qcFlagged: pending.some((r) => r.qcFlags.length > 0),
+    qcFlags: [...new Set(pending.flatMap((r) => r.qcFlags))],
   };
 }
 

@@ -14,3 +14,4 @@ export type { JobState, StageName, ReviewState } from './generated/prisma/enums.
 export * from './clinical.js';
 export * from './seed-scale.js';
 export * from './operations.js';
+export * from './workers.js';

@@ -216,6 +216,14 @@ describe('jobDetail and classifyFailure', () => {
         error: 'load: series 1.2 is modality CT, not an MR (LGE) series',
       }),
     ).toBe('data');
+    // A completed job's text is its outcome, not a failure.
+    expect(
+      classifyFailure({
+        state: 'completed',
+        attempts: 1,
+        error: 'completed without a result: no LA cavity found in this series',
+      }),
+    ).toBeNull();
   });
 });
 

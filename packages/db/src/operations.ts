@@ -192,9 +192,9 @@ export function classifyFailure(job: {
   attempts: number;
   error: string | null;
 }): FailureClass | null {
-  if (!job.error) return null;
-  // Superseded (its series changed): not a failure to act on.
-  if (job.state === 'superseded') return null;
+  // A completed job's text is its outcome (e.g. no LA found), not a failure; a superseded job's
+  // series changed: not a failure to act on either.
+  if (!job.error || job.state === 'completed' || job.state === 'superseded') return null;
   if (/^cancelled by /.test(job.error)) return 'cancelled';
   if (DATA_ERROR.test(job.error)) return 'data';
   if (job.state === 'retrying' || job.attempts > 1) return 'transient';

@@ -59,6 +59,7 @@ describe('DICOMweb helpers', () => {
       '00080060': { vr: 'CS', Value: ['MR'] },
       '0008103E': { vr: 'LO', Value: ['LGE 3D'] },
       '00201209': { vr: 'IS', Value: [44] },
+      '00080050': { vr: 'SH', Value: ['ACC123'] },
     };
     const instance = {
       '00080008': { vr: 'CS', Value: ['ORIGINAL', 'PRIMARY', 'M', 'IR'] },
@@ -74,6 +75,7 @@ describe('DICOMweb helpers', () => {
       modality: 'MR',
       seriesDescription: 'LGE 3D',
       numberOfInstances: 44,
+      accessionNumber: 'ACC123',
       imageType: ['ORIGINAL', 'PRIMARY', 'M', 'IR'],
       sequenceName: '*tfl3d1_ns',
       inversionTimeMs: 300,

@@ -155,6 +155,7 @@ export const TAGS = {
   Manufacturer: '00080070',
   SeriesDescription: '0008103E',
   PatientID: '00100020',
+  AccessionNumber: '00080050',
   SequenceName: '00180024',
   InversionTime: '00180082',
   SoftwareVersions: '00181020',
@@ -200,6 +201,8 @@ const SERIES_FIELDS = [
   TAGS.NumberOfSeriesRelatedInstances,
   TAGS.Manufacturer,
   TAGS.PatientID,
+  // A study attribute; asked for here so a series that fails still shows its accession.
+  TAGS.AccessionNumber,
 ];
 const INSTANCE_FIELDS = [
   TAGS.SOPClassUID,
@@ -243,6 +246,7 @@ export function seriesAttributesFromJson(
       ? jsonStrings(instance, TAGS.SoftwareVersions).join('\\') || undefined
       : undefined,
     patientId: pick(TAGS.PatientID),
+    accessionNumber: pick(TAGS.AccessionNumber),
     // Lets the selection rules skip a coronal or sagittal stack before it is retrieved.
     imageOrientationPatient: instance ? orientationOf(instance) : undefined,
   });

@@ -17,6 +17,8 @@ export interface SeriesRef {
  */
 export interface SeriesAttributes extends SeriesRef, SelectableSeries {
   readonly patientId?: string;
+  /** The study's accession number, when the PACS returns it with the series. */
+  readonly accessionNumber?: string;
 }
 
 /** How a series came to the worker's attention. */

@@ -94,6 +94,28 @@ describe('retryJob', () => {
   });
 });
 
+describe('retryJob numbering', () => {
+  it('tells the worker how many attempts came before, so their stages are kept', async () => {
+    const { uid, seriesRef } = await series(3, 'LGE');
+    const jobKey = jobKeyOf(uid, MODEL);
+    const { job } = await ensureJob(db.prisma, seriesRef, uid, MODEL, queueJobId(jobKey));
+    await markJob(db.prisma, jobKey, { state: 'failed', attempts: 3, error: 'load: x' });
+    expect(await retryJob(db.prisma, boss, job.id)).toBe('queued');
+    const [entry] = await db.prisma.$queryRawUnsafe<{ data: SegmentJobData }[]>(
+      `SELECT data FROM pgboss.job WHERE name = $1 AND data->>'jobKey' = $2`,
+      SEGMENT_QUEUE,
+      jobKey,
+    );
+    expect(entry!.data).toEqual({
+      jobKey,
+      studyInstanceUid: '1.2.826.0.2.3',
+      seriesInstanceUid: uid,
+      modelVersion: MODEL,
+      attemptsBefore: 3,
+    });
+  });
+});
+
 describe('processAnyway', () => {
   it('records who overrode which rule and queues one job for a double click', async () => {
     const { uid, seriesRef } = await series(2, 'CINE SAX retro');

@@ -17,6 +17,7 @@ export const REQUEUE_SELECT = {
   id: true,
   jobKey: true,
   state: true,
+  attempts: true,
   queueJobId: true,
   modelVersion: true,
   series: { select: { seriesInstanceUid: true, study: { select: { studyInstanceUid: true } } } },
@@ -30,6 +31,7 @@ export function requeueData(j: RequeueRow): SegmentJobData {
     studyInstanceUid: j.series.study.studyInstanceUid,
     seriesInstanceUid: j.series.seriesInstanceUid,
     modelVersion: j.modelVersion,
+    ...(j.attempts > 0 ? { attemptsBefore: j.attempts } : {}),
   };
 }
 

@@ -25,6 +25,11 @@ export interface SegmentJobData {
   readonly studyInstanceUid: string;
   readonly seriesInstanceUid: string;
   readonly modelVersion: string;
+  /**
+   * Attempts the job had before this send (a manual retry of a finished job): the worker numbers
+   * this send's attempts after them, so an earlier attempt's stage timings are kept.
+   */
+  readonly attemptsBefore?: number;
 }
 
 /** A UUID (version-5 layout) from the job key: the same key always gives the same queue id. */

@@ -13,7 +13,8 @@ export interface LaunchedBrowser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<LaunchedBrowser> {
+/** `host`: the one address names may resolve to (the pages' host; loopback by default). */
+export async function launchChromium(host = '127.0.0.1'): Promise<LaunchedBrowser> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
       `${CHROMIUM} not found: apt-get install chromium (scripts/install-system-deps.sh)`,
@@ -30,7 +31,7 @@ export async function launchChromium(): Promise<LaunchedBrowser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+      `--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE ${host}`,
     ],
   });
   return {

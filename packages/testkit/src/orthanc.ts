@@ -6,10 +6,12 @@
  */
 import {
   generatePhantom,
+  makeVolume,
   phantomDicomDescription,
   readDicomSeries,
   writeMrSeries,
   type MrAcquisition,
+  type PhantomTruth,
   type StudyIdentity,
 } from '@lascar/core';
 import type { OrthancInstance } from '@lascar/pacs/orthanc';
@@ -32,8 +34,10 @@ export interface PhantomSeries {
   readonly seriesInstanceUid: string;
   /** Part-10 MR instances, one per slice. */
   readonly instances: Uint8Array[];
-  /** The phantom's true left-atrial volume (mL), to check that the model still finds the LA. */
-  readonly trueLaVolumeMl: number;
+  /** What the phantom holds (LA volume, scar volume, burden), to check results against. */
+  readonly truth: PhantomTruth['quantities'];
+  /** In-plane pixel spacing, mm (the shipped networks find the LA at about 1.4 mm or finer). */
+  readonly pixelSpacingMm: number;
 }
 
 /**
@@ -48,6 +52,8 @@ export function phantomSeries(
     acquisition?: MrAcquisition;
     /** Overrides of the phantom's patient/study identity (e.g. studyDate for a date window). */
     identity?: Partial<Omit<StudyIdentity, 'studyInstanceUid'>>;
+    /** Every pixel 0: an LGE series with nothing in it (no LA to find). */
+    blank?: boolean;
   } = {},
 ): PhantomSeries {
   const phantom = generatePhantom(seed, {
@@ -58,13 +64,17 @@ export function phantomSeries(
   const identity: StudyIdentity = { ...described.identity, ...options.identity };
   const acquisition = described.acquisition;
   const merged: MrAcquisition = { ...acquisition, ...options.acquisition };
-  const instances = writeMrSeries(phantom.image, identity, merged);
+  const image = options.blank
+    ? makeVolume(phantom.image.geometry, new Int16Array(phantom.image.data.length))
+    : phantom.image;
+  const instances = writeMrSeries(image, identity, merged);
   const first = readDicomSeries(instances).source;
   return {
     studyInstanceUid: identity.studyInstanceUid,
     seriesInstanceUid: first.seriesInstanceUid,
     instances,
-    trueLaVolumeMl: phantom.truth.quantities.laVolumeMl,
+    truth: phantom.truth.quantities,
+    pixelSpacingMm: phantom.image.geometry.spacing[0],
   };
 }
 

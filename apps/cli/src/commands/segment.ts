@@ -33,6 +33,7 @@ import {
   type ExecutionProviderChoice,
   type MethodSettingNames,
   type MethodSettings,
+  type QualityControl,
 } from '@lascar/core';
 import type { LoadedNetworks, ModelKind } from '@lascar/core/onnx';
 import type { Command } from 'commander';
@@ -90,6 +91,12 @@ export interface StudyReport {
   readonly burdenMethod: string;
   readonly wallDefinition: string;
   readonly stages: StudySegmentation['quantification']['stages'];
+  /** True when quality control flagged the result: a person should look before trusting it. */
+  readonly needsReview: boolean;
+  /** Quality control (quality-control.ts): the flags with their reasons, what was measured, the limits. */
+  readonly qc: QualityControl;
+  /** False when no LA was found: no SEG and no SR were written (exit code 3). */
+  readonly segmented: boolean;
   /** The method settings the result was made with (thresholds resolved, scar limits in pixels). */
   readonly method: StudySegmentation['settings'];
   /** How the study was rearranged for the networks (masks are on the input's own grid). */
@@ -125,15 +132,21 @@ function notice(networks: LoadedNetworks): string {
     : 'Research use only: not a medical device.';
 }
 
-/** What the command itself knows a person should look at (the SR's "needs review" flag). */
+/** Why a person should look at this result (the SR's "needs review" flag): QC and the models. */
 function reviewReasons(result: StudySegmentation, networks: LoadedNetworks): string[] {
   return [
+    ...result.qc.flags.map((f) => f.reason),
     ...(networks.synthetic ? ['models trained on synthetic phantoms only'] : []),
-    ...(result.quantification.scarBurdenPercent === null
-      ? ['no LA cavity found: scar burden undefined']
-      : []),
   ];
 }
+
+/** No LA at all: there is nothing to report, so no SEG and no SR are written. */
+export function noLaFound(qc: QualityControl): boolean {
+  return qc.flags.some((f) => f.code === 'no-la');
+}
+
+/** Exit code of `lascar segment` when some study had no LA (outputs written: report.json, masks). */
+export const EXIT_NO_LA = 3;
 
 export interface SegmentedStudy {
   readonly result: StudySegmentation;
@@ -188,7 +201,8 @@ export async function segmentOne(
     writeNifti(result.scar, { gzip: true, description: 'lascar LA scar' }),
   );
   const version = modelVersionOf(networks.manifests);
-  if (input.source) {
+  const segmented = !noLaFound(result.qc);
+  if (input.source && segmented) {
     const model = { name: ALGORITHM_NAME, version };
     const seg = writeSegmentation(input.source, { la: result.la, scar: result.scar }, model);
     await writeFile(path.join(outDir, 'seg.dcm'), seg);
@@ -247,6 +261,9 @@ export async function segmentOne(
     burdenMethod: q.burdenMethod,
     wallDefinition: q.wallDefinition,
     stages: q.stages,
+    needsReview: result.qc.needsReview,
+    qc: result.qc,
+    segmented,
     method: result.settings,
     orientation: result.orientation,
     scope: SCOPE,
@@ -435,6 +452,7 @@ export function summaryTable(cases: readonly CaseSummary[]): string {
       'LA ASSD',
       'scar Dice',
       'scar sens',
+      'QC',
     ],
     ...cases.map(({ id, report: r }) => [
       id,
@@ -447,6 +465,7 @@ export function summaryTable(cases: readonly CaseSummary[]): string {
       fmt(r.evaluation?.la?.assdMm, 2),
       fmt(r.evaluation?.scar?.dice),
       fmt(r.evaluation?.scar?.sensitivity),
+      r.needsReview ? 'review' : 'ok',
     ]),
   ];
   const withTruth = cases.filter((c) => c.report.evaluation?.la);
@@ -466,10 +485,20 @@ export function summaryTable(cases: readonly CaseSummary[]): string {
       mean((c) => c.report.evaluation?.la?.assdMm),
       mean((c) => c.report.evaluation?.scar?.dice),
       mean((c) => c.report.evaluation?.scar?.sensitivity),
+      '',
     ]);
   }
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
   return rows.map((r) => r.map((cell, col) => cell.padStart(widths[col]!)).join('  ')).join('\n');
+}
+
+/** One "needs review" line per QC reason per case ('' when none). */
+export function reviewLines(cases: readonly CaseSummary[]): string {
+  return cases
+    .flatMap(({ id, report }) =>
+      report.qc.flags.map((f) => `needs review: ${cases.length > 1 ? `${id}: ` : ''}${f.reason}`),
+    )
+    .join('\n');
 }
 
 /** The method settings as `lascar segment` flags (commander's option keys -> flags). */
@@ -480,6 +509,11 @@ export const METHOD_FLAGS: MethodSettingNames = {
   boundaryBandMm: '--boundary-band-mm',
   wallThicknessMm: '--wall-thickness-mm',
   probabilityThreshold: '--probability-threshold',
+  qcLaMinVolumeMl: '--qc-la-min-volume-ml',
+  qcLaMaxVolumeMl: '--qc-la-max-volume-ml',
+  qcLaMinExtentMm: '--qc-la-min-extent-mm',
+  qcScarWallDistanceMm: '--qc-scar-wall-distance-mm',
+  qcScarFarMaxPercent: '--qc-scar-far-max-percent',
 };
 
 /** Reads the method flags; a bad value is a usage error naming the flag. */
@@ -542,6 +576,26 @@ export function registerSegment(program: Command): void {
       `${METHOD_FLAGS.probabilityThreshold} <p>`,
       "foreground where probability > p, both networks (default: each model manifest's threshold)",
     )
+    .option(
+      `${METHOD_FLAGS.qcLaMinVolumeMl} <ml>`,
+      'QC: flag an LA cavity smaller than this for review (default 20)',
+    )
+    .option(
+      `${METHOD_FLAGS.qcLaMaxVolumeMl} <ml>`,
+      'QC: flag an LA cavity larger than this for review (default 300)',
+    )
+    .option(
+      `${METHOD_FLAGS.qcLaMinExtentMm} <mm>`,
+      'QC: flag an LA spanning less than this in the slice direction (default 25; 0 = off)',
+    )
+    .option(
+      `${METHOD_FLAGS.qcScarWallDistanceMm} <mm>`,
+      'QC: scar farther than this from the LA wall counts as far (default 10)',
+    )
+    .option(
+      `${METHOD_FLAGS.qcScarFarMaxPercent} <percent>`,
+      'QC: flag when more than this share of the scar is far from the wall (default 5)',
+    )
     .action(
       async (
         input: string,
@@ -574,7 +628,19 @@ export function registerSegment(program: Command): void {
         const first = cases[0]?.report;
         if (first) process.stdout.write(`${first.notice}\n`);
         process.stdout.write(`${summaryTable(cases)}\n`);
+        const review = reviewLines(cases);
+        if (review) process.stdout.write(`${review}\n`);
         process.stdout.write(`outputs in ${opts.out}\n`);
+        const empty = cases.filter((c) => !c.report.segmented);
+        if (empty.length > 0) {
+          // Not a normal success: say so plainly, and exit 3 (the README's CLI section).
+          for (const c of empty) {
+            process.stderr.write(
+              `lascar: ${c.id}: no LA cavity found; no SEG or SR written (report.json has the QC flags)\n`,
+            );
+          }
+          process.exitCode = EXIT_NO_LA;
+        }
       },
     );
 }

@@ -9,6 +9,13 @@ import {
   DatabaseConfigError,
   type DatabaseConfig,
 } from '@lascar/db';
+import {
+  envReaders,
+  pacsEndpointFromEnv,
+  PACS_ENV_NAMES,
+  type Env,
+  type PacsEndpoint,
+} from '@lascar/env';
 
 export interface DashboardConfig {
   readonly database: DatabaseConfig;
@@ -20,12 +27,7 @@ export interface DashboardConfig {
   /** Opens a study in the hospital's viewer: {StudyInstanceUID} and {SeriesInstanceUID} are filled in. */
   readonly viewerUrlTemplate: string;
   /** Where sign-off stores the VERIFIED report; unset: sign-off is refused with that reason. */
-  readonly pacs?: {
-    readonly url: string;
-    readonly username?: string;
-    readonly password?: string;
-    readonly timeoutMs: number;
-  };
+  readonly pacs?: PacsEndpoint;
   /** The verifying organisation written into signed reports. */
   readonly institution: string;
   /** Failed sign-ins (per email or client address) in the window before sign-in is refused. */
@@ -37,18 +39,13 @@ export class DashboardConfigError extends Error {
   override name = 'DashboardConfigError';
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 /** The dashboard's own variables; the readers below accept only these names. */
 const DASHBOARD_OWN_ENV = [
   'LASCAR_AUTH_SECRET',
   'LASCAR_DASHBOARD_PORT',
   'LASCAR_DASHBOARD_URL',
   'LASCAR_VIEWER_URL_TEMPLATE',
-  'LASCAR_PACS_URL',
-  'LASCAR_PACS_USERNAME',
-  'LASCAR_PACS_PASSWORD',
-  'LASCAR_PACS_TIMEOUT_SECONDS',
+  ...PACS_ENV_NAMES,
   'LASCAR_SESSION_IDLE_SECONDS',
   'LASCAR_SESSION_MAX_HOURS',
   'LASCAR_INSTITUTION',
@@ -63,39 +60,9 @@ type DashboardEnvName = (typeof DASHBOARD_OWN_ENV)[number];
  */
 export const DASHBOARD_ENV_NAMES: readonly string[] = [...DATABASE_ENV_NAMES, ...DASHBOARD_OWN_ENV];
 
-function text(env: Env, name: DashboardEnvName): string | undefined {
-  const v = env[name]?.trim();
-  return v ? v : undefined;
-}
-
-function integer(
-  env: Env,
-  name: DashboardEnvName,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const raw = text(env, name);
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new DashboardConfigError(`${name}=${raw} is not a whole number`);
-  const n = Number(raw);
-  if (n < min || n > max)
-    throw new DashboardConfigError(`${name}=${raw} is outside ${min}..${max}`);
-  return n;
-}
-
-function httpUrl(name: DashboardEnvName, raw: string): string {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new DashboardConfigError(`${name} is not a URL`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new DashboardConfigError(`${name} must be an http:// or https:// URL`);
-  }
-  return raw.replace(/\/+$/, '');
-}
+const { text, integer, httpUrl } = envReaders<DashboardEnvName>(
+  (message) => new DashboardConfigError(message),
+);
 
 export const DEFAULT_VIEWER_URL_TEMPLATE =
   'http://127.0.0.1:8042/ohif/viewer?StudyInstanceUIDs={StudyInstanceUID}';
@@ -126,9 +93,7 @@ export function loadDashboardConfig(env: Env = process.env): DashboardConfig {
   if (!viewer.includes('{StudyInstanceUID}')) {
     throw new DashboardConfigError('LASCAR_VIEWER_URL_TEMPLATE must contain {StudyInstanceUID}');
   }
-  const pacsUrl = text(env, 'LASCAR_PACS_URL');
-  const username = text(env, 'LASCAR_PACS_USERNAME');
-  const password = text(env, 'LASCAR_PACS_PASSWORD');
+  const pacs = pacsEndpointFromEnv(env, (message) => new DashboardConfigError(message));
   return {
     database,
     baseURL: httpUrl(
@@ -146,16 +111,7 @@ export function loadDashboardConfig(env: Env = process.env): DashboardConfig {
     sessionMaxAgeSeconds:
       integer(env, 'LASCAR_SESSION_MAX_HOURS', DEFAULT_MAX_AGE_SECONDS / 3600, 1, 24 * 7) * 3600,
     viewerUrlTemplate: viewer,
-    ...(pacsUrl
-      ? {
-          pacs: {
-            url: httpUrl('LASCAR_PACS_URL', pacsUrl),
-            ...(username ? { username } : {}),
-            ...(password ? { password } : {}),
-            timeoutMs: integer(env, 'LASCAR_PACS_TIMEOUT_SECONDS', 60, 1, 3600) * 1000,
-          },
-        }
-      : {}),
+    ...(pacs ? { pacs } : {}),
     institution: text(env, 'LASCAR_INSTITUTION') ?? 'LA Scar',
     loginMaxFailures: integer(env, 'LASCAR_LOGIN_MAX_FAILURES', 5, 1, 1000),
     loginWindowSeconds: integer(env, 'LASCAR_LOGIN_WINDOW_SECONDS', 15 * 60, 1, 86_400),

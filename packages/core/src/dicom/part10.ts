@@ -2,6 +2,7 @@
 // within DICOM's VR limits (dcmjs would otherwise truncate a long DS silently).
 import dcmjs from 'dcmjs';
 import { EXPLICIT_VR_LITTLE_ENDIAN } from './transfer-syntax.js';
+import type { StudyIdentity } from './series.js';
 import { deterministicUid } from './uids.js';
 
 /** This product's identity in every object it writes. */
@@ -94,4 +95,56 @@ export function writePart10(
   view.setUint32(8, bytes.length + padded, true);
   out.set(bytes, head.length + 12);
   return out;
+}
+
+/**
+ * What a derived object (our SEG, our SR) carries over from its source study and says about
+ * itself: the Patient, General Study, General Series, General Equipment and SOP Common modules'
+ * attributes that both writers share. Each writer adds its own IOD's modules.
+ */
+export function derivedObjectModules(o: {
+  readonly identity: StudyIdentity;
+  readonly specificCharacterSet: string | undefined;
+  readonly sopClassUid: string;
+  readonly uids: { readonly seriesInstanceUid: string; readonly sopInstanceUid: string };
+  readonly modality: 'SEG' | 'SR';
+  readonly createdAt: Date;
+  readonly seriesDescription: string;
+  readonly seriesNumber: number;
+  readonly modelVersion: string;
+}): Record<string, unknown> {
+  const id = o.identity;
+  const date = dicomDate(o.createdAt);
+  const time = dicomTime(o.createdAt);
+  return {
+    ...(o.specificCharacterSet ? { SpecificCharacterSet: o.specificCharacterSet } : {}),
+    InstanceCreationDate: date,
+    InstanceCreationTime: time,
+    SOPClassUID: o.sopClassUid,
+    SOPInstanceUID: o.uids.sopInstanceUid,
+    StudyDate: id.studyDate ?? '',
+    SeriesDate: date,
+    ContentDate: date,
+    StudyTime: id.studyTime ?? '',
+    SeriesTime: time,
+    ContentTime: time,
+    AccessionNumber: id.accessionNumber ?? '',
+    Modality: o.modality,
+    Manufacturer: PRODUCT.manufacturer,
+    ReferringPhysicianName: personName(id.referringPhysicianName),
+    ...(id.studyDescription ? { StudyDescription: id.studyDescription } : {}),
+    SeriesDescription: clipText(o.seriesDescription),
+    ManufacturerModelName: PRODUCT.manufacturerModelName,
+    PatientName: personName(id.patientName),
+    PatientID: id.patientId ?? '',
+    PatientBirthDate: id.patientBirthDate ?? '',
+    PatientSex: id.patientSex ?? '',
+    DeviceSerialNumber: PRODUCT.deviceSerialNumber,
+    SoftwareVersions: [PRODUCT.softwareVersions, clipText(o.modelVersion)],
+    StudyInstanceUID: id.studyInstanceUid,
+    SeriesInstanceUID: o.uids.seriesInstanceUid,
+    StudyID: id.studyId ?? '',
+    SeriesNumber: formatIs(o.seriesNumber),
+    InstanceNumber: '1',
+  };
 }

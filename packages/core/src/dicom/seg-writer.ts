@@ -5,10 +5,8 @@
 import { gridMismatch, type Mask } from '../volume.js';
 import { DicomError } from './errors.js';
 import {
-  PRODUCT,
   clipText,
-  dicomDate,
-  dicomTime,
+  derivedObjectModules,
   formatDs,
   formatIs,
   personName,
@@ -205,8 +203,6 @@ export function writeSegmentation(
   const perFrame = columns * rows;
   const uids = options.uids ?? segmentationUids(source, model);
   const createdAt = options.createdAt ?? new Date();
-  const date = dicomDate(createdAt);
-  const time = dicomTime(createdAt);
   const id = source.identity;
 
   const frames: Uint8Array[] = [];
@@ -258,27 +254,19 @@ export function writeSegmentation(
   for (const s of source.slices) referencedInstances.set(s.sopInstanceUid, s.sopClassUid);
 
   const dataset: Record<string, unknown> = {
-    ...(id.specificCharacterSet ? { SpecificCharacterSet: id.specificCharacterSet } : {}),
+    ...derivedObjectModules({
+      identity: id,
+      specificCharacterSet: id.specificCharacterSet,
+      sopClassUid: SEGMENTATION_STORAGE,
+      uids,
+      modality: 'SEG',
+      createdAt,
+      seriesDescription:
+        options.seriesDescription ?? `LA and scar (${model.name} ${model.version})`,
+      seriesNumber: options.seriesNumber ?? 9901,
+      modelVersion: model.version,
+    }),
     ImageType: ['DERIVED', 'PRIMARY'],
-    InstanceCreationDate: date,
-    InstanceCreationTime: time,
-    SOPClassUID: SEGMENTATION_STORAGE,
-    SOPInstanceUID: uids.sopInstanceUid,
-    StudyDate: id.studyDate ?? '',
-    SeriesDate: date,
-    ContentDate: date,
-    StudyTime: id.studyTime ?? '',
-    SeriesTime: time,
-    ContentTime: time,
-    AccessionNumber: id.accessionNumber ?? '',
-    Modality: 'SEG',
-    Manufacturer: PRODUCT.manufacturer,
-    ReferringPhysicianName: personName(id.referringPhysicianName),
-    ...(id.studyDescription ? { StudyDescription: id.studyDescription } : {}),
-    SeriesDescription: clipText(
-      options.seriesDescription ?? `LA and scar (${model.name} ${model.version})`,
-    ),
-    ManufacturerModelName: PRODUCT.manufacturerModelName,
     ReferencedSeriesSequence: [
       {
         SeriesInstanceUID: source.seriesInstanceUid,
@@ -288,17 +276,6 @@ export function writeSegmentation(
         })),
       },
     ],
-    PatientName: personName(id.patientName),
-    PatientID: id.patientId ?? '',
-    PatientBirthDate: id.patientBirthDate ?? '',
-    PatientSex: id.patientSex ?? '',
-    DeviceSerialNumber: PRODUCT.deviceSerialNumber,
-    SoftwareVersions: [PRODUCT.softwareVersions, clipText(model.version)],
-    StudyInstanceUID: id.studyInstanceUid,
-    SeriesInstanceUID: uids.seriesInstanceUid,
-    StudyID: id.studyId ?? '',
-    SeriesNumber: formatIs(options.seriesNumber ?? 9901),
-    InstanceNumber: '1',
     FrameOfReferenceUID: source.frameOfReferenceUid,
     PositionReferenceIndicator: source.positionReferenceIndicator ?? '',
     DimensionOrganizationSequence: [{ DimensionOrganizationUID: uids.dimensionOrganizationUid }],

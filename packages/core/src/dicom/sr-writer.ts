@@ -12,12 +12,9 @@
 import { DECAAF_STAGING, UTAH_STAGING, stageOf, type StagingScheme } from '../quantify.js';
 import {
   PRODUCT,
-  clipText,
-  dicomDate,
+  derivedObjectModules,
   dicomDateTime,
-  dicomTime,
   formatDs,
-  formatIs,
   personName,
   writePart10,
 } from './part10.js';
@@ -568,8 +565,6 @@ export function writeMeasurementReport(
     ? verifiedReportUids(source, model, v)
     : (options.uids ?? measurementReportUids(source, model));
   const createdAt = options.createdAt ?? new Date();
-  const date = dicomDate(createdAt);
-  const time = dicomTime(createdAt);
   const charset = characterSet(input);
 
   const sourceInstances = new Map<string, string>();
@@ -593,21 +588,18 @@ export function writeMeasurementReport(
   ];
 
   const dataset: Record<string, unknown> = {
-    ...(charset ? { SpecificCharacterSet: charset } : {}),
-    InstanceCreationDate: date,
-    InstanceCreationTime: time,
-    SOPClassUID: COMPREHENSIVE_SR_STORAGE,
-    SOPInstanceUID: uids.sopInstanceUid,
-    StudyDate: id.studyDate ?? '',
-    SeriesDate: date,
-    ContentDate: date,
-    StudyTime: id.studyTime ?? '',
-    SeriesTime: time,
-    ContentTime: time,
-    AccessionNumber: id.accessionNumber ?? '',
-    Modality: 'SR',
-    Manufacturer: PRODUCT.manufacturer,
-    ReferringPhysicianName: personName(id.referringPhysicianName),
+    ...derivedObjectModules({
+      identity: id,
+      specificCharacterSet: charset,
+      sopClassUid: COMPREHENSIVE_SR_STORAGE,
+      uids,
+      modality: 'SR',
+      createdAt,
+      // The version is in the content; a PACS list shows the state and the algorithm in full.
+      seriesDescription: options.seriesDescription ?? `LA scar report, ${v.state} (${model.name})`,
+      seriesNumber: options.seriesNumber ?? (verified ? 9903 : 9902),
+      modelVersion: model.version,
+    }),
     CodingSchemeIdentificationSequence: [
       {
         // No CodingSchemeUID: it is for registered schemes (dciodvfy flags ours as unknown).
@@ -617,24 +609,7 @@ export function writeMeasurementReport(
       },
     ],
     TimezoneOffsetFromUTC: '+0000', // all dates and times here are UTC
-    ...(id.studyDescription ? { StudyDescription: id.studyDescription } : {}),
-    SeriesDescription: clipText(
-      // The version is in the content; a PACS list shows the state and the algorithm in full.
-      options.seriesDescription ?? `LA scar report, ${v.state} (${model.name})`,
-    ),
-    ManufacturerModelName: PRODUCT.manufacturerModelName,
     ReferencedPerformedProcedureStepSequence: [],
-    PatientName: personName(id.patientName),
-    PatientID: id.patientId ?? '',
-    PatientBirthDate: id.patientBirthDate ?? '',
-    PatientSex: id.patientSex ?? '',
-    DeviceSerialNumber: PRODUCT.deviceSerialNumber,
-    SoftwareVersions: [PRODUCT.softwareVersions, clipText(model.version)],
-    StudyInstanceUID: id.studyInstanceUid,
-    SeriesInstanceUID: uids.seriesInstanceUid,
-    StudyID: id.studyId ?? '',
-    SeriesNumber: formatIs(options.seriesNumber ?? (verified ? 9903 : 9902)),
-    InstanceNumber: '1',
     // SR Document Content: the root container, TID 1500.
     ValueType: 'CONTAINER',
     ConceptNameCodeSequence: [R.imagingMeasurementReport],

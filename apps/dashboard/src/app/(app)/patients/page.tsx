@@ -1,3 +1,4 @@
+import { qcFlagReason } from '@lascar/core';
 import { listPatients } from '@lascar/db';
 import { Flag, TrendingDown, TrendingUp } from 'lucide-react';
 import type { Metadata } from 'next';
@@ -126,10 +127,20 @@ export default async function PatientsPage({
               </Td>
               <Td>
                 {p.needsReviewCount > 0 ? (
-                  <Badge tone={p.qcFlagged ? 'danger' : 'warning'}>
-                    <Flag className="size-3" aria-hidden />
-                    {p.needsReviewCount} to review{p.qcFlagged ? ' · QC' : ''}
-                  </Badge>
+                  <div className="flex flex-col items-start gap-1">
+                    <Badge tone={p.qcFlagged ? 'danger' : 'warning'}>
+                      <Flag className="size-3" aria-hidden />
+                      {p.needsReviewCount} to review
+                    </Badge>
+                    {/* Quality control's reasons in words, not codes. */}
+                    {p.qcFlags.length > 0 && (
+                      <ul className="max-w-64 text-xs text-danger" data-testid="qc-reasons">
+                        {p.qcFlags.map((flag) => (
+                          <li key={flag}>needs review: {qcFlagReason(flag)}</li>
+                        ))}
+                      </ul>
+                    )}
+                  </div>
                 ) : (
                   <span className="text-muted-foreground">–</span>
                 )}

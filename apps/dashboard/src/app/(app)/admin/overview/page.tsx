@@ -1,8 +1,14 @@
-import { operationsOverview, type ThroughputBucket } from '@lascar/db';
+import {
+  listWorkers,
+  MISSED_BEATS_BEFORE_SILENT,
+  operationsOverview,
+  type ThroughputBucket,
+  type WorkerRow,
+} from '@lascar/db';
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { AutoRefresh } from '@/components/operations';
-import { Card, CardTitle, Table, Td, Th } from '@/components/ui';
+import { Alert, Badge, Card, CardTitle, Table, Td, Th } from '@/components/ui';
 import { dateTime } from '@/lib/format';
 import { audit } from '@/server/audit';
 import { prisma } from '@/server/db';
@@ -99,13 +105,131 @@ function Throughput({
   );
 }
 
+function ageSeconds(s: number): string {
+  return s < 120
+    ? `${Math.round(s)} s`
+    : s < 7200
+      ? `${Math.round(s / 60)} min`
+      : `${(s / 3600).toFixed(1)} h`;
+}
+
+/** The worker processes by their heartbeats; one silent while holding a job is called out. */
+function Workers({ workers }: { workers: WorkerRow[] }) {
+  const stuck = workers.filter((w) => w.stoppedBeatingWithJob);
+  return (
+    <section aria-labelledby="workers-title" className="space-y-2">
+      <h2 id="workers-title" className="text-lg font-semibold">
+        Workers
+      </h2>
+      {stuck.map((w) => (
+        <Alert key={w.id} tone="danger" data-testid="worker-stuck">
+          Worker {w.host} (pid {w.pid}) stopped beating {ageSeconds(w.beatAgeSeconds)} ago while
+          holding {w.jobs.length === 1 ? 'a job' : `${w.jobs.length} jobs`}:{' '}
+          {w.jobs.map((j, i) => (
+            <span key={j.jobKey}>
+              {i > 0 && ', '}
+              {j.id ? (
+                <Link href={`/admin/jobs/${j.id}`} className="underline underline-offset-2">
+                  {j.jobKey}
+                </Link>
+              ) : (
+                j.jobKey
+              )}
+              {j.state ? ` (${j.state})` : ''}
+            </span>
+          ))}
+          . Its job goes back to the queue when its lease runs out.
+        </Alert>
+      ))}
+      {workers.length === 0 ? (
+        <p className="text-sm text-muted-foreground" data-testid="workers-none">
+          No worker has beaten in the last 24 h.
+        </p>
+      ) : (
+        <Table data-testid="workers">
+          <thead>
+            <tr>
+              <Th>Status</Th>
+              <Th>Host</Th>
+              <Th>Version</Th>
+              <Th>Model</Th>
+              <Th>Provider</Th>
+              <Th className="text-right">Concurrency</Th>
+              <Th>Jobs now</Th>
+              <Th>Last beat</Th>
+            </tr>
+          </thead>
+          <tbody>
+            {workers.map((w) => (
+              <tr key={w.id} data-testid="worker-row" data-status={w.status}>
+                <Td>
+                  <Badge
+                    tone={
+                      w.status === 'running'
+                        ? 'success'
+                        : w.stoppedBeatingWithJob
+                          ? 'danger'
+                          : w.status === 'silent'
+                            ? 'warning'
+                            : 'neutral'
+                    }
+                    title={
+                      w.status === 'silent'
+                        ? `missed ${MISSED_BEATS_BEFORE_SILENT} or more beats (one every ${w.intervalSeconds} s)`
+                        : undefined
+                    }
+                  >
+                    {w.status === 'silent' ? 'not beating' : w.status}
+                  </Badge>
+                </Td>
+                <Td>
+                  {w.host} <span className="text-muted-foreground">pid {w.pid}</span>
+                </Td>
+                <Td>{w.version}</Td>
+                <Td className="font-mono text-xs">{w.modelVersion}</Td>
+                <Td>{w.executionProvider}</Td>
+                <Td className="text-right tabular-nums">{w.concurrency}</Td>
+                <Td data-testid="worker-jobs">
+                  {w.jobs.length === 0
+                    ? '–'
+                    : w.jobs.map((j, i) => (
+                        <span key={j.jobKey}>
+                          {i > 0 && ', '}
+                          {j.id ? (
+                            <Link
+                              href={`/admin/jobs/${j.id}`}
+                              className="text-primary underline underline-offset-2"
+                            >
+                              {j.jobKey.split('@')[0]}
+                            </Link>
+                          ) : (
+                            j.jobKey
+                          )}
+                        </span>
+                      ))}
+                </Td>
+                <Td title={dateTime(w.lastBeatAt)}>
+                  {ageSeconds(w.beatAgeSeconds)} ago
+                  {w.stoppedAt ? ' (stopped)' : ''}
+                </Td>
+              </tr>
+            ))}
+          </tbody>
+        </Table>
+      )}
+    </section>
+  );
+}
+
 export default async function OverviewPage() {
   const admin = await requireRole('admin');
   const now = new Date();
   let o;
+  let workers: WorkerRow[] = [];
   let dbError: string | undefined;
   try {
-    o = await operationsOverview(await prisma(), now);
+    const db = await prisma();
+    [o, workers] = await Promise.all([operationsOverview(db, now), listWorkers(db)]);
   } catch (error) {
     console.error('operations overview failed', error);
     dbError = 'the database did not answer';
@@ -152,6 +276,7 @@ export default async function OverviewPage() {
               .map((c) => `Cursor ${c.name} at ${c.value}, ${age(c.updatedAt, now)} old.`)
               .join(' ')}
       </p>
+      <Workers workers={workers} />
       <section aria-label="Queue depth" className="grid grid-cols-2 gap-4 md:grid-cols-5">
         {count('Queued', s.queued, 'count-queued', '/admin/jobs?state=queued')}
         {count('Active', s.active, 'count-active', '/admin/jobs?state=active')}

@@ -1,7 +1,8 @@
 'use client';
 import { useActionState } from 'react';
-import { Alert, Button, Input, Label, Select } from '@/components/ui';
+import { Button, Input, Label } from '@/components/ui';
 import { createUser, type UserFormState } from './actions';
+import { NewPasswordInput, Outcome, RoleSelect } from './user-fields';
 
 export function CreateUserForm() {
   const [state, action, pending] = useActionState<UserFormState, FormData>(createUser, {});
@@ -17,28 +18,17 @@ export function CreateUserForm() {
       </div>
       <div>
         <Label htmlFor="new-role">Role</Label>
-        <Select id="new-role" name="role" defaultValue="cardiologist" className="w-full">
-          <option value="cardiologist">cardiologist</option>
-          <option value="admin">admin</option>
-        </Select>
+        <RoleSelect id="new-role" />
       </div>
       <div>
         <Label htmlFor="new-password">Initial password</Label>
-        <Input
-          id="new-password"
-          name="password"
-          type="password"
-          minLength={12}
-          required
-          autoComplete="new-password"
-        />
+        <NewPasswordInput id="new-password" />
       </div>
       <div className="md:col-span-5 flex items-center gap-3">
         <Button type="submit" disabled={pending}>
           Create user
         </Button>
-        {state.error && <Alert tone="danger">{state.error}</Alert>}
-        {state.message && <Alert tone="success">{state.message}</Alert>}
+        <Outcome state={state} />
       </div>
     </form>
   );

@@ -6,6 +6,7 @@ import { prisma } from '@/server/db';
 import { requireRole } from '@/server/session';
 import { disableAccount } from './actions';
 import { CreateUserForm } from './create-user-form';
+import { ManageUserForms } from './manage-user-forms';
 
 export const metadata: Metadata = { title: 'Users' };
 
@@ -24,6 +25,14 @@ export default async function UsersPage() {
       <Card>
         <CardTitle>New user</CardTitle>
         <CreateUserForm />
+      </Card>
+      <Card>
+        <CardTitle>Change a role, reset a password</CardTitle>
+        <ManageUserForms
+          accounts={users
+            .filter((u) => u.id !== admin.id && !u.banned)
+            .map((u) => ({ email: u.email, role: u.role }))}
+        />
       </Card>
       <Table>
         <caption className="sr-only">Accounts</caption>

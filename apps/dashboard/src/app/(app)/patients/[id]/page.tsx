@@ -1,4 +1,4 @@
-import { DECAAF_STAGING, UTAH_STAGING } from '@lascar/core';
+import { DECAAF_STAGING, UTAH_STAGING, qcFlagReason } from '@lascar/core';
 import { patientTimeline } from '@lascar/db';
 import { ArrowLeft, ExternalLink } from 'lucide-react';
 import type { Metadata } from 'next';
@@ -204,7 +204,7 @@ export default async function PatientPage({ params }: { params: Promise<{ id: st
                     <span className="inline-flex flex-wrap gap-1">
                       {p.qcFlags.map((flag) => (
                         <Badge key={flag} tone="warning">
-                          {flag}
+                          needs review: {qcFlagReason(flag)}
                         </Badge>
                       ))}
                     </span>

@@ -55,6 +55,7 @@ export async function signOff(_prev: SignOffState, form: FormData): Promise<Sign
       id: true,
       reviewState: true,
       report: true,
+      qcFlags: true,
       job: {
         select: {
           state: true,
@@ -110,6 +111,11 @@ export async function signOff(_prev: SignOffState, form: FormData): Promise<Sign
   if (!target) {
     return refuse(
       'The PACS is not configured (LASCAR_PACS_URL), so the signed report cannot be stored. Nothing was signed.',
+    );
+  }
+  if (m.qcFlags.some((f) => f.startsWith('no-la:'))) {
+    return refuse(
+      'No LA cavity was found in this series, so there is no measurement to sign off: reject it with a reason, or re-run it.',
     );
   }
   if (!m.report || !m.job.srSeriesInstanceUid || !m.job.srSopInstanceUid) {

@@ -1,4 +1,4 @@
-import { DECAAF_STAGING, UTAH_STAGING } from '@lascar/core';
+import { DECAAF_STAGING, UTAH_STAGING, qcFlagReason } from '@lascar/core';
 import { studyDetail, type ResultDetail } from '@lascar/db';
 import { ExternalLink } from 'lucide-react';
 import type { Metadata } from 'next';
@@ -135,12 +135,20 @@ function Result({ result: r, user }: { result: ResultDetail; user: SignedInUser 
           <CardTitle>Review</CardTitle>
           <div className="mb-3 flex flex-wrap items-center gap-2">
             <ReviewBadge state={r.reviewState} />
-            {r.qcFlags.map((f) => (
-              <Badge key={f} tone="danger">
-                QC: {f}
-              </Badge>
-            ))}
           </div>
+          {/* Quality control: why a person should look, in words (the stored code is only for filters). */}
+          {r.qcFlags.length > 0 && (
+            <div className="mb-3 rounded-md border border-danger/40 p-3" data-testid="qc-flags">
+              <p className="mb-1 flex items-center gap-2 text-sm font-medium text-danger">
+                <Badge tone="danger">Needs review</Badge> Quality control flagged this result:
+              </p>
+              <ul className="list-disc pl-5 text-sm">
+                {r.qcFlags.map((f) => (
+                  <li key={f}>{qcFlagReason(f)}</li>
+                ))}
+              </ul>
+            </div>
+          )}
           {r.reviewState === 'pending' ? (
             user.role === 'cardiologist' ? (
               <SignOffForm measurementRef={r.measurementRef} />
