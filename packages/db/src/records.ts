@@ -53,6 +53,26 @@ export interface SeriesRecord {
   readonly numberOfInstances?: number;
 }
 
+/** A unique-key violation (Prisma's P2002, or PostgreSQL's 23505 underneath). */
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'P2002' || code === '23505';
+}
+
+/**
+ * An upsert that two workers (or two discovery paths) may run at the same moment. Prisma runs an
+ * upsert whose update is empty as find-then-insert, not INSERT ... ON CONFLICT, so the slower one
+ * fails on the unique key; run again, it finds the row the other inserted and updates it.
+ */
+async function racingUpsert<T>(upsert: () => Promise<T>): Promise<T> {
+  try {
+    return await upsert();
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    return upsert();
+  }
+}
+
 /** Records (or finds) the patient, study and series; returns the series row id. */
 export async function recordSeries(
   prisma: PrismaClient,
@@ -61,24 +81,31 @@ export async function recordSeries(
 ): Promise<string> {
   const patientId = patient.patientId ?? attrs.patientId;
   const patientRow = patientId
-    ? await prisma.patient.upsert({
-        where: { patientId },
-        create: { patientId, ...(patient.patientName ? { patientName: patient.patientName } : {}) },
-        update: patient.patientName ? { patientName: patient.patientName } : {},
-        select: { id: true },
-      })
+    ? await racingUpsert(() =>
+        prisma.patient.upsert({
+          where: { patientId },
+          create: {
+            patientId,
+            ...(patient.patientName ? { patientName: patient.patientName } : {}),
+          },
+          update: patient.patientName ? { patientName: patient.patientName } : {},
+          select: { id: true },
+        }),
+      )
     : undefined;
   const studyFields = {
     ...(patientRow ? { patientRef: patientRow.id } : {}),
     ...(patient.studyDate ? { studyDate: patient.studyDate } : {}),
     ...(patient.accessionNumber ? { accessionNumber: patient.accessionNumber } : {}),
   };
-  const study = await prisma.study.upsert({
-    where: { studyInstanceUid: attrs.studyInstanceUid },
-    create: { studyInstanceUid: attrs.studyInstanceUid, ...studyFields },
-    update: studyFields,
-    select: { id: true },
-  });
+  const study = await racingUpsert(() =>
+    prisma.study.upsert({
+      where: { studyInstanceUid: attrs.studyInstanceUid },
+      create: { studyInstanceUid: attrs.studyInstanceUid, ...studyFields },
+      update: studyFields,
+      select: { id: true },
+    }),
+  );
   const fields = {
     ...(attrs.modality !== undefined ? { modality: attrs.modality } : {}),
     ...(attrs.seriesDescription !== undefined
@@ -89,12 +116,14 @@ export async function recordSeries(
       ? { numberOfInstances: attrs.numberOfInstances }
       : {}),
   };
-  const series = await prisma.series.upsert({
-    where: { seriesInstanceUid: attrs.seriesInstanceUid },
-    create: { seriesInstanceUid: attrs.seriesInstanceUid, studyRef: study.id, ...fields },
-    update: fields,
-    select: { id: true },
-  });
+  const series = await racingUpsert(() =>
+    prisma.series.upsert({
+      where: { seriesInstanceUid: attrs.seriesInstanceUid },
+      create: { seriesInstanceUid: attrs.seriesInstanceUid, studyRef: study.id, ...fields },
+      update: fields,
+      select: { id: true },
+    }),
+  );
   return series.id;
 }
 
