@@ -267,8 +267,12 @@ describe('operationsOverview', () => {
     // One completed job: seen 60 s before it was queued, finished 120 s after.
     expect(o.latency).toEqual({ count: 1, p50Seconds: 180, p95Seconds: 180 });
     expect(o.failureReasons).toHaveLength(2);
-    expect(o.failureReasons.map((r) => r.reason)).toContain(
-      'load: unusable DICOM series (slice-gap): slice # of # is missing',
+    const gap = o.failureReasons.find(
+      (r) => r.reason === 'load: unusable DICOM series (slice-gap): slice # of # is missing',
+    );
+    // What the admin reads is a real error of the group, numbers and all.
+    expect(gap?.example).toBe(
+      'load: unusable DICOM series (slice-gap): slice 12 of 1.2.826.0.1.2.2 is missing',
     );
     expect(o.decisions).toEqual({ selected: 5, skipped: 1 });
     expect(o.database.ok).toBe(true);

@@ -394,8 +394,11 @@ export interface OperationsOverview {
   perDay: ThroughputBucket[];
   /** Series first seen to SEG stored, completed jobs of the last 30 days, seconds. */
   latency: { count: number; p50Seconds: number | null; p95Seconds: number | null };
-  /** Failed jobs' errors with UIDs and numbers masked, most frequent first. */
-  failureReasons: { reason: string; count: number }[];
+  /**
+   * Failed jobs' errors grouped with UIDs and numbers masked (`reason`), most frequent first;
+   * `example` is the group's latest error as it was written, which is what an admin reads.
+   */
+  failureReasons: { reason: string; count: number; example: string }[];
   decisions: { selected: number; skipped: number };
   cursors: { name: string; value: string; updatedAt: Date }[];
   database: { ok: boolean; version: string; sizeBytes: number; roundTripMs: number };
@@ -432,9 +435,10 @@ export async function operationsOverview(
         FROM (SELECT extract(epoch FROM j."finishedAt" - se."firstSeenAt")::float8 AS s
               FROM "Job" j JOIN "Series" se ON se.id = j."seriesRef"
               WHERE j.state = 'completed' AND j."finishedAt" >= ${monthAgo}) x`,
-      prisma.$queryRaw<{ reason: string; count: number }[]>`
+      prisma.$queryRaw<{ reason: string; count: number; example: string }[]>`
         SELECT regexp_replace(j.error, '[0-9]+(\\.[0-9]+)+|[0-9]+', '#', 'g') AS reason,
-               count(*)::int AS count
+               count(*)::int AS count,
+               (array_agg(j.error ORDER BY j."finishedAt" DESC NULLS LAST))[1] AS example
         FROM "Job" j WHERE j.state = 'failed' AND j.error IS NOT NULL
         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`,
       prisma.$queryRaw<{ selected: number; skipped: number }[]>`

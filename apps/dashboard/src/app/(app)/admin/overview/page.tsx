@@ -333,7 +333,9 @@ export default async function OverviewPage() {
               {o.failureReasons.map((r) => (
                 <li key={r.reason} className="flex gap-3">
                   <span className="w-8 text-right font-semibold tabular-nums">{r.count}</span>
-                  <span className="break-words">{r.reason}</span>
+                  <span className="break-words" title={`${r.count} like this; the latest shown`}>
+                    {r.example}
+                  </span>
                 </li>
               ))}
             </ol>
