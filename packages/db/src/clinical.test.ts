@@ -598,6 +598,15 @@ describe('the cardiologists’ queries on a small clinic', () => {
     expect(await overlayPng(prisma, refs.a3!.measurementRef, 13)).toBeNull();
     expect(await overlayPng(prisma, refs.a3!.measurementRef, -1)).toBeNull();
     expect(await overlayPng(prisma, 'x', 12)).toBeNull();
+    // Superseded (its series' instances changed): the picture is not served by a direct link.
+    const { jobRef } = await prisma.measurement.findUniqueOrThrow({
+      where: { id: refs.a3!.measurementRef },
+      select: { jobRef: true },
+    });
+    const { state } = await prisma.job.findUniqueOrThrow({ where: { id: jobRef } });
+    await prisma.job.update({ where: { id: jobRef }, data: { state: 'superseded' } });
+    expect(await overlayPng(prisma, refs.a3!.measurementRef, 12)).toBeNull();
+    await prisma.job.update({ where: { id: jobRef }, data: { state } });
 
     const empty = await studyDetail(
       prisma,

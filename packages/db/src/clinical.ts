@@ -612,13 +612,17 @@ export async function overlayPng(
       measurement: {
         select: {
           job: {
-            select: { series: { select: { study: { select: { id: true, patientRef: true } } } } },
+            select: {
+              state: true,
+              series: { select: { study: { select: { id: true, patientRef: true } } } },
+            },
           },
         },
       },
     },
   });
-  if (!row) return null;
+  // A superseded result is in no clinical view, and its pictures are not served either.
+  if (!row || row.measurement.job.state === 'superseded') return null;
   const study = row.measurement.job.series.study;
   return { png: new Uint8Array(row.png), patientRef: study.patientRef, studyRef: study.id };
 }
