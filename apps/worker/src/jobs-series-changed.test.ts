@@ -5,6 +5,7 @@
 import { createTestDatabase, type TestDatabase } from '@lascar/db/test-database';
 import { ensureJob, instanceFingerprint, jobKeyOf, recordSeries } from '@lascar/db';
 import type { OrthancRest } from '@lascar/pacs';
+import { waitFor } from '@lascar/testkit';
 import type PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discLaNetwork, fakeNetworks, phantomPacs } from './fakes.test-helper.js';
@@ -36,16 +37,6 @@ afterAll(async () => {
   await boss?.stop({ graceful: false, wait: true, timeout: 5_000 });
   await db?.drop();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 90_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('jobs of a series that changes', () => {
   it('stops a job whose series changed; the newer job supersedes; nothing current is deleted', async () => {
@@ -83,10 +74,14 @@ describe('jobs of a series that changes', () => {
         instances,
       );
       await sendSegmentJob(boss, { jobKey, ...ref, modelVersion });
-      return until(`job ${jobKey} to end`, async () => {
-        const outcome = outcomes.get(jobKey);
-        return outcome && { job, outcome };
-      });
+      return waitFor(
+        `job ${jobKey} to end`,
+        async () => {
+          const outcome = outcomes.get(jobKey);
+          return outcome && { job, outcome };
+        },
+        90_000,
+      );
     };
     const row = (id: string) => db.prisma.job.findUniqueOrThrow({ where: { id } });
     const objects = (jobRef: string) =>

@@ -7,6 +7,7 @@
 import { createTestDatabase, type TestDatabase } from '@lascar/db/test-database';
 import { ensureJob, jobKeyOf, recordSeries } from '@lascar/db';
 import type PgBoss from 'pg-boss';
+import { waitFor } from '@lascar/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LaNetwork } from '@lascar/core';
 import { discLaNetwork, fakeNetworks, phantomPacs } from './fakes.test-helper.js';
@@ -39,16 +40,6 @@ afterAll(async () => {
   await boss?.stop({ graceful: false, wait: true, timeout: 5_000 });
   await db?.drop();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('runSegmentJob', () => {
   it('records an outcome only with the queue entry it belongs to', async () => {
@@ -100,7 +91,7 @@ describe('runSegmentJob', () => {
       });
 
     // The first attempt ends after pg-boss gave it up: it records nothing but what the queue did.
-    const late = await until('the first attempt to end', async () =>
+    const late = await waitFor('the first attempt to end', async () =>
       outcomes.find((o) => o.retryCount === 0),
     );
     expect(late).toEqual({ retryCount: 0, outcome: 'abandoned' });
@@ -115,7 +106,7 @@ describe('runSegmentJob', () => {
     }
 
     // The retry completes the Job row and the queue entry together.
-    const done = await until('the job to complete', async () => {
+    const done = await waitFor('the job to complete', async () => {
       const row = await jobRow();
       return row.state === 'completed' ? row : undefined;
     });
@@ -137,7 +128,7 @@ describe('runSegmentJob', () => {
     const before = await stages();
     expect(before.length).toBeGreaterThan(0);
     expect(await retryJob(db.prisma, boss, job.id)).toBe('queued');
-    const again = await until('the retried job to complete', async () => {
+    const again = await waitFor('the retried job to complete', async () => {
       const row = await jobRow();
       return row.state === 'completed' && row.attempts === 3 ? row : undefined;
     });
