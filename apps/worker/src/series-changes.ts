@@ -142,11 +142,7 @@ export async function deleteRetiredObjects(
       where: { sopInstanceUid: o.sopInstanceUid, state: { in: ['pending', 'current'] } },
     });
     if (stillShown === 0) await deleteOrthancInstance(orthanc, o.sopInstanceUid);
-    await moveStoredObjects(
-      prisma,
-      { sopInstanceUids: [o.sopInstanceUid], ids: [o.id] },
-      'deleted',
-    );
+    await moveStoredObjects(prisma, { ids: [o.id] }, 'deleted');
     deleted++;
     log.info(
       { kind: o.kind, seriesInstanceUid: o.seriesInstanceUid, sopInstanceUid: o.sopInstanceUid },

@@ -213,18 +213,9 @@ export async function supersedeOlderJobs(
   jobId: string,
   states: readonly JobState[] = ['queued', 'retrying', 'completed', 'failed'],
 ): Promise<string[]> {
-  const job = await prisma.job.findUniqueOrThrow({
-    where: { id: jobId },
-    select: { seriesRef: true, modelVersion: true, createdAt: true },
-  });
+  const { others, createdAt } = await otherJobsOfItsSeries(prisma, jobId);
   const older = await prisma.job.findMany({
-    where: {
-      seriesRef: job.seriesRef,
-      modelVersion: job.modelVersion,
-      id: { not: jobId },
-      createdAt: { lte: job.createdAt },
-      state: { in: [...states] },
-    },
+    where: { ...others, createdAt: { lte: createdAt }, state: { in: [...states] } },
     select: { id: true },
   });
   const ids = older.map((o) => o.id);
@@ -237,23 +228,29 @@ export async function supersedeOlderJobs(
   return ids;
 }
 
+/** The other jobs of a job's series and model version (a filter), and when the job was made. */
+async function otherJobsOfItsSeries(
+  prisma: PrismaClient | Prisma.TransactionClient,
+  jobId: string,
+): Promise<{ others: Prisma.JobWhereInput; createdAt: Date }> {
+  const job = await prisma.job.findUniqueOrThrow({
+    where: { id: jobId },
+    select: { seriesRef: true, modelVersion: true, createdAt: true },
+  });
+  return {
+    others: { seriesRef: job.seriesRef, modelVersion: job.modelVersion, id: { not: jobId } },
+    createdAt: job.createdAt,
+  };
+}
+
 /** A newer completed job of the same series and model version, if one exists. */
 export async function newerCompletedJob(
   prisma: PrismaClient | Prisma.TransactionClient,
   jobId: string,
 ): Promise<string | undefined> {
-  const job = await prisma.job.findUniqueOrThrow({
-    where: { id: jobId },
-    select: { seriesRef: true, modelVersion: true, createdAt: true },
-  });
+  const { others, createdAt } = await otherJobsOfItsSeries(prisma, jobId);
   const newer = await prisma.job.findFirst({
-    where: {
-      seriesRef: job.seriesRef,
-      modelVersion: job.modelVersion,
-      id: { not: jobId },
-      createdAt: { gt: job.createdAt },
-      state: 'completed',
-    },
+    where: { ...others, createdAt: { gt: createdAt }, state: 'completed' },
     orderBy: { createdAt: 'desc' },
     select: { id: true },
   });
