@@ -1,8 +1,9 @@
 /**
  * The scan a phantom pretends to come from: matrix, voxel spacing, slice count, orientation, the
- * acquired resolution (for partial-volume blur) and the signal-to-noise ratio. The spread follows
- * the LAScarQS 2022 data (three centres): 480-864 px square matrices, 44-88 slices,
- * 0.625-1.25 mm in-plane, 1.25-2.5 mm between slices.
+ * acquired resolution (for partial-volume blur) and the signal-to-noise ratio. The spread covers
+ * the LAScarQS 2022 data (three centres: 480-864 px square matrices, 44-88 slices,
+ * 0.625-1.25 mm in plane, 1.25-2.5 mm between slices) and is widened past it (smaller matrices,
+ * 0.6-1.5 mm in plane, slices 1-4 mm thick) so the networks see more scanners than those three.
  */
 import { type Geometry, type Vec3, cross, makeGeometry } from '../volume.js';
 import type { Rng } from './random.js';
@@ -24,13 +25,40 @@ export interface Acquisition {
   readonly gain: number;
   /** 'row' or 'column': the phase-encoding direction (where respiratory ghosts are smeared). */
   readonly phaseEncoding: 'row' | 'column';
+  /** 'training' (the randomised ranges) or 'shift' (the held-out style-shift set, outside them). */
+  readonly style: PhantomStyle;
 }
+
+/**
+ * 'training': appearance drawn inside the documented domain-randomisation ranges.
+ * 'shift': a held-out look deliberately outside them (inversion-recovery contrast, multi-coil
+ * correlated noise, coarser blur, wrap-around and strong ghosts); never for training or for
+ * choosing checkpoints.
+ */
+export type PhantomStyle = 'training' | 'shift';
+
+/** Training ranges of the acquisition draws (training/README.md, "Domain randomisation"). */
+export const ACQUISITION_RANGES = {
+  fieldOfViewMm: [280, 620],
+  inPlaneSpacingMm: [0.6, 1.5],
+  sliceSpacingMm: [1, 2.5],
+  acquiredInPlaneMm: [0.9, 2.0],
+  sliceThicknessMm: [1, 4],
+  /** Blood-pool SNR: 10 % of cases 4-8, 80 % 9-35, 10 % 40-80. */
+  snr: [4, 80],
+} as const;
+
+/** Style shift: blur from an acquisition coarser than any training draw. */
+export const SHIFT_BLUR = { acquiredInPlaneMm: [2.2, 2.8], sliceThicknessMm: [4.5, 6] } as const;
 
 const FAST_MAX_IN_PLANE_MM = 2;
 const FAST_MAX_SLICE_MM = 3;
 
-/** Matrices seen in LAScarQS 2022 (the common ones listed twice to weight them). */
-const MATRICES = [480, 576, 576, 640, 640, 640, 768, 784, 864] as const;
+/**
+ * Matrices seen in LAScarQS 2022 (the common ones listed twice to weight them), and two smaller
+ * ones (320, 400) as scanners reconstructing without 2x interpolation store them.
+ */
+const MATRICES = [320, 400, 480, 576, 576, 640, 640, 640, 768, 784, 864] as const;
 
 export interface AcquisitionOptions {
   /**
@@ -42,26 +70,47 @@ export interface AcquisitionOptions {
   /** Force a matrix size (in-plane) and/or slice count, e.g. for benchmarks. */
   readonly matrix?: number;
   readonly slices?: number;
+  /** Appearance: 'training' (default) or the held-out 'shift' style. */
+  readonly style?: PhantomStyle;
 }
 
 export function sampleAcquisition(rng: Rng, options: AcquisitionOptions = {}): Acquisition {
   const scale = options.scale ?? 1;
   if (!(scale > 0 && scale <= 1))
     throw new RangeError(`phantom scale must be in (0, 1], got ${scale}`);
+  const R = ACQUISITION_RANGES;
+  const style = options.style ?? 'training';
   const n = options.matrix ?? rng.pick(MATRICES);
-  // Field of view 300-560 mm, as chest LGE stacks are; spacing follows from the matrix.
-  const spacingLo = Math.max(0.625, 300 / n);
-  const spacingHi = Math.min(1.25, 560 / n);
+  // Field of view 280-620 mm, as chest LGE stacks are; spacing follows from the matrix.
+  const spacingLo = Math.max(R.inPlaneSpacingMm[0], R.fieldOfViewMm[0] / n);
+  const spacingHi = Math.min(R.inPlaneSpacingMm[1], R.fieldOfViewMm[1] / n);
   const inPlane =
-    spacingLo <= spacingHi ? roundTo(rng.uniform(spacingLo, spacingHi), 0.001) : 0.625;
+    spacingLo <= spacingHi
+      ? roundTo(rng.uniform(spacingLo, spacingHi), 0.001)
+      : spacingLo > R.inPlaneSpacingMm[1]
+        ? R.inPlaneSpacingMm[1]
+        : R.inPlaneSpacingMm[0];
   const nz = options.slices ?? rng.int(44, 88);
   // The stack must cover the LA with its veins (>= 85 mm).
-  const dzLo = Math.max(1.25, 85 / nz);
-  const dz = roundTo(dzLo <= 2.5 ? rng.uniform(dzLo, 2.5) : dzLo, 0.05);
+  const dzHi = R.sliceSpacingMm[1];
+  const dzLo = Math.max(R.sliceSpacingMm[0], 85 / nz);
+  const dz = roundTo(dzLo <= dzHi ? rng.uniform(dzLo, dzHi) : dzLo, 0.05);
 
-  const acquiredInPlaneMm = Math.max(inPlane, rng.uniform(1.1, 1.7));
+  let acquiredInPlaneMm = Math.max(
+    inPlane,
+    rng.uniform(R.acquiredInPlaneMm[0], R.acquiredInPlaneMm[1]),
+  );
   // Thick-slab 3D acquisitions are often reconstructed with overlapping slices.
-  const sliceThicknessMm = Math.max(dz, rng.uniform(1.5, 4));
+  let sliceThicknessMm = Math.max(dz, rng.uniform(R.sliceThicknessMm[0], R.sliceThicknessMm[1]));
+  if (style === 'shift') {
+    // Own fork: the shift set keeps the geometry its seed would give in training style.
+    const blur = rng.fork(0x5f);
+    acquiredInPlaneMm = blur.uniform(
+      SHIFT_BLUR.acquiredInPlaneMm[0],
+      SHIFT_BLUR.acquiredInPlaneMm[1],
+    );
+    sliceThicknessMm = blur.uniform(SHIFT_BLUR.sliceThicknessMm[0], SHIFT_BLUR.sliceThicknessMm[1]);
+  }
 
   const snrRoll = rng.next();
   const snr =
@@ -93,6 +142,7 @@ export function sampleAcquisition(rng: Rng, options: AcquisitionOptions = {}): A
     snr,
     gain: rng.uniform(900, 3600),
     phaseEncoding: rng.chance(0.7) ? 'column' : 'row',
+    style,
   };
 }
 

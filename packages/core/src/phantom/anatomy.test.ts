@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { sampleHeart } from './anatomy.js';
+import { ANATOMY_RANGES, sampleHeart } from './anatomy.js';
 import { phantomDicomDescription } from './dicom-identity.js';
-import { generatePhantom } from './generate.js';
+import { generatePhantom, laLabelShapes } from './generate.js';
 import { Rng, caseSeed } from './random.js';
 import { surfaceDistance } from './shapes.js';
 
@@ -21,9 +21,10 @@ describe('sampled anatomy', () => {
     expect(Math.max(...yaw) - Math.min(...yaw)).toBeGreaterThan(0.3);
   });
 
-  it('has four pulmonary veins, sometimes a right middle one, of varying calibre and label cut', () => {
+  it('has four pulmonary veins, or a left common ostium, sometimes a right middle one, of varying calibre and label cut', () => {
+    // 3: left common ostium without, 5: four veins with a right middle vein.
     const counts = new Set(hearts.map((h) => h.veins.length));
-    expect(counts).toEqual(new Set([4, 5]));
+    expect(counts).toEqual(new Set([3, 4, 5]));
     const diameters = hearts.flatMap((h) => h.veins.map((v) => 2 * v.ostialRadiusMm));
     expect(Math.min(...diameters)).toBeLessThan(10);
     expect(Math.max(...diameters)).toBeGreaterThan(20);
@@ -40,6 +41,65 @@ describe('sampled anatomy', () => {
         expect(reach).toBeGreaterThan(v.labelCutMm + 10);
       }
     }
+  });
+
+  it('draws the vein variants at about their documented rates', () => {
+    const names = hearts.map((h) => new Set(h.veins.map((v) => v.name)));
+    const common = names.filter((n) => n.has('LCPV'));
+    const middle = names.filter((n) => n.has('RMPV'));
+    // 200 hearts: expected 30 and 40; binomial 3-sigma bands.
+    expect(common.length).toBeGreaterThan(14);
+    expect(common.length).toBeLessThan(46);
+    expect(middle.length).toBeGreaterThan(22);
+    expect(middle.length).toBeLessThan(58);
+    for (const n of common) {
+      expect(n.has('LSPV') || n.has('LIPV')).toBe(false);
+      expect(n.has('RSPV') && n.has('RIPV')).toBe(true);
+    }
+    // A common ostium is wider than any single left vein's.
+    const ostia = (name: string): number[] =>
+      hearts.flatMap((h) => h.veins.filter((v) => v.name === name).map((v) => v.ostialRadiusMm));
+    expect(Math.min(...ostia('LCPV'))).toBeGreaterThan(Math.max(...ostia('LIPV')) * 0.9);
+  });
+
+  it('sizes the LA label between 40 and 200 mL across seeds, small to enlarged', () => {
+    const targets = hearts.map((h) => h.targetLaVolumeMl);
+    for (const t of targets) {
+      expect(t).toBeGreaterThanOrEqual(ANATOMY_RANGES.laVolumeMl[0]);
+      expect(t).toBeLessThanOrEqual(ANATOMY_RANGES.laVolumeMl[1]);
+    }
+    expect(Math.min(...targets)).toBeLessThan(50);
+    expect(Math.max(...targets)).toBeGreaterThan(165);
+    // The label's own volume (body + appendage + stubs), counted on a 2 mm lattice, for the
+    // smallest and largest targets of the batch and a few between.
+    const byTarget = [...hearts].sort((a, b) => a.targetLaVolumeMl - b.targetLaVolumeMl);
+    const picks = [0, 1, 2, 50, 100, 150, 197, 198, 199].map((i) => byTarget[i]!);
+    for (const h of picks) {
+      const shape = laLabelShapes(h).label;
+      const step = 2;
+      let inside = 0;
+      for (let x = shape.box.min[0]; x <= shape.box.max[0]; x += step)
+        for (let y = shape.box.min[1]; y <= shape.box.max[1]; y += step)
+          for (let z = shape.box.min[2]; z <= shape.box.max[2]; z += step)
+            if (shape.inside(x, y, z)) inside++;
+      const ml = (inside * step ** 3) / 1000;
+      expect(ml).toBeGreaterThan(40);
+      expect(ml).toBeLessThan(200);
+      // The body is sized from a sphere-cap approximation of the mitral cut: within a quarter.
+      expect(Math.abs(ml - h.targetLaVolumeMl) / h.targetLaVolumeMl).toBeLessThan(0.25);
+    }
+  });
+
+  it('draws scar patterns from thin lines to confluent areas, and appendages of 5-10 lobes', () => {
+    const patterns = hearts.map((h) => h.scarPattern);
+    for (const p of ['lines', 'mixed', 'confluent'] as const)
+      expect(patterns.filter((x) => x === p).length).toBeGreaterThan(30);
+    const lobes = hearts.map((h) => h.appendage.centres.length);
+    expect(Math.min(...lobes)).toBe(ANATOMY_RANGES.appendageLobes[0]);
+    expect(Math.max(...lobes)).toBe(ANATOMY_RANGES.appendageLobes[1]);
+    const pads = hearts.map((h) => h.fatPads.centres.length);
+    expect(Math.min(...pads)).toBe(ANATOMY_RANGES.fatPads[0]);
+    expect(Math.max(...pads)).toBe(ANATOMY_RANGES.fatPads[1]);
   });
 
   it('puts distractors near the LA in some hearts: LV enhancement, fat pads', () => {

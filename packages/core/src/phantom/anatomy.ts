@@ -21,7 +21,7 @@ import {
   toWorld,
 } from './shapes.js';
 
-export type VeinName = 'LSPV' | 'LIPV' | 'RSPV' | 'RIPV' | 'RMPV';
+export type VeinName = 'LSPV' | 'LIPV' | 'RSPV' | 'RIPV' | 'RMPV' | 'LCPV';
 
 export interface TubeSpec {
   readonly points: readonly Vec3[];
@@ -67,8 +67,25 @@ export interface TorsoSpec {
   readonly discPhaseMm: number;
 }
 
+/** Where ablation left scar: thin lines, the mixed default, or large confluent areas. */
+export type ScarPattern = 'lines' | 'mixed' | 'confluent';
+
+/** Training ranges of the anatomy draws (training/README.md, "Domain randomisation"). */
+export const ANATOMY_RANGES = {
+  /** Target LA label volume (body + appendage + ostial stubs), mL: small, typical, enlarged. */
+  laVolumeMl: [45, 180],
+  leftCommonOstiumChance: 0.15,
+  rightMiddleVeinChance: 0.2,
+  appendageLobes: [5, 10],
+  fatPads: [0, 8],
+  scarPatternChances: { lines: 0.3, mixed: 0.45, confluent: 0.25 },
+} as const;
+
 export interface HeartModel {
   readonly laCentre: Vec3;
+  /** The label volume the LA body was sized for (mL); the rasterised label lands near it. */
+  readonly targetLaVolumeMl: number;
+  readonly scarPattern: ScarPattern;
   readonly frame: Frame;
   readonly laBody: EllipsoidSpec;
   readonly laExtent: Extent;
@@ -113,6 +130,8 @@ const VEIN_DIRECTIONS: Record<VeinName, Vec3> = {
   RIPV: [-0.85, 0.35, -0.3],
   // A right middle vein: a common variant (about one person in five).
   RMPV: [-0.95, 0.25, 0.05],
+  // A left common ostium: LSPV and LIPV joined in one wide trunk before the atrium.
+  LCPV: [0.9, 0.4, 0.05],
 };
 
 export function sampleHeart(rng: Rng): HeartModel {
@@ -124,12 +143,27 @@ export function sampleHeart(rng: Rng): HeartModel {
   const jitter = (v: Vec3, sd: number): Vec3 =>
     normalize([v[0] + rng.normal() * sd, v[1] + rng.normal() * sd, v[2] + rng.normal() * sd]);
 
-  // --- LA body: an ellipsoid deformed by low-order harmonics (never a sphere, never centred).
-  // Normal to enlarged (long-standing AF) atria: about 50-170 mL with veins and appendage.
-  const enlarged = rng.chance(0.3) ? rng.uniform(1.05, 1.2) : 1;
-  const a = rng.uniform(26, 38) * enlarged;
-  const b = rng.uniform(17, 27) * enlarged;
-  const c = rng.uniform(22, 30) * enlarged;
+  // --- LA body: an ellipsoid deformed by low-order harmonics (never a sphere, never centred),
+  // scaled to a drawn label volume: small, typical and enlarged (long-standing AF) atria.
+  const A = ANATOMY_RANGES;
+  const sizeRoll = rng.next();
+  const targetLaVolumeMl =
+    sizeRoll < 0.1
+      ? rng.uniform(A.laVolumeMl[0], 55)
+      : sizeRoll < 0.75
+        ? rng.uniform(55, 130)
+        : rng.uniform(130, A.laVolumeMl[1]);
+  const a0 = rng.uniform(26, 38);
+  const b0 = rng.uniform(17, 27);
+  const c0 = rng.uniform(22, 30);
+  const cutFraction = rng.uniform(0.55, 0.7);
+  // The mitral cut removes a cap (sphere approximation); appendage and stubs add about 14 mL.
+  const kept = 1 - ((1 - cutFraction) ** 2 * (2 + cutFraction)) / 4;
+  const bodyMl = Math.max(25, targetLaVolumeMl - 14);
+  const sizeScale = Math.cbrt((bodyMl * 1000) / ((4 / 3) * Math.PI * a0 * b0 * c0 * kept));
+  const a = a0 * sizeScale;
+  const b = b0 * sizeScale;
+  const c = c0 * sizeScale;
   const deform = new Float64Array(DEFORM_TERMS);
   const sd = [
     0.03, 0.03, 0.03, 0.06, 0.06, 0.06, 0.06, 0.05, 0.035, 0.035, 0.035, 0.035, 0.03, 0.03, 0.03,
@@ -142,7 +176,6 @@ export function sampleHeart(rng: Rng): HeartModel {
   // --- Mitral plane: cuts the anterior-inferior cap of the LA; the LV lies beyond it.
   const mitralDir = D(jitter([0.3, -0.55, -0.75], 0.1));
   const mitralDepth = surfaceDistance(bodyNoClip, mitralDir);
-  const cutFraction = rng.uniform(0.55, 0.7);
   const M = add(L, scale(mitralDir, mitralDepth * cutFraction));
   const n = mitralDir;
   const annulusRadiusMm = mitralDepth * Math.sqrt(1 - cutFraction * cutFraction) * 0.95;
@@ -150,36 +183,50 @@ export function sampleHeart(rng: Rng): HeartModel {
   const laExtent = ellipsoidExtent(bodyNoClip);
 
   // --- Pulmonary veins.
-  const names: VeinName[] = ['LSPV', 'LIPV', 'RSPV', 'RIPV'];
-  if (rng.chance(0.2)) names.push('RMPV');
+  const names: VeinName[] = rng.chance(A.leftCommonOstiumChance)
+    ? ['LCPV', 'RSPV', 'RIPV']
+    : ['LSPV', 'LIPV', 'RSPV', 'RIPV'];
+  if (rng.chance(A.rightMiddleVeinChance)) names.push('RMPV');
   const veins: PulmonaryVein[] = names.map((name) => {
     const u = D(jitter(VEIN_DIRECTIONS[name], 0.12));
     const superior = name.endsWith('SPV');
+    const common = name === 'LCPV';
     const r =
       name === 'RMPV'
         ? rng.uniform(3.5, 5.5)
-        : superior
-          ? rng.uniform(6.5, 10)
-          : rng.uniform(5.5, 9);
+        : common
+          ? rng.uniform(9, 12.5)
+          : superior
+            ? rng.uniform(6.5, 10)
+            : rng.uniform(5.5, 9);
     const s = surfaceDistance(bodyNoClip, u);
     const start = add(L, scale(u, s - 7));
     const ostium = add(L, scale(u, s));
     const antrumLen = rng.uniform(9, 15);
     const p1 = add(ostium, scale(u, antrumLen));
-    const v2 = jitter(add(u, D([0, 0.2, superior ? 0.15 : -0.15])), 0.2);
+    // A common trunk divides into a superior (trunk) and an inferior (branch) vein.
+    const v2 = jitter(add(u, D([0, 0.2, superior || common ? 0.15 : -0.15])), 0.2);
     const p2 = add(p1, scale(v2, rng.uniform(12, 22)));
     const side = normalize(sub(jitter(u, 1), scale(v2, dot(jitter(u, 1), v2))));
     const p3 = add(p2, scale(normalize(add(v2, scale(side, 0.5))), rng.uniform(15, 30)));
-    const p4 = add(p2, scale(normalize(sub(v2, scale(side, 0.6))), rng.uniform(12, 25)));
-    const trunk: TubeSpec = {
-      points: [start, ostium, p1, p2, p3],
-      radii: [r * 1.35, r * 1.12, r, r * 0.8, r * 0.45],
-    };
-    const branch: TubeSpec = { points: [p2, p4], radii: [r * 0.65, r * 0.35] };
+    const p4 = common
+      ? add(p1, scale(D(jitter([0.8, 0.4, -0.6], 0.15)), rng.uniform(20, 32)))
+      : add(p2, scale(normalize(sub(v2, scale(side, 0.6))), rng.uniform(12, 25)));
+    const trunk: TubeSpec = common
+      ? {
+          points: [start, ostium, p1, p2, p3],
+          radii: [r * 1.3, r * 1.1, r * 0.8, r * 0.6, r * 0.35],
+        }
+      : { points: [start, ostium, p1, p2, p3], radii: [r * 1.35, r * 1.12, r, r * 0.8, r * 0.45] };
+    const branch: TubeSpec = common
+      ? { points: [p1, p4], radii: [r * 0.65, r * 0.35] }
+      : { points: [p2, p4], radii: [r * 0.65, r * 0.35] };
     const labelCutMm = Math.min(antrumLen, rng.uniform(5, 13));
     const cut = add(ostium, scale(u, labelCutMm));
-    const rCut = r * 1.12 + (r - r * 1.12) * (labelCutMm / antrumLen);
-    const labelled: TubeSpec = { points: [start, ostium, cut], radii: [r * 1.35, r * 1.12, rCut] };
+    const rStart = trunk.radii[0]!;
+    const r1 = trunk.radii[1]!;
+    const rCut = r1 + (trunk.radii[2]! - r1) * (labelCutMm / antrumLen);
+    const labelled: TubeSpec = { points: [start, ostium, cut], radii: [rStart, r1, rCut] };
     return {
       name,
       trunk,
@@ -187,7 +234,7 @@ export function sampleHeart(rng: Rng): HeartModel {
       labelled,
       ostium,
       direction: u,
-      ostialRadiusMm: r * 1.12,
+      ostialRadiusMm: trunk.radii[1]!,
       labelCutMm,
     };
   });
@@ -199,8 +246,8 @@ export function sampleHeart(rng: Rng): HeartModel {
   const laaRadii: number[] = [];
   let p = add(L, scale(laaDir, surfaceDistance(bodyNoClip, laaDir) - 3));
   let dir = laaDir;
-  const lobes = rng.int(6, 9);
-  const r0 = rng.uniform(7.5, 11.5);
+  const lobes = rng.int(A.appendageLobes[0], A.appendageLobes[1]);
+  const r0 = rng.uniform(6.5, 12.5);
   for (let s = 0; s < lobes; s++) {
     const f = s / (lobes - 1);
     laaCentres.push(add(p, [rng.normal() * 1.2, rng.normal() * 1.2, rng.normal() * 1.2]));
@@ -392,11 +439,11 @@ export function sampleHeart(rng: Rng): HeartModel {
   // --- Fat pads touching the LA (roof, posterior wall, beside the veins): scar look-alikes.
   const padCentres: Vec3[] = [];
   const padRadii: number[] = [];
-  const pads = rng.int(0, 6);
+  const pads = rng.int(A.fatPads[0], A.fatPads[1]);
   for (let s = 0; s < pads; s++) {
     let u: Vec3 = rng.unitVector();
     if (dot(u, D([0, 0.6, 0.6])) < 0) u = scale(u, -1);
-    const rf = rng.uniform(3, 9);
+    const rf = rng.uniform(2.5, 10);
     padCentres.push(add(surface(u), scale(u, wallMm + rf * rng.uniform(0.3, 0.8))));
     padRadii.push(rf);
   }
@@ -438,9 +485,16 @@ export function sampleHeart(rng: Rng): HeartModel {
   for (const root of roots) grow(root.p, root.dir, root.r, 2);
 
   const torso = sampleTorso(rng, L, laExtent, rvBlood, descendingAorta, lvBlood);
+  // Own fork: the pattern draw shifts no anatomy.
+  const patternRoll = rng.fork(0x5ca7).next();
+  const P = A.scarPatternChances;
+  const scarPattern: ScarPattern =
+    patternRoll < P.lines ? 'lines' : patternRoll < P.lines + P.mixed ? 'mixed' : 'confluent';
 
   return {
     laCentre: L,
+    targetLaVolumeMl,
+    scarPattern,
     frame,
     laBody,
     laExtent,
@@ -465,7 +519,7 @@ export function sampleHeart(rng: Rng): HeartModel {
     oesophagus,
     lungVessels,
     fatPads: { centres: padCentres, radii: padRadii },
-    epicardialFatMm: rng.uniform(3, 12),
+    epicardialFatMm: rng.uniform(2, 14),
     epicardialFatBias: rng.uniform(-0.2, 0.45),
     periVascularFatMm: rng.uniform(2, 8),
     torso,

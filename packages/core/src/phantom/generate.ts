@@ -13,10 +13,11 @@ import {
   placeGrid,
   sampleAcquisition,
 } from './acquisition.js';
-import { type HeartModel, type VeinName, sampleHeart } from './anatomy.js';
+import { type HeartModel, type ScarPattern, type VeinName, sampleHeart } from './anatomy.js';
 import { keepLargestComponent } from '../cca.js';
 import { type ScarQuantification, quantifyStudy } from '../quantify.js';
 import { squaredEdtInPlace } from '../distance.js';
+import { applyMisregistration, sampleMisregistration } from './motion.js';
 import { namedNoise } from './noise.js';
 import { paintHeart, paintTorso } from './paint.js';
 import { Rng } from './random.js';
@@ -36,7 +37,7 @@ import {
   union,
   unionBox,
 } from './shapes.js';
-import { type Contrast, Tissue, sampleContrast } from './tissue.js';
+import { type Contrast, Tissue, sampleContrast, sampleShiftContrast } from './tissue.js';
 
 export type PhantomOptions = AcquisitionOptions;
 
@@ -72,7 +73,18 @@ export interface PhantomTruth {
     readonly gain: number;
     readonly phaseEncoding: 'row' | 'column';
     readonly ghosts: number;
+    readonly ghostAmplitude: number;
     readonly noiseSigma: number;
+    /** 'training' (randomised ranges) or 'shift' (held-out style, outside them). */
+    readonly style: 'training' | 'shift';
+    readonly noiseModel: 'rician' | 'sum-of-squares';
+    readonly coils: number;
+    readonly gFactorMax: number;
+    readonly wrapFraction: number;
+    /** Largest / smallest value of the receive bias field in plane. */
+    readonly biasMaxOverMin: number;
+    /** Largest in-plane slice displacement from navigator misregistration, mm (0: none). */
+    readonly misregistrationMm: number;
   };
   readonly contrast: {
     readonly blood: number;
@@ -82,6 +94,8 @@ export interface PhantomTruth {
     readonly scarToBloodRatio: number;
     readonly fatSuppressed: boolean;
     readonly poorNulling: boolean;
+    readonly bloodToMyocardiumRatio: number;
+    readonly model: 'uniform-ratios' | 'inversion-recovery';
   };
   readonly anatomy: {
     readonly laCentreMm: Vec3;
@@ -95,6 +109,9 @@ export interface PhantomTruth {
     }[];
     readonly lvEnhancement: boolean;
     readonly fatPads: number;
+    readonly targetLaVolumeMl: number;
+    readonly appendageLobes: number;
+    readonly scarPattern: ScarPattern;
   };
   readonly quantities: {
     readonly laVolumeMl: number;
@@ -118,6 +135,8 @@ export interface PhantomCase {
   readonly la: Mask;
   /** LA wall scar, 0/1. */
   readonly scar: Mask;
+  /** The tissue class (tissue.ts) painted at each voxel before rendering: lets tests measure contrast. */
+  readonly tissue: Volume<Uint8Array>;
   readonly truth: PhantomTruth;
 }
 
@@ -133,7 +152,8 @@ export function generatePhantom(seed: number, options: PhantomOptions = {}): Pha
   const root = new Rng(seed);
   const acq = sampleAcquisition(root.fork(1), options);
   const heart = sampleHeart(root.fork(2));
-  const contrast = sampleContrast(root.fork(3));
+  const contrast =
+    acq.style === 'shift' ? sampleShiftContrast(root.fork(3)) : sampleContrast(root.fork(3));
   const placement = root.fork(4);
   const scarRng = root.fork(5);
 
@@ -146,23 +166,51 @@ export function generatePhantom(seed: number, options: PhantomOptions = {}): Pha
   const targetBurden = sampleBurden(scarRng);
   const lr = paintLeftAtrium(geometry, labels, heart, la, scar, targetBurden, scarRng);
 
+  const laMask = makeVolume(geometry, la);
+  const scarMask = makeVolume(geometry, scar);
+  // The truth uses the product's quantification code, with the wall outside the true cavity.
+  let q = quantifyStudy(laMask, scarMask, PHANTOM_TRUTH_WALL);
+  if (q.wallVoxels !== lr.wallVoxels || q.scarInWallVoxels !== lr.scarVoxels) {
+    throw new Error(
+      `phantom ${seed}: wall shell disagrees with quantifyStudy (${lr.wallVoxels} vs ${q.wallVoxels} voxels)`,
+    );
+  }
+  // Navigator misregistration (training style only) moves slices of labels and masks together,
+  // before rendering; the truth is then measured again on the moved masks.
+  let misregistrationMm = 0;
+  const displacement =
+    acq.style === 'training' ? sampleMisregistration(root.fork(9), geometry.dims[2]) : undefined;
+  if (displacement) {
+    const moved = applyMisregistration(geometry, labels, la, scar, displacement, WALL_SHELL_MM);
+    misregistrationMm = moved.maxShiftMm;
+    if (moved.maxShiftMm > 0) q = quantifyStudy(laMask, scarMask, PHANTOM_TRUTH_WALL);
+  }
+
   const { data, report } = renderImage(geometry, labels, {
     levels: contrast.levels,
     blood: contrast.blood,
     acquisition: acq,
     seed: root.fork(8).int(0, 0x7fffffff),
   });
-  const laMask = makeVolume(geometry, la);
-  const scarMask = makeVolume(geometry, scar);
-  // The truth uses the product's quantification code, with the wall outside the true cavity.
-  const q = quantifyStudy(laMask, scarMask, PHANTOM_TRUTH_WALL);
-  if (q.wallVoxels !== lr.wallVoxels || q.scarInWallVoxels !== lr.scarVoxels) {
-    throw new Error(
-      `phantom ${seed}: wall shell disagrees with quantifyStudy (${lr.wallVoxels} vs ${q.wallVoxels} voxels)`,
-    );
-  }
-  const truth = describe(seed, geometry, acq, contrast, heart, report, q, targetBurden);
-  return { seed, image: makeVolume(geometry, data), la: laMask, scar: scarMask, truth };
+  const truth = describe(
+    seed,
+    geometry,
+    acq,
+    contrast,
+    heart,
+    report,
+    q,
+    targetBurden,
+    misregistrationMm,
+  );
+  return {
+    seed,
+    image: makeVolume(geometry, data),
+    la: laMask,
+    scar: scarMask,
+    tissue: makeVolume(geometry, labels),
+    truth,
+  };
 }
 
 /**
@@ -192,6 +240,26 @@ function gridCentre(rng: Rng, acq: Acquisition, heart: HeartModel): Vec3 {
   return [L[0] + rng.uniform(-0.12, 0.12) * fovX, L[1] + rng.uniform(-0.12, 0.12) * fovY, z];
 }
 
+/**
+ * The shapes of the LA label: the body cut at the mitral plane, the appendage and the veins'
+ * ostial stubs (before the grid and the one-piece rule).
+ */
+export function laLabelShapes(heart: HeartModel): {
+  body: Shape;
+  appendage: Shape;
+  stubs: Shape;
+  label: Shape;
+} {
+  const M = heart.mitral.point;
+  const n = heart.mitral.normal;
+  const body = ellipsoid(heart.laBody);
+  const appendage = clipped(balls(heart.appendage.centres, heart.appendage.radii), M, n);
+  const stubs: Shape = union(
+    heart.veins.map((v) => clipped(tube(v.labelled.points, v.labelled.radii), M, n)),
+  );
+  return { body, appendage, stubs, label: union([body, appendage, stubs]) };
+}
+
 interface LaResult {
   readonly laVoxels: number;
   readonly scarVoxels: number;
@@ -215,15 +283,10 @@ function paintLeftAtrium(
 ): LaResult {
   const M = heart.mitral.point;
   const n = heart.mitral.normal;
-  const body = ellipsoid(heart.laBody);
-  const appendage = clipped(balls(heart.appendage.centres, heart.appendage.radii), M, n);
+  const { body, appendage, stubs, label: labelShape } = laLabelShapes(heart);
   const trunks: Shape = union(
     heart.veins.map((v) => clipped(tube(v.trunk.points, v.trunk.radii), M, n)),
   );
-  const stubs: Shape = union(
-    heart.veins.map((v) => clipped(tube(v.labelled.points, v.labelled.radii), M, n)),
-  );
-  const labelShape: Shape = union([body, appendage, stubs]);
   const margin = Math.max(WALL_SHELL_MM, heart.wallMm) + 5;
   const vb = voxelBox(g, growBox(unionBox([body.box, appendage.box, labelShape.box]), margin));
   const blockDims: Vec3 = [vb.i1 - vb.i0 + 1, vb.j1 - vb.j0 + 1, vb.k1 - vb.k0 + 1];
@@ -325,20 +388,25 @@ export function selectTop(values: Float64Array, k: number): Uint8Array {
 /**
  * Where ablation leaves scar: broken rings around the vein antra (wide-area circumferential
  * ablation), sometimes roof/floor lines and posterior-wall patches, all made irregular by noise.
- * Higher values scar first.
+ * The case's pattern sets the blob sizes: thin lines (small, dense blobs, little noise), mixed,
+ * or large confluent areas (wide blobs, big patches, coarse noise). Higher values scar first.
  */
 function scarField(heart: HeartModel, rng: Rng): (x: number, y: number, z: number) => number {
+  const pattern = heart.scarPattern;
   const centres: number[] = [];
   const push = (p: Vec3, sigma: number, weight: number): void => {
     centres.push(p[0], p[1], p[2], 1 / (2 * sigma * sigma), weight);
   };
+  const ringSigma: [number, number] =
+    pattern === 'lines' ? [1.8, 3.2] : pattern === 'confluent' ? [6, 12] : [3.5, 8];
   for (const v of heart.veins) {
     const u = v.direction;
     const side = Math.abs(u[2]) < 0.9 ? ([0, 0, 1] as Vec3) : ([1, 0, 0] as Vec3);
     const e1 = normalizeV(sub(side, scale(u, dot(side, u))));
     const e2 = crossV(u, e1);
     const ring = v.ostialRadiusMm + rng.uniform(2, 9);
-    const count = rng.int(6, 12);
+    // Thin lines need closely spaced blobs to read as lines.
+    const count = pattern === 'lines' ? rng.int(12, 20) : rng.int(6, 12);
     const phase = rng.uniform(0, 2 * Math.PI);
     for (let s = 0; s < count; s++) {
       if (rng.chance(0.25)) continue; // gaps in the lesion set
@@ -347,30 +415,44 @@ function scarField(heart: HeartModel, rng: Rng): (x: number, y: number, z: numbe
         add(v.ostium, scale(u, rng.uniform(-6, 2))),
         add(scale(e1, ring * Math.cos(a)), scale(e2, ring * Math.sin(a))),
       );
-      push(p, rng.uniform(3.5, 8), rng.uniform(0.4, 1));
+      push(p, rng.uniform(ringSigma[0], ringSigma[1]), rng.uniform(0.4, 1));
     }
   }
   // Roof and floor lines between the ipsilateral-to-contralateral veins, and loose patches.
   const byName = new Map(heart.veins.map((v) => [v.name, v.ostium]));
+  const ostium = (name: VeinName): Vec3 => byName.get(name) ?? byName.get('LCPV')!;
   const lines: [VeinName, VeinName][] = [];
-  if (rng.chance(0.4)) lines.push(['LSPV', 'RSPV']);
-  if (rng.chance(0.25)) lines.push(['LIPV', 'RIPV']);
+  if (rng.chance(pattern === 'lines' ? 0.6 : 0.4)) lines.push(['LSPV', 'RSPV']);
+  if (rng.chance(pattern === 'lines' ? 0.45 : 0.25)) lines.push(['LIPV', 'RIPV']);
+  const lineSigma: [number, number] = pattern === 'lines' ? [1.8, 3] : [3, 6];
   for (const [a, b] of lines) {
-    const pa = byName.get(a)!;
-    const pb = byName.get(b)!;
-    for (let s = 1; s < 6; s++)
-      push(add(pa, scale(sub(pb, pa), s / 6)), rng.uniform(3, 6), rng.uniform(0.5, 1));
+    const pa = ostium(a);
+    const pb = ostium(b);
+    const steps = pattern === 'lines' ? 10 : 6;
+    for (let s = 1; s < steps; s++)
+      push(
+        add(pa, scale(sub(pb, pa), s / steps)),
+        rng.uniform(lineSigma[0], lineSigma[1]),
+        rng.uniform(0.5, 1),
+      );
   }
-  const patches = rng.int(0, 5);
+  const patches = pattern === 'lines' ? 0 : pattern === 'confluent' ? rng.int(2, 6) : rng.int(0, 5);
+  const patchSigma: [number, number] = pattern === 'confluent' ? [10, 20] : [5, 12];
   const L = heart.laCentre;
   for (let s = 0; s < patches; s++) {
     const u = rng.unitVector();
     const r = Math.max(...heart.laBody.radii);
-    push(add(L, scale(u, r)), rng.uniform(5, 12), rng.uniform(0.3, 0.9));
+    push(add(L, scale(u, r)), rng.uniform(patchSigma[0], patchSigma[1]), rng.uniform(0.3, 0.9));
   }
   const count = centres.length / 5;
-  const noise = namedNoise(rng.int(0, 0x7fffffff), 3, rng.uniform(4, 8), 2);
-  const amplitude = rng.uniform(0.25, 0.6);
+  const cell = pattern === 'confluent' ? rng.uniform(8, 14) : rng.uniform(4, 8);
+  const noise = namedNoise(rng.int(0, 0x7fffffff), 3, cell, 2);
+  const amplitude =
+    pattern === 'lines'
+      ? rng.uniform(0.1, 0.25)
+      : pattern === 'confluent'
+        ? rng.uniform(0.3, 0.7)
+        : rng.uniform(0.25, 0.6);
   return (x, y, z) => {
     let f = 0;
     for (let c = 0; c < count; c++) {
@@ -395,6 +477,7 @@ function describe(
   report: RenderReport,
   q: ScarQuantification,
   targetBurden: number,
+  misregistrationMm: number,
 ): PhantomTruth {
   const r3 = (x: number): number => Math.round(x * 1000) / 1000;
   const v3 = (v: Vec3): Vec3 => [r3(v[0]), r3(v[1]), r3(v[2])];
@@ -415,7 +498,15 @@ function describe(
       gain: r3(acq.gain),
       phaseEncoding: acq.phaseEncoding,
       ghosts: report.ghosts,
+      ghostAmplitude: r3(report.ghostAmplitude),
       noiseSigma: r3(report.noiseSigma),
+      style: acq.style,
+      noiseModel: report.noiseModel,
+      coils: report.coils,
+      gFactorMax: r3(report.gFactorMax),
+      wrapFraction: r3(report.wrapFraction),
+      biasMaxOverMin: r3(report.biasRange[1] / report.biasRange[0]),
+      misregistrationMm: r3(misregistrationMm),
     },
     contrast: {
       blood: r3(contrast.blood),
@@ -425,6 +516,8 @@ function describe(
       scarToBloodRatio: r3(contrast.scar / contrast.blood),
       fatSuppressed: contrast.fatSuppressed,
       poorNulling: contrast.poorNulling,
+      bloodToMyocardiumRatio: r3(contrast.blood / contrast.myocardium),
+      model: contrast.model,
     },
     anatomy: {
       laCentreMm: v3(heart.laCentre),
@@ -438,6 +531,9 @@ function describe(
       })),
       lvEnhancement: heart.infarct !== undefined,
       fatPads: heart.fatPads.centres.length,
+      targetLaVolumeMl: r3(heart.targetLaVolumeMl),
+      appendageLobes: heart.appendage.centres.length,
+      scarPattern: heart.scarPattern,
     },
     quantities: {
       laVolumeMl: r3(q.laVolumeMl),

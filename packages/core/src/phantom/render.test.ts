@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeGeometry } from '../volume.js';
 import type { Acquisition } from './acquisition.js';
-import { blurAxis, nonZeroBox, renderImage } from './render.js';
+import { SHIFT_RENDER, blurAxis, nonZeroBox, renderImage, wrapAround } from './render.js';
 import { TISSUE_COUNT, Tissue } from './tissue.js';
 
 describe('blurAxis', () => {
@@ -52,7 +52,10 @@ describe('blurAxis', () => {
 
 describe('renderImage noise', () => {
   const g = makeGeometry({ dims: [64, 64, 4], spacing: [0.625, 0.625, 2] });
-  const acq = (acquiredInPlaneMm: number): Acquisition => ({
+  const acq = (
+    acquiredInPlaneMm: number,
+    style: 'training' | 'shift' = 'training',
+  ): Acquisition => ({
     dims: g.dims,
     spacing: g.spacing,
     obliqueDeg: 0,
@@ -62,17 +65,22 @@ describe('renderImage noise', () => {
     snr: 10,
     gain: 2000,
     phaseEncoding: 'column',
+    style,
   });
   const levels = new Float32Array(TISSUE_COUNT);
   levels[Tissue.BloodLa] = 0.5;
   const air = new Uint8Array(64 * 64 * 4);
 
   /** Mean, and correlation of horizontally adjacent voxels (ghosts/bias cannot reach pure air). */
-  function stats(acquired: number, seed: number): { mean: number; sigma: number; corr: number } {
+  function stats(
+    acquired: number,
+    seed: number,
+    style: 'training' | 'shift' = 'training',
+  ): { mean: number; sigma: number; corr: number; coils: number } {
     const { data, report } = renderImage(g, air, {
       levels,
       blood: 0.5,
-      acquisition: acq(acquired),
+      acquisition: acq(acquired, style),
       seed,
     });
     let sum = 0;
@@ -85,7 +93,7 @@ describe('renderImage noise', () => {
       cov += (data[v]! - mean) * (data[v + 1]! - mean);
       varSum += (data[v]! - mean) ** 2;
     }
-    return { mean, sigma: report.noiseSigma, corr: cov / varSum };
+    return { mean, sigma: report.noiseSigma, corr: cov / varSum, coils: report.coils };
   }
 
   it('is Rician: the background is Rayleigh with mean sigma * sqrt(pi / 2)', () => {
@@ -98,5 +106,70 @@ describe('renderImage noise', () => {
   it('has grains when the image was interpolated from a coarser acquisition, white noise otherwise', () => {
     expect(Math.abs(stats(0.625, 4).corr)).toBeLessThan(0.1);
     expect(stats(1.5, 4).corr).toBeGreaterThan(0.15); // 0.5 in the complex noise, less in its magnitude
+  });
+});
+
+describe('style-shift noise and artefacts (held-out only)', () => {
+  const g = makeGeometry({ dims: [64, 64, 4], spacing: [0.625, 0.625, 2] });
+  const air = new Uint8Array(64 * 64 * 4);
+  const levels = new Float32Array(TISSUE_COUNT);
+  const render = (style: 'training' | 'shift', seed: number) => {
+    const acquisition: Acquisition = {
+      dims: g.dims,
+      spacing: g.spacing,
+      obliqueDeg: 0,
+      direction: g.direction,
+      acquiredInPlaneMm: 0.625,
+      sliceThicknessMm: 2,
+      snr: 10,
+      gain: 2000,
+      phaseEncoding: 'column',
+      style,
+    };
+    return renderImage(g, air, { levels, blood: 0.5, acquisition, seed });
+  };
+  /** Background mean over the per-channel sigma, and the correlation of row neighbours. */
+  function background(style: 'training' | 'shift', seed: number): { ratio: number; corr: number } {
+    const { data, report } = render(style, seed);
+    let sum = 0;
+    for (const v of data) sum += v;
+    const mean = sum / data.length;
+    let cov = 0;
+    let varSum = 0;
+    for (let v = 0; v < data.length - 1; v++) {
+      if ((v + 1) % 64 === 0) continue;
+      cov += (data[v]! - mean) * (data[v + 1]! - mean);
+      varSum += (data[v]! - mean) ** 2;
+    }
+    return { ratio: mean / report.noiseSigma, corr: cov / varSum };
+  }
+
+  it('air is not Rician: a multi-coil noise floor far above sigma * 1.25, correlated along rows', () => {
+    for (const seed of [1, 2, 3]) {
+      const train = background('training', seed);
+      const shift = background('shift', seed);
+      expect(train.ratio).toBeLessThan(1.35);
+      expect(Math.abs(train.corr)).toBeLessThan(0.1);
+      // Chi with 2 x 6 or more degrees of freedom: mean about sigma * sqrt(2 x coils) or more.
+      expect(shift.ratio).toBeGreaterThan(3);
+      expect(shift.corr).toBeGreaterThan(0.3);
+      const report = render('shift', seed).report;
+      expect(report.noiseModel).toBe('sum-of-squares');
+      expect(SHIFT_RENDER.coils).toContain(report.coils);
+      expect(report.ghosts).toBeGreaterThanOrEqual(SHIFT_RENDER.ghostCount[0]);
+      expect(report.ghostAmplitude).toBeGreaterThanOrEqual(SHIFT_RENDER.ghostAmplitude[0]);
+      expect(report.wrapFraction).toBeGreaterThanOrEqual(SHIFT_RENDER.wrapFraction[0]);
+    }
+  });
+
+  it('wrap-around folds each end band of the phase axis onto the other end', () => {
+    const dims = [3, 10, 2] as const;
+    const data = new Float32Array(60);
+    for (let k = 0; k < 2; k++) for (let j = 0; j < 10; j++) data[1 + 3 * (j + 10 * k)] = j + 1;
+    wrapAround(data, dims, 1, 2);
+    const column = Array.from({ length: 10 }, (_, j) => data[1 + 3 * j]);
+    // Rows 0-1 gain rows 8-9 (9, 10); rows 8-9 gain rows 0-1 (1, 2); the middle is untouched.
+    expect(column).toEqual([1 + 9, 2 + 10, 3, 4, 5, 6, 7, 8, 9 + 1, 10 + 2]);
+    expect(data[0]).toBe(0);
   });
 });

@@ -1,13 +1,38 @@
 /**
  * Tissue classes to stored MR integers: LGE contrast, partial-volume blur at the acquired
  * resolution (separable, anisotropic), respiratory ghosts, a smooth receive-coil bias field,
- * Rician noise (magnitude of complex Gaussian) and 12-bit quantisation.
+ * Rician noise (magnitude of complex Gaussian) and 12-bit quantisation. The held-out 'shift'
+ * style swaps the noise for a multi-coil sum-of-squares with correlated samples and a g-factor
+ * map, adds wrap-around and uses stronger ghosts (acquisition.ts gives it coarser blur).
  */
 import type { Geometry } from '../volume.js';
 import type { Acquisition } from './acquisition.js';
 import { Rng } from './random.js';
 
 export const MAX_STORED_VALUE = 4095;
+
+/** Training ranges of the rendering draws (training/README.md, "Domain randomisation"). */
+export const RENDER_RANGES = {
+  ghostChance: 0.45,
+  ghostCount: [1, 3],
+  ghostAmplitude: [0.02, 0.12],
+  /** Standard deviation of the bias polynomial's coefficients (log scale), and the coil bump. */
+  biasCoefficientSd: 0.22,
+  coilBoost: [0.1, 0.6],
+} as const;
+
+/** The style shift's noise and artefacts, outside the training ranges. */
+export const SHIFT_RENDER = {
+  coils: [6, 8, 12],
+  /** g-factor at the centre of the phase axis (SENSE-like, 1 at the edges). */
+  gFactorMax: [1.3, 2.0],
+  /** Complex samples are 4-sample moving averages along the row (neighbour correlation 0.75). */
+  correlationTaps: 4,
+  ghostCount: [3, 4],
+  ghostAmplitude: [0.15, 0.25],
+  /** Share of the phase-encoded field folded over onto the opposite side. */
+  wrapFraction: [0.1, 0.2],
+} as const;
 
 export interface RenderSettings {
   readonly levels: Float32Array;
@@ -20,8 +45,13 @@ export interface RenderSettings {
 export interface RenderReport {
   readonly ghosts: number;
   readonly ghostAmplitude: number;
+  /** Per-channel noise standard deviation (stored units); one channel in training style. */
   readonly noiseSigma: number;
   readonly biasRange: readonly [number, number];
+  readonly noiseModel: 'rician' | 'sum-of-squares';
+  readonly coils: number;
+  readonly gFactorMax: number;
+  readonly wrapFraction: number;
 }
 
 export function renderImage(
@@ -63,27 +93,35 @@ export function renderImage(
   }
 
   // Respiratory ghosts along the phase-encoding direction (navigator-gated 3D LGE shows them).
-  const ghosts = rng.chance(0.35) ? rng.int(1, 2) : 0;
-  const ghostAmplitude = ghosts ? rng.uniform(0.03, 0.1) : 0;
+  const shift = acq.style === 'shift';
+  const G = RENDER_RANGES;
+  const ghosts = shift
+    ? rng.int(SHIFT_RENDER.ghostCount[0], SHIFT_RENDER.ghostCount[1])
+    : rng.chance(G.ghostChance)
+      ? rng.int(G.ghostCount[0], G.ghostCount[1])
+      : 0;
+  const ghostAmplitude = !ghosts
+    ? 0
+    : shift
+      ? rng.uniform(SHIFT_RENDER.ghostAmplitude[0], SHIFT_RENDER.ghostAmplitude[1])
+      : rng.uniform(G.ghostAmplitude[0], G.ghostAmplitude[1]);
+  const phaseAxis: 0 | 1 = acq.phaseEncoding === 'column' ? 1 : 0;
   if (ghosts) {
-    const axisLen = acq.phaseEncoding === 'column' ? ny : nx;
+    const axisLen = phaseAxis === 1 ? ny : nx;
     const base = Math.round(axisLen * rng.uniform(0.12, 0.3));
-    addGhosts(
-      img,
-      labels,
-      levels,
-      g.dims,
-      acq.phaseEncoding === 'column' ? 1 : 0,
-      base,
-      ghosts,
-      ghostAmplitude,
-    );
+    addGhosts(img, labels, levels, g.dims, phaseAxis, base, ghosts, ghostAmplitude);
+  }
+  let wrapFraction = 0;
+  if (shift) {
+    const extra = rng.fork(0x3a);
+    wrapFraction = extra.uniform(SHIFT_RENDER.wrapFraction[0], SHIFT_RENDER.wrapFraction[1]);
+    wrapAround(img, g.dims, phaseAxis, Math.round(wrapFraction * g.dims[phaseAxis]));
   }
 
   // Receive-coil bias: smooth, multiplicative, brighter near the anterior/posterior coils.
   const planeBias = new Float32Array(nx * ny);
-  const c = Array.from({ length: 5 }, () => rng.normal() * 0.18);
-  const coil = rng.uniform(0.1, 0.45);
+  const c = Array.from({ length: 5 }, () => rng.normal() * G.biasCoefficientSd);
+  const coil = rng.uniform(G.coilBoost[0], G.coilBoost[1]);
   const coilWidth = rng.uniform(0.25, 0.6);
   const coilSide = rng.chance(0.5) ? 1 : -1;
   let biasLo = Infinity;
@@ -119,6 +157,30 @@ export function renderImage(
   let state = (rng.int(1, 0x7fffffff) | 1) >>> 0;
   const gain = acq.gain;
   const sigma = (s.blood * gain) / acq.snr;
+  if (shift) {
+    const noise = rng.fork(0x5c);
+    const coils = noise.pick(SHIFT_RENDER.coils);
+    const gFactorMax = noise.uniform(SHIFT_RENDER.gFactorMax[0], SHIFT_RENDER.gFactorMax[1]);
+    const data = multiCoilNoise(img, g.dims, planeBias, sliceBias, gain, sigma, {
+      coils,
+      gFactorMax,
+      phaseAxis,
+      seed: noise.int(1, 0x7fffffff),
+    });
+    return {
+      data,
+      report: {
+        ghosts,
+        ghostAmplitude,
+        noiseSigma: sigma,
+        biasRange: [biasLo, biasHi],
+        noiseModel: 'sum-of-squares',
+        coils,
+        gFactorMax,
+        wrapFraction,
+      },
+    };
+  }
   const out = new Int16Array(n);
   const next = (): number => {
     state ^= state << 13;
@@ -187,8 +249,119 @@ export function renderImage(
   }
   return {
     data: out,
-    report: { ghosts, ghostAmplitude, noiseSigma: sigma, biasRange: [biasLo, biasHi] },
+    report: {
+      ghosts,
+      ghostAmplitude,
+      noiseSigma: sigma,
+      biasRange: [biasLo, biasHi],
+      noiseModel: 'rician',
+      coils: 1,
+      gFactorMax: 1,
+      wrapFraction: 0,
+    },
   };
+}
+
+/**
+ * STYLE SHIFT noise: the magnitude of a sum-of-squares combination of `coils` channels (uniform
+ * sensitivity 1/sqrt(coils)), so the background is chi-distributed with 2 x coils degrees of
+ * freedom (a raised floor, unlike Rician air). Every Gaussian sample is a 4-tap moving average
+ * along the row (correlated noise), and the noise is amplified by a g-factor map that peaks in
+ * the middle of the phase axis, as parallel imaging does.
+ */
+function multiCoilNoise(
+  img: Float32Array,
+  dims: readonly [number, number, number],
+  planeBias: Float32Array,
+  sliceBias: Float32Array,
+  gain: number,
+  sigma: number,
+  o: { coils: number; gFactorMax: number; phaseAxis: 0 | 1; seed: number },
+): Int16Array {
+  const [nx, ny, nz] = dims;
+  const rng = new Rng(o.seed);
+  const table = new Float32Array(1 << 16);
+  for (let t = 0; t < table.length; t++) table[t] = rng.normal();
+  let state = (rng.int(1, 0x7fffffff) | 1) >>> 0;
+  const taps = SHIFT_RENDER.correlationTaps;
+  const norm = 1 / Math.sqrt(taps);
+  const components = 2 * o.coils;
+  const white = new Float32Array(nx + taps - 1);
+  // Per row: component c of voxel i at [c * nx + i].
+  const noise = new Float32Array(components * nx);
+  const gMap = new Float32Array(o.phaseAxis === 1 ? ny : nx);
+  for (let p = 0; p < gMap.length; p++) {
+    const v = gMap.length > 1 ? (2 * p) / (gMap.length - 1) - 1 : 0;
+    gMap[p] = 1 + (o.gFactorMax - 1) * Math.exp(-((v / 0.45) ** 2));
+  }
+  const out = new Int16Array(nx * ny * nz);
+  for (let k = 0; k < nz; k++) {
+    const scaleK = sliceBias[k]! * gain;
+    for (let j = 0; j < ny; j++) {
+      for (let c = 0; c < components; c++) {
+        for (let i = 0; i < white.length; i++) {
+          state ^= state << 13;
+          state ^= state >>> 17;
+          state ^= state << 5;
+          white[i] = table[state & 0xffff]!;
+        }
+        let run = 0;
+        for (let t = 0; t < taps - 1; t++) run += white[t]!;
+        const base = c * nx;
+        for (let i = 0; i < nx; i++) {
+          run += white[i + taps - 1]!;
+          noise[base + i] = run * norm;
+          run -= white[i]!;
+        }
+      }
+      const offset = nx * (j + ny * k);
+      for (let i = 0; i < nx; i++) {
+        const sd = sigma * gMap[o.phaseAxis === 1 ? j : i]!;
+        const re = img[offset + i]! * scaleK * planeBias[nx * j + i]! + sd * noise[i]!;
+        const im = sd * noise[nx + i]!;
+        let rest = 0;
+        for (let c = 2; c < components; c++) {
+          const z = noise[c * nx + i]!;
+          rest += z * z;
+        }
+        const m = (Math.sqrt(re * re + im * im + sd * sd * rest) + 0.5) | 0;
+        out[offset + i] = m > MAX_STORED_VALUE ? MAX_STORED_VALUE : m;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * STYLE SHIFT wrap-around: as when the phase field of view is smaller than the body, signal from
+ * the `band` voxels at each end of the phase axis is added onto the other end.
+ */
+export function wrapAround(
+  data: Float32Array,
+  dims: readonly [number, number, number],
+  axis: 0 | 1,
+  band: number,
+): void {
+  const [nx, ny, nz] = dims;
+  const len = axis === 1 ? ny : nx;
+  if (band <= 0 || 2 * band > len) return;
+  const at = (p: number, q: number, k: number): number =>
+    axis === 1 ? q + nx * (p + ny * k) : p + nx * (q + ny * k);
+  const across = axis === 1 ? nx : ny;
+  const low = new Float32Array(band * across);
+  const high = new Float32Array(band * across);
+  for (let k = 0; k < nz; k++) {
+    for (let p = 0; p < band; p++)
+      for (let q = 0; q < across; q++) {
+        low[p * across + q] = data[at(p, q, k)]!;
+        high[p * across + q] = data[at(len - band + p, q, k)]!;
+      }
+    for (let p = 0; p < band; p++)
+      for (let q = 0; q < across; q++) {
+        data[at(p, q, k)]! += high[p * across + q]!;
+        data[at(len - band + p, q, k)]! += low[p * across + q]!;
+      }
+  }
 }
 
 /**

@@ -55,23 +55,53 @@ export interface Contrast {
   readonly fat: number;
   readonly fatSuppressed: boolean;
   readonly poorNulling: boolean;
+  /** 'uniform-ratios' (training: each ratio drawn in its range) or 'inversion-recovery' (style shift). */
+  readonly model: 'uniform-ratios' | 'inversion-recovery';
 }
 
 /**
- * One case's LGE contrast: myocardium nulled (dark) unless the inversion time was off, blood
- * mid-grey, scar brighter than blood by an image-intensity ratio of 1.1-2, fat bright unless
- * suppressed (then a fat pad next to the wall is no longer a distractor, as on such scans).
+ * Training ranges of the drawn contrast ratios (documented in training/README.md, "Domain
+ * randomisation"); tests check the rendered images against them.
+ */
+export const CONTRAST_RANGES = {
+  blood: [0.3, 0.55],
+  /** Blood / myocardium with the myocardium nulled, and with a TI 15-100 % past the null. */
+  bloodToMyocardiumNulled: [3.5, 20],
+  bloodToMyocardiumPoor: [1.3, 3.5],
+  poorNullingChance: 0.25,
+  /** Dense scar / blood (image intensity ratio); the border zone lies between blood and it. */
+  denseScarToBlood: [1.2, 2.2],
+  borderZoneFraction: [0.5, 0.8],
+  /** Fat / blood unless fat-suppressed. */
+  fatToBlood: [0.7, 2.0],
+  fatSuppressedChance: 0.12,
+} as const;
+
+/** Log-uniform draw: ratios spread evenly over their decades. */
+function logUniform(rng: Rng, lo: number, hi: number): number {
+  return Math.exp(rng.uniform(Math.log(lo), Math.log(hi)));
+}
+
+/**
+ * One case's LGE contrast (training style): blood mid-grey, the myocardium nulled or (a quarter of
+ * cases) poorly nulled, drawn as a blood/myocardium ratio; scar brighter than blood by a drawn
+ * image-intensity ratio; fat bright unless suppressed (then a fat pad next to the wall is no
+ * longer a distractor, as on such scans).
  */
 export function sampleContrast(rng: Rng): Contrast {
-  const blood = rng.uniform(0.3, 0.55);
-  const poorNulling = rng.chance(0.15);
-  const myocardium = poorNulling ? rng.uniform(0.14, 0.28) : rng.uniform(0.02, 0.11);
-  const scar = Math.min(1, blood * rng.uniform(1.15, 2.0));
-  const fatSuppressed = rng.chance(0.12);
+  const R = CONTRAST_RANGES;
+  const blood = rng.uniform(R.blood[0], R.blood[1]);
+  const poorNulling = rng.chance(R.poorNullingChance);
+  const bloodToMyo = poorNulling
+    ? logUniform(rng, R.bloodToMyocardiumPoor[0], R.bloodToMyocardiumPoor[1])
+    : logUniform(rng, R.bloodToMyocardiumNulled[0], R.bloodToMyocardiumNulled[1]);
+  const myocardium = blood / bloodToMyo;
+  const scar = Math.min(1, blood * rng.uniform(R.denseScarToBlood[0], R.denseScarToBlood[1]));
+  const fatSuppressed = rng.chance(R.fatSuppressedChance);
   // At a myocardium-nulling inversion time fat has recovered to roughly blood's level or above.
   const fat = fatSuppressed
     ? rng.uniform(0.04, 0.14)
-    : Math.min(0.95, blood * rng.uniform(0.8, 1.7));
+    : Math.min(0.95, blood * rng.uniform(R.fatToBlood[0], R.fatToBlood[1]));
   const levels = new Float32Array(TISSUE_COUNT);
   const set = (t: TissueClass, v: number): void => {
     levels[t] = v;
@@ -100,8 +130,97 @@ export function sampleContrast(rng: Rng): Contrast {
   set(Tissue.LaWall, myocardium * rng.uniform(1, 1.6) + 0.02);
   // Post-ablation scar: a dense core and a dimmer border zone, both brighter than blood.
   set(Tissue.ScarDense, scar);
-  set(Tissue.Scar, blood + (scar - blood) * rng.uniform(0.55, 0.8));
+  set(
+    Tissue.Scar,
+    blood + (scar - blood) * rng.uniform(R.borderZoneFraction[0], R.borderZoneFraction[1]),
+  );
   set(Tissue.LungVessel, around(blood, 0.15));
   set(Tissue.CoronarySinus, around(blood, 0.15));
-  return { levels, blood, scar, myocardium, fat, fatSuppressed, poorNulling };
+  return {
+    levels,
+    blood,
+    scar,
+    myocardium,
+    fat,
+    fatSuppressed,
+    poorNulling,
+    model: 'uniform-ratios',
+  };
+}
+
+/**
+ * Magnitude inversion-recovery signal |1 - 2 exp(-TI/T1) + exp(-TR/T1)| (TR: the time from one
+ * inversion to the next, one RR interval for segmented LGE), times proton density.
+ */
+export function inversionRecovery(t1: number, ti: number, tr: number, pd = 1): number {
+  return pd * Math.abs(1 - 2 * Math.exp(-ti / t1) + Math.exp(-tr / t1));
+}
+
+/** The TI that nulls a tissue of longitudinal relaxation `t1` (ms) at recovery time `tr`. */
+export function nullingTi(t1: number, tr: number): number {
+  return t1 * Math.log(2 / (1 + Math.exp(-tr / t1)));
+}
+
+/**
+ * STYLE SHIFT (held-out only, never for training): contrast from an inversion-recovery model with
+ * relaxation times of late (about 20-30 min) post-gadolinium imaging, TI at or just past the
+ * myocardial null. Unlike training, every tissue's level follows from one curve, so they are
+ * coupled: scar and fat (short T1) come out far brighter against a darker blood pool than any
+ * training draw (ratios checked in tissue.test.ts).
+ */
+export function sampleShiftContrast(rng: Rng): Contrast {
+  const tr = rng.uniform(800, 1100);
+  const t1Myo = rng.uniform(480, 560);
+  const t1Blood = t1Myo * rng.uniform(0.79, 0.83);
+  const t1Scar = rng.uniform(225, 255);
+  const t1Fat = rng.uniform(250, 280);
+  const ti = nullingTi(t1Myo, tr) * rng.uniform(0.99, 1.04);
+  const raw = (t1: number, pd = 1): number => inversionRecovery(t1, ti, tr, pd);
+  // Scale so the dense scar sits at 0.8-0.95 of full scale.
+  const k = rng.uniform(0.8, 0.95) / raw(t1Scar);
+  const s = (t1: number, pd = 1): number => Math.min(1, k * raw(t1, pd));
+  const blood = s(t1Blood);
+  const scar = s(t1Scar);
+  const myocardium = s(t1Myo);
+  const fat = s(t1Fat);
+  const levels = new Float32Array(TISSUE_COUNT);
+  const set = (t: TissueClass, v: number): void => {
+    levels[t] = v;
+  };
+  const bloodAround = (spread: number): number => s(t1Blood * rng.uniform(1 - spread, 1 + spread));
+  set(Tissue.Air, 0);
+  set(Tissue.Lung, s(1000, 0.12));
+  set(Tissue.Muscle, s(rng.uniform(650, 800), 0.8));
+  set(Tissue.Fat, fat);
+  set(Tissue.EpicardialFat, s(t1Fat * rng.uniform(0.95, 1.05)));
+  set(Tissue.SoftTissue, s(rng.uniform(450, 600), 0.8));
+  set(Tissue.Marrow, s(rng.uniform(280, 330), 0.9));
+  set(Tissue.Csf, s(3500, 1));
+  set(Tissue.Liver, s(rng.uniform(350, 450), 0.85));
+  set(Tissue.Oesophagus, s(rng.uniform(550, 700), 0.8));
+  set(Tissue.Stomach, s(rng.uniform(700, 900), 0.9));
+  set(Tissue.Myocardium, myocardium);
+  set(Tissue.EnhancedMyocardium, s(rng.uniform(240, 300)));
+  set(Tissue.BloodLv, bloodAround(0.03));
+  set(Tissue.BloodRight, bloodAround(0.05));
+  set(Tissue.BloodAorta, bloodAround(0.05));
+  set(Tissue.BloodPa, bloodAround(0.05));
+  set(Tissue.BloodLa, blood);
+  set(Tissue.BloodLaa, bloodAround(0.04));
+  set(Tissue.LaWall, s(t1Myo * rng.uniform(0.9, 0.97)));
+  set(Tissue.ScarDense, scar);
+  // Border zone: a T1 between scar and blood, on the same curve.
+  set(Tissue.Scar, s(t1Scar + (t1Blood - t1Scar) * rng.uniform(0.25, 0.45)));
+  set(Tissue.LungVessel, bloodAround(0.05));
+  set(Tissue.CoronarySinus, bloodAround(0.05));
+  return {
+    levels,
+    blood,
+    scar,
+    myocardium,
+    fat,
+    fatSuppressed: false,
+    poorNulling: false,
+    model: 'inversion-recovery',
+  };
 }
