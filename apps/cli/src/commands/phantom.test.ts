@@ -137,5 +137,32 @@ describe('lascar phantom', () => {
     });
     expect(noPng.status).toBe(2);
     expect(noPng.stderr).toMatch(/--preview needs --png/);
+    const badStyle = spawnSync(
+      process.execPath,
+      [BIN, 'phantom', '--out', join(dir, 'x'), '--style', 'blurry'],
+      { encoding: 'utf8' },
+    );
+    expect(badStyle.status).toBe(2);
+    expect(badStyle.stderr).toMatch(/--style must be training or shift, got "blurry"/);
+  });
+
+  it('--style shift writes the held-out look: same masks as the training style, another image', () => {
+    const shifted = join(dir, 'shifted');
+    const BIN = builtLascar();
+    const run = spawnSync(
+      process.execPath,
+      [BIN, 'phantom', '--out', shifted, '--seed', '42', '--scale', '0.2', '--style', 'shift'],
+      { encoding: 'utf8' },
+    );
+    expect(run.status).toBe(0);
+    const truth = JSON.parse(readFileSync(join(shifted, phantomCaseName(0), 'truth.json'), 'utf8'));
+    expect(truth.acquisition.style).toBe('shift');
+    expect(truth.acquisition.noiseModel).toBe('sum-of-squares');
+    expect(truth.contrast.model).toBe('inversion-recovery');
+    const training = JSON.parse(readFileSync(join(caseDir, 'truth.json'), 'utf8'));
+    expect(training.acquisition.style).toBe('training');
+    expect(truth.geometry).toEqual(training.geometry);
+    const image = (d: string): Buffer => readFileSync(join(d, LASCARQS_FILES.image));
+    expect(image(join(shifted, phantomCaseName(0))).equals(image(caseDir))).toBe(false);
   });
 });

@@ -13,6 +13,7 @@ import {
   writeNifti,
   type PhantomCase,
   type PhantomOptions,
+  type PhantomStyle,
 } from '@lascar/core';
 import type { Command } from 'commander';
 import { PNG } from 'pngjs';
@@ -135,6 +136,7 @@ interface CliOptions {
   scale?: string;
   matrix?: string;
   slices?: string;
+  style?: string;
   preview?: string;
   png?: string;
 }
@@ -164,6 +166,11 @@ export function registerPhantom(program: Command): void {
     .option('--matrix <n>', 'force the in-plane matrix (e.g. 640), for benchmarks')
     .option('--slices <n>', 'force the number of slices (e.g. 88), for benchmarks')
     .option(
+      '--style <style>',
+      'training (domain-randomised, the default) | shift (held-out look outside the training ranges; never for training or choosing checkpoints)',
+      'training',
+    )
+    .option(
       '--preview <caseDir>',
       'render this case folder (lgemri + atriumSegImgMO + scarSegImgM) to --png',
     )
@@ -181,7 +188,12 @@ export function registerPhantom(program: Command): void {
       if (format !== 'lascarqs' && format !== 'dicom' && format !== 'both') {
         throw new UsageError(`--format must be lascarqs, dicom or both, got "${format}"`);
       }
-      const generator: { scale?: number; matrix?: number; slices?: number } = {};
+      const style = opts.style ?? 'training';
+      if (style !== 'training' && style !== 'shift')
+        throw new UsageError(`--style must be training or shift, got "${style}"`);
+      const generator: { scale?: number; matrix?: number; slices?: number; style: PhantomStyle } = {
+        style,
+      };
       if (opts.scale !== undefined)
         generator.scale = parseNumber('--scale', opts.scale, (x) => x > 0 && x <= 1, 'in (0, 1]');
       if (opts.matrix !== undefined)

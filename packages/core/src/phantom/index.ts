@@ -1,5 +1,11 @@
 // Synthetic LGE phantoms: the public surface.
-export { type Acquisition, type AcquisitionOptions } from './acquisition.js';
+export {
+  type Acquisition,
+  type AcquisitionOptions,
+  type PhantomStyle,
+  ACQUISITION_RANGES,
+  SHIFT_BLUR,
+} from './acquisition.js';
 export { caseSeed, hashSeed, Rng } from './random.js';
 export { MAX_STORED_VALUE } from './render.js';
 export {
