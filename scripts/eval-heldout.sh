@@ -3,18 +3,27 @@
 # LAScarQS matrix, seeds never used in training) and runs the whole method on them with
 # `lascar segment`, which prints Dice / HD95 / ASSD (medpy definitions, `lascar evaluate`'s code)
 # per study and their mean.
-#   bash scripts/eval-heldout.sh [MODELS_DIR] [--validation | --seed-base N]
+#   bash scripts/eval-heldout.sh [MODELS_DIR] [--validation | --seed-base N] [--style-shift]
 # --validation uses seeds 80001.. instead of 90001..: pick checkpoints on those, report the
 # held-out ones once, for the model you ship. --seed-base N uses seeds N..N+5 (fresh phantoms,
-# e.g. 70001 for a measurement made after a method change that looked at the other two sets). Needs `npm ci && npm run build`; CPU by default
+# e.g. 70001 for a measurement made after a method change that looked at the other two sets).
+# --style-shift: the STYLE-SHIFT held-out set, seeds 95001.. (or --seed-base N), the same six
+# geometries rendered with `lascar phantom --style shift`, a look deliberately outside the
+# training ranges (inversion-recovery contrast, multi-coil correlated noise, coarser blur,
+# wrap-around, strong ghosts; training/README.md, "Domain randomisation"). Report it next to the
+# normal held-out set; NEVER use it to choose checkpoints or settings.
+# Needs `npm ci && npm run build`; CPU by default
 # (EP=auto|cpu|cuda|webgpu to change; WORK=DIR keeps the phantoms and outputs).
 set -euo pipefail
 MODELS=models
-SEED_BASE=90001
-USAGE="usage: eval-heldout.sh [MODELS_DIR] [--validation | --seed-base N]"
+SEED_BASE=
+STYLE=training
+VALIDATION=0
+USAGE="usage: eval-heldout.sh [MODELS_DIR] [--validation | --seed-base N] [--style-shift]"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --validation) SEED_BASE=80001 ;;
+    --validation) VALIDATION=1 ;;
+    --style-shift) STYLE=shift ;;
     --seed-base)
       [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "error: --seed-base needs a positive whole number ($USAGE)" >&2; exit 2; }
       SEED_BASE=$2
@@ -24,25 +33,36 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+if [ "$VALIDATION" = 1 ] && [ "$STYLE" = shift ]; then
+  echo "error: the style-shift set is never a validation set ($USAGE)" >&2
+  exit 2
+fi
+if [ -z "$SEED_BASE" ]; then
+  if [ "$VALIDATION" = 1 ]; then SEED_BASE=80001
+  elif [ "$STYLE" = shift ]; then SEED_BASE=95001
+  else SEED_BASE=90001; fi
+fi
 cd "$(dirname "$0")/.."
 GEOMETRIES=${GEOMETRIES:-"480:44 576:88 640:60 768:50 784:72 864:88"}
 WORK=${WORK:-$(mktemp -d)}
-PHANTOMS="$WORK/phantoms-$SEED_BASE" # keyed by seed: validation and held-out never mix
+TAG=$SEED_BASE
+[ "$STYLE" = shift ] && TAG="shift-$SEED_BASE"
+PHANTOMS="$WORK/phantoms-$TAG" # keyed by style and seed: the sets never mix
 LASCAR="node apps/cli/dist/bin.js"
 n=0
 for g in $GEOMETRIES; do
   m=${g%%:*}
   s=${g##*:}
   [ -d "$PHANTOMS/m$m" ] || $LASCAR phantom --out "$PHANTOMS/m$m" --cases 1 --seed $((SEED_BASE + n)) \
-    --matrix "$m" --slices "$s" --format lascarqs >/dev/null
+    --matrix "$m" --slices "$s" --style "$STYLE" --format lascarqs >/dev/null
   n=$((n + 1))
 done
-echo "phantoms (seeds $SEED_BASE..$((SEED_BASE + n - 1))) in $PHANTOMS; models: $MODELS"
-$LASCAR segment "$PHANTOMS" --out "$WORK/segment-$SEED_BASE" --models "$MODELS" --ep "${EP:-cpu}" \
-  2>"$WORK/segment-$SEED_BASE.log" || { tail -n 20 "$WORK/segment-$SEED_BASE.log" >&2; exit 1; }
+echo "phantoms (style $STYLE, seeds $SEED_BASE..$((SEED_BASE + n - 1))) in $PHANTOMS; models: $MODELS"
+$LASCAR segment "$PHANTOMS" --out "$WORK/segment-$TAG" --models "$MODELS" --ep "${EP:-cpu}" \
+  2>"$WORK/segment-$TAG.log" || { tail -n 20 "$WORK/segment-$TAG.log" >&2; exit 1; }
 # Scar burden against the phantoms' truth (truth.json: the true scar's share of the 3 mm shell
 # outside the true cavity), per study and as a mean absolute error in percentage points.
-node - "$PHANTOMS" "$WORK/segment-$SEED_BASE" <<'JS'
+node - "$PHANTOMS" "$WORK/segment-$TAG" <<'JS'
 const fs = require('node:fs');
 const path = require('node:path');
 const [phantoms, out] = process.argv.slice(2);
