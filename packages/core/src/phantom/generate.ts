@@ -215,7 +215,8 @@ export function generatePhantom(seed: number, options: PhantomOptions = {}): Pha
 
 /**
  * The scar burden (fraction 0..0.35 of the wall shell) a seed aims for, without generating it;
- * generatePhantom reaches it to within a voxel unless the wall offers too few candidates.
+ * generatePhantom reaches it to within a voxel unless the wall offers too few candidates, or
+ * navigator misregistration moved scar out of the shell (then the truth holds what is left).
  */
 export function phantomTargetBurden(seed: number): number {
   return sampleBurden(new Rng(seed).fork(5));

@@ -28,8 +28,8 @@ export const SHIFT_RENDER = {
   gFactorMax: [1.3, 2.0],
   /** Complex samples are 4-sample moving averages along the row (neighbour correlation 0.75). */
   correlationTaps: 4,
-  ghostCount: [3, 4],
-  ghostAmplitude: [0.15, 0.25],
+  ghostCount: [2, 3],
+  ghostAmplitude: [0.13, 0.18],
   /** Share of the phase-encoded field folded over onto the opposite side. */
   wrapFraction: [0.1, 0.2],
 } as const;

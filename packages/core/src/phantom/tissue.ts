@@ -161,20 +161,34 @@ export function nullingTi(t1: number, tr: number): number {
   return t1 * Math.log(2 / (1 + Math.exp(-tr / t1)));
 }
 
+/** Style shift: the dense scar / blood ratio its TI is solved for (above the training range). */
+export const SHIFT_SCAR_TO_BLOOD = [2.6, 3.6] as const;
+
 /**
- * STYLE SHIFT (held-out only, never for training): contrast from an inversion-recovery model with
- * relaxation times of late (about 20-30 min) post-gadolinium imaging, TI at or just past the
- * myocardial null. Unlike training, every tissue's level follows from one curve, so they are
- * coupled: scar and fat (short T1) come out far brighter against a darker blood pool than any
- * training draw (ratios checked in tissue.test.ts).
+ * STYLE SHIFT (held-out only, never for training): contrast from one inversion-recovery curve with
+ * relaxation times of late (about 20-30 min) post-gadolinium imaging; the TI (near the
+ * myocardial null) is solved so that dense scar / blood hits a ratio drawn above the training
+ * range. Unlike training, every tissue's level follows from that one curve, so they are coupled:
+ * fat (short T1, like scar) comes out far brighter than in any training draw too.
  */
 export function sampleShiftContrast(rng: Rng): Contrast {
   const tr = rng.uniform(800, 1100);
   const t1Myo = rng.uniform(480, 560);
-  const t1Blood = t1Myo * rng.uniform(0.79, 0.83);
+  const t1Blood = t1Myo * rng.uniform(0.72, 0.8);
   const t1Scar = rng.uniform(225, 255);
-  const t1Fat = rng.uniform(250, 280);
-  const ti = nullingTi(t1Myo, tr) * rng.uniform(0.99, 1.04);
+  const t1Fat = rng.uniform(240, 265);
+  const target = rng.uniform(SHIFT_SCAR_TO_BLOOD[0], SHIFT_SCAR_TO_BLOOD[1]);
+  const ratioAt = (t: number): number =>
+    inversionRecovery(t1Scar, t, tr) / inversionRecovery(t1Blood, t, tr);
+  // Past the blood's null, scar / blood falls as TI grows (from infinity): bisect for the target.
+  let lo = nullingTi(t1Blood, tr) * 1.001;
+  let hi = 3 * nullingTi(t1Myo, tr);
+  for (let it = 0; it < 60; it++) {
+    const mid = (lo + hi) / 2;
+    if (ratioAt(mid) > target) lo = mid;
+    else hi = mid;
+  }
+  const ti = lo;
   const raw = (t1: number, pd = 1): number => inversionRecovery(t1, ti, tr, pd);
   // Scale so the dense scar sits at 0.8-0.95 of full scale.
   const k = rng.uniform(0.8, 0.95) / raw(t1Scar);
