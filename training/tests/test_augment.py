@@ -208,3 +208,17 @@ def test_scar_randomisation_stays_in_range_and_aligned():
     bound = x[:, 0].abs().amax(dim=(1, 2)) * 1.4 * 1.22 * 1.15 + span * 1.4 * 0.5 + 0.3
     assert torch.all(out[:, 0].abs().amax(dim=(1, 2)) <= bound)
     assert set(torch.unique(out_y).tolist()) <= {0.0, 1.0}
+
+
+def test_batched_ghost_equals_a_roll_per_sample():
+    torch.manual_seed(1)
+    x = torch.rand(6, 1, 20, 24)
+    amp = torch.tensor([0.1, 0.2, 0.0, 0.15, 0.25, 0.05])
+    shift = torch.tensor([0.1, 0.4, 0.3, 0.25, 0.2, 0.35])
+    axis = torch.tensor([0, 1, 0, 1, 0, 1])
+    sign = torch.tensor([1, -1, 1, 1, -1, -1])
+    out = ghost(x, amp, shift, axis, sign)
+    for i in range(6):
+        dim = 1 if int(axis[i]) == 0 else 2
+        k = int(round(float(shift[i]) * x.shape[dim + 1])) * int(sign[i])
+        torch.testing.assert_close(out[i], x[i] + float(amp[i]) * torch.roll(x[i], shifts=k, dims=dim))
