@@ -30,6 +30,7 @@ export PYTHONUNBUFFERED=1
 DEVICE=cpu WORK="" OUT="" SMOKE=0 OVERWRITE=0 TRAIN_SCAR="" INIT_LA="" INIT_SCAR=""
 SEEDS="" CASES="" VAL="" EPOCHS="" BATCH="" LR=1e-4 CROP="" VAL_SAMPLES="" MAX_STEPS=0
 SCAR_EXTRA=()
+CANDIDATES=""
 LA_WIDTH=12 SCAR_WIDTH=16 LA_MINUTES=6 SCAR_MINUTES=4 PHANTOM_ARGS="" JOBS=$(nproc) EP=${EP:-}
 usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; cat <<'EOF'
 options (defaults by device, cpu / cuda):
@@ -42,6 +43,8 @@ options (defaults by device, cpu / cuda):
   --epochs N            (7 / 100, cut by the minutes)      --batch N   (12 / 24)
   --lr X                (1e-4)                             --crop N    (256 / whole slices)
   --val-samples N       (96 / all)                         --max-steps N (0: no limit)
+  --candidates K        LA epochs run through the whole method: the K best by slice validation
+                        Dice (all / 5; each costs one pass over the validation phantoms)
   --la-width N --scar-width N   (cuda, from scratch: 12, 16)
   --la-minutes M --scar-minutes M  (cuda time budget: 6, 4)
   --init-la FILE        .onnx or checkpoint to continue from (cpu: models/la.onnx)
@@ -68,6 +71,7 @@ while [ $# -gt 0 ]; do
     --crop) CROP=$2; shift ;;
     --val-samples) VAL_SAMPLES=$2; shift ;;
     --max-steps) MAX_STEPS=$2; shift ;;
+    --candidates) CANDIDATES=$2; shift ;;
     --la-width) LA_WIDTH=$2; shift ;;
     --scar-width) SCAR_WIDTH=$2; shift ;;
     --la-minutes) LA_MINUTES=$2; shift ;;
@@ -87,10 +91,11 @@ case "$DEVICE" in cpu|cuda) ;; *) echo "error: --device must be cpu or cuda, got
 EVAL_GEOMETRIES=${GEOMETRIES:-"480:44 576:88 640:60 768:50 784:72 864:88"}
 if [ "$DEVICE" = cpu ]; then
   : "${SEEDS:=1000-1015 2000-2007}" "${CASES:=3}" "${VAL:=^s200[0-7]/case_002\$}" "${EPOCHS:=7}" "${BATCH:=12}"
-  : "${CROP:=256}" "${VAL_SAMPLES:=96}" "${INIT_LA:=models/la.onnx}"
+  : "${CROP:=256}" "${VAL_SAMPLES:=96}" "${INIT_LA:=models/la.onnx}" "${CANDIDATES:=0}"
   [ -n "$TRAIN_SCAR" ] && INIT_SCAR=models/scar.onnx
 else
   : "${SEEDS:=1000-1015}" "${CASES:=4}" "${EPOCHS:=100}" "${BATCH:=24}" "${CROP:=0}" "${VAL_SAMPLES:=0}"
+  : "${CANDIDATES:=5}"
   TRAIN_SCAR=1
 fi
 if [ "$SMOKE" = 1 ]; then
@@ -121,7 +126,7 @@ SOURCE="lascar phantoms, batch seeds $SEEDS, $CASES cases each"
 [ -n "$PHANTOM_ARGS" ] && SOURCE="$SOURCE (lascar phantom $PHANTOM_ARGS)"
 echo "device $DEVICE; work $WORK; out $OUT; ${#seed_list[@]} batch seeds x $CASES cases"
 cat >"$WORK/config.txt" <<EOF
-device=$DEVICE seeds=$SEEDS cases=$CASES val=$VAL epochs=$EPOCHS batch=$BATCH lr=$LR crop=$CROP
+device=$DEVICE candidates=$CANDIDATES seeds=$SEEDS cases=$CASES val=$VAL epochs=$EPOCHS batch=$BATCH lr=$LR crop=$CROP
 val_samples=$VAL_SAMPLES max_steps=$MAX_STEPS init_la=$INIT_LA train_scar=$TRAIN_SCAR init_scar=$INIT_SCAR
 la_width=$LA_WIDTH scar_width=$SCAR_WIDTH la_minutes=$LA_MINUTES scar_minutes=$SCAR_MINUTES phantom_args=$PHANTOM_ARGS
 eval_geometries=$EVAL_GEOMETRIES smoke=$SMOKE
@@ -210,8 +215,19 @@ fi
 #    phantoms are made once, in $WORK/eval, and reused by every candidate).
 stage "choosing the LA epoch by the whole method on the validation phantoms ($EVAL_GEOMETRIES)"
 best="" best_dice=-1
-for ckpt in "$WORK"/run-la/la-epoch*.pt; do
-  name=$(basename "$ckpt" .pt)
+# The K epochs with the best slice validation Dice (0: all), in epoch order.
+mapfile -t chosen < <($PY - "$WORK/run-la/la-train-log.json" "$CANDIDATES" <<'PYEOF'
+import json, sys
+epochs = json.load(open(sys.argv[1]))["epochs"]
+k = int(sys.argv[2]) or len(epochs)
+top = sorted(epochs, key=lambda e: (-e["val_dice"], e["epoch"]))[:k]
+for e in sorted(top, key=lambda e: e["epoch"]):
+    print(f"la-epoch{e['epoch']:03d}")
+PYEOF
+)
+rm -f "$WORK/candidates/.table.tmp"
+for name in "${chosen[@]}"; do
+  ckpt="$WORK/run-la/$name.pt"
   cand="$WORK/candidates/$name"
   if [ ! -f "$cand/validation.txt" ]; then
     rm -rf "$cand"
