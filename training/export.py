@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .models import build_model, count_parameters, pyramid
+from .provenance import scrub_absolute_paths
 from .train import load_checkpoint
 
 OPSET = 17
@@ -152,6 +153,9 @@ def export(args) -> Dict[str, Any]:
         "trained_with_torch": ckpt.get("torch", ""),
         "exported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    # Shipped with the model: no path of the training machine (an older checkpoint's --init, a
+    # data source left at its default folder) survives into it.
+    manifest = scrub_absolute_paths(manifest)
     with open(os.path.join(args.out, f"{kind}.json"), "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, indent=2)
         fh.write("\n")
