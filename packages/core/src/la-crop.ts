@@ -228,7 +228,7 @@ export interface LaSlicesOptions {
   readonly cropOffReason?: string;
   readonly marginMm?: number;
   /** Called after each piece of work with the stage it belongs to. */
-  readonly lap?: (stage: 'la-input' | 'la-network' | 'la-restore') => void;
+  readonly lap?: (stage: 'la-input' | 'la-network' | 'la-restore', slices: number) => void;
 }
 
 export interface LaSlices {
@@ -285,7 +285,7 @@ export async function predictLaSlices(
         writeZScoredCanvas(image.data, dims, k, placement, full, b * w * h, statistics[k]);
         halveCanvas(full, b * w * h, w, half, (b * w * h) / 4, h);
       }
-      lap('la-input');
+      lap('la-input', count);
       const out = await network({
         firstSlice: first,
         count,
@@ -294,7 +294,7 @@ export async function predictLaSlices(
         full: full.subarray(0, count * w * h),
         half: half.subarray(0, (count * w * h) / 4),
       });
-      lap('la-network');
+      lap('la-network', count);
       for (let b = 0; b < count; b++) {
         const k = first + b;
         restoreCanvasSliceMask(out, b * w * h, placement, dims, k, mask, options.threshold);
@@ -307,7 +307,7 @@ export async function predictLaSlices(
             probes[at + p] = out[b * w * h + p]! > options.threshold ? 1 : 0;
         }
       }
-      lap('la-restore');
+      lap('la-restore', count);
     }
     return edge;
   };

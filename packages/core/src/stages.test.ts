@@ -209,7 +209,13 @@ describe('segmentStudy', () => {
     expect(whole.settings.laCrop).toBe(true);
     expect(whole.laCrop).toMatchObject({ enabled: false, cropped: false });
     expect(whole.laCrop.reason).toMatch(/takes only 640 x 640 inputs/);
-    const cropped = await segmentStudy(image, { la: anySize, scar: fakeScar, laCrops: true });
+    let restored = 0;
+    const cropped = await segmentStudy(
+      image,
+      { la: anySize, scar: fakeScar, laCrops: true },
+      { onStage: (e) => (restored += e.stage === 'la-restore' ? (e.slices ?? 0) : 0) },
+    );
+    expect(restored).toBe(NZ); // the progress count: every slice once, whatever the batches
     expect(differences(cropped.la.data, whole.la.data)).toBe(0);
     expect(differences(cropped.scar.data, whole.scar.data)).toBe(0);
     expect(cropped.quantification).toEqual(whole.quantification);

@@ -152,6 +152,8 @@ export interface StageEvent {
   readonly stage: StageName;
   /** Milliseconds this piece of the stage took (stages run in several batches emit several events). */
   readonly ms: number;
+  /** LA stages: the slices this piece covered (batches differ in size when cropping). */
+  readonly slices?: number;
 }
 
 export interface SegmentStudyOptions {
@@ -238,12 +240,12 @@ export async function segmentStudy(
     number
   >;
   let clock = performance.now();
-  const lap = (stage: StageName): void => {
+  const lap = (stage: StageName, slices?: number): void => {
     const now = performance.now();
     const ms = now - clock;
     clock = now;
     stageMs[stage] += ms;
-    options.onStage?.({ stage, ms });
+    options.onStage?.(slices === undefined ? { stage, ms } : { stage, ms, slices });
   };
 
   const { volume: image, transform } = toStandardOrientation(source);
