@@ -146,6 +146,7 @@ describe('lascar segment method settings', () => {
       qcLaMinExtentMm: 12,
       qcScarWallDistanceMm: 8,
       qcScarFarMaxPercent: 2.5,
+      laCrop: false,
     });
     expect(report.qc.limits).toEqual({
       qcLaMinVolumeMl: 10,
@@ -153,7 +154,6 @@ describe('lascar segment method settings', () => {
       qcLaMinExtentMm: 12,
       qcScarWallDistanceMm: 8,
       qcScarFarMaxPercent: 2.5,
-      laCrop: false,
     });
     expect(report.laCrop).toMatchObject({ enabled: false, cropped: false });
     expect(report.laCrop.reason).toMatch(/^off by the method setting/);
