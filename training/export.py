@@ -102,8 +102,16 @@ def export(args) -> Dict[str, Any]:
     onnx_path = os.path.join(args.out, f"{kind}.onnx")
     dynamic = {n: {0: "batch"} for n in names}
     dynamic[OUTPUT_NAME] = {0: "batch"}
+    if kind == "la":
+        # Fully convolutional: height and width are free too, so the product can run a crop
+        # around the atrium (sides a multiple of 64: both scales pool five times).
+        for k, n in enumerate(names):
+            tag = "" if k == 0 else f"{n.replace('image_', '')}_"  # image_half: half_height
+            dynamic[n] = {0: "batch", 2: f"{tag}height", 3: f"{tag}width"}
+        dynamic[OUTPUT_NAME] = {0: "batch", 2: "height", 3: "width"}
     with torch.no_grad(), warnings.catch_warnings():
-        # Tracing turns the FMM's size checks into constants: intended (spatial sizes are fixed).
+        # Tracing turns the FMM's size checks into constants: intended (the scales are exact
+        # halves at every size a multiple of 64, so the traced "upsample x2" holds for all).
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message="The shape inference of prim::Constant")
         common = dict(input_names=names, output_names=[OUTPUT_NAME], dynamic_axes=dynamic, opset_version=OPSET)

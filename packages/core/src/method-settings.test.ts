@@ -38,6 +38,7 @@ describe('method settings', () => {
       laComponents: 26,
       boundaryBandMm: 5,
       wallThicknessMm: 3,
+      laCrop: true,
       ...QC_DEFAULTS,
     });
     expect(parseMethodSettings({}, ENV)).toEqual(DEFAULT_METHOD_SETTINGS);
@@ -59,6 +60,7 @@ describe('method settings', () => {
           qcLaMinExtentMm: '0',
           qcScarWallDistanceMm: '8',
           qcScarFarMaxPercent: '2.5',
+          laCrop: 'off',
         },
         ENV,
       ),
@@ -74,7 +76,9 @@ describe('method settings', () => {
       qcLaMinExtentMm: 0,
       qcScarWallDistanceMm: 8,
       qcScarFarMaxPercent: 2.5,
+      laCrop: false,
     });
+    expect(parseMethodSettings({ laCrop: 'on' }, ENV).laCrop).toBe(true);
     expect(parseMethodSettings({ laComponents: '6', wallThicknessMm: '' }, ENV)).toEqual({
       ...DEFAULT_METHOD_SETTINGS,
       laComponents: 6,
@@ -102,6 +106,11 @@ describe('method settings', () => {
     );
     expect(bad({ boundaryBandMm: '0x10' })).toMatch(
       /^LASCAR_BOUNDARY_BAND_MM=0x10 is not a number/,
+    );
+    // LA crop: on or off; a caller that names it gets its name in the error, others the key.
+    expect(bad({ laCrop: 'yes' })).toBe('laCrop=yes is not on or off');
+    expect(() => parseMethodSettings({ laCrop: 'no' }, { ...ENV, laCrop: '--la-crop' })).toThrow(
+      '--la-crop=no is not on or off',
     );
     expect(bad({ laComponents: '4' })).toBe(
       'LASCAR_LA_COMPONENTS=4 is not one of 6, 18, 26 (largest component with that 3D connectivity) or all (keep every component)',
