@@ -15,6 +15,7 @@ const ENV: MethodSettingNames = {
   boundaryBandMm: 'LASCAR_BOUNDARY_BAND_MM',
   wallThicknessMm: 'LASCAR_WALL_THICKNESS_MM',
   probabilityThreshold: 'LASCAR_PROBABILITY_THRESHOLD',
+  laCrop: 'LASCAR_LA_CROP',
   qcLaMinVolumeMl: 'LASCAR_QC_LA_MIN_VOLUME_ML',
   qcLaMaxVolumeMl: 'LASCAR_QC_LA_MAX_VOLUME_ML',
   qcLaMinExtentMm: 'LASCAR_QC_LA_MIN_EXTENT_MM',
@@ -107,8 +108,7 @@ describe('method settings', () => {
     expect(bad({ boundaryBandMm: '0x10' })).toMatch(
       /^LASCAR_BOUNDARY_BAND_MM=0x10 is not a number/,
     );
-    // LA crop: on or off; a caller that names it gets its name in the error, others the key.
-    expect(bad({ laCrop: 'yes' })).toBe('laCrop=yes is not on or off');
+    expect(bad({ laCrop: 'yes' })).toBe('LASCAR_LA_CROP=yes is not on or off');
     expect(() => parseMethodSettings({ laCrop: 'no' }, { ...ENV, laCrop: '--la-crop' })).toThrow(
       '--la-crop=no is not on or off',
     );

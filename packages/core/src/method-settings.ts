@@ -71,13 +71,8 @@ export class MethodSettingsError extends Error {
 
 export type MethodSettingName = keyof MethodSettings;
 
-/**
- * How each setting is spelled where it came from (a flag, an environment variable). `laCrop` may
- * be left unnamed: a caller that does not offer it gets the default (on).
- */
-export type MethodSettingNames = Readonly<Record<Exclude<MethodSettingName, 'laCrop'>, string>> & {
-  readonly laCrop?: string;
-};
+/** How each setting is spelled where it came from (a flag, an environment variable). */
+export type MethodSettingNames = Readonly<Record<MethodSettingName, string>>;
 
 /** The names used in programmatic errors. */
 export const METHOD_SETTING_KEYS: MethodSettingNames = {
@@ -158,8 +153,6 @@ export function checkMethodSettings(
 ): MethodSettings {
   const merged = { ...DEFAULT_METHOD_SETTINGS, ...definedOnly(settings) };
   const shown = (key: MethodSettingName): string => shownAs[key] ?? String(merged[key]);
-  const label = (key: MethodSettingName): string =>
-    (names as Partial<Record<MethodSettingName, string>>)[key] ?? key;
   const qcLimits = {} as Record<(typeof QC_KEYS)[number], number>;
   for (const key of QC_KEYS) qcLimits[key] = checkNumber(key, merged[key], names[key], shown(key));
   const out: MethodSettings = {
@@ -176,7 +169,7 @@ export function checkMethodSettings(
       shown('scarMaxAreaMm2'),
     ),
     laComponents: checkComponents(merged.laComponents, names.laComponents, shown('laComponents')),
-    laCrop: checkSwitch(merged.laCrop, label('laCrop'), shown('laCrop')),
+    laCrop: checkSwitch(merged.laCrop, names.laCrop, shown('laCrop')),
     boundaryBandMm: checkNumber(
       'boundaryBandMm',
       merged.boundaryBandMm,
