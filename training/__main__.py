@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validate on this many evenly spaced validation samples (0: all)")
     t.add_argument("--workers", type=int, default=None, help="DataLoader workers (default 4 on CUDA, 0 on CPU)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--keep-epochs", action="store_true",
+                   help="also keep every epoch's checkpoint (<kind>-epochNNN.pt), to choose one by the whole method")
     t.add_argument("--print-every", type=_positive("--print-every"), default=50)
 
     e = sub.add_parser("export", help="ONNX (opset 17) + manifest")
@@ -87,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("merge-shards", help="concatenate shard folders (e.g. written by parallel `lascar dataset` jobs)")
     m.add_argument("--out", required=True, help="output folder (gets la/ and scar/)")
+    m.add_argument("--val", default=None, metavar="REGEX",
+                   help="set the split: cases whose id matches REGEX validate, all others train, none test "
+                        "(the held-out phantoms are the test set); default: the 70/20/10 split by case")
     m.add_argument("inputs", nargs="+", help="shard folders, each with la/ and scar/")
 
     ts = sub.add_parser("tiny-shards", help="tiny synthetic shards for smoke tests")
@@ -120,7 +125,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         try:
             for kind in ("la", "scar"):
-                print(merge_shards(args.inputs, args.out, kind), flush=True)
+                print(merge_shards(args.inputs, args.out, kind, val_pattern=args.val), flush=True)
         except ShardError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .models import build_model, count_parameters, pyramid
+from .provenance import scrub_absolute_paths
 from .train import load_checkpoint
 
 OPSET = 17
@@ -101,8 +102,16 @@ def export(args) -> Dict[str, Any]:
     onnx_path = os.path.join(args.out, f"{kind}.onnx")
     dynamic = {n: {0: "batch"} for n in names}
     dynamic[OUTPUT_NAME] = {0: "batch"}
+    if kind == "la":
+        # Fully convolutional: height and width are free too, so the product can run a crop
+        # around the atrium (sides a multiple of 64: both scales pool five times).
+        for k, n in enumerate(names):
+            tag = "" if k == 0 else f"{n.replace('image_', '')}_"  # image_half: half_height
+            dynamic[n] = {0: "batch", 2: f"{tag}height", 3: f"{tag}width"}
+        dynamic[OUTPUT_NAME] = {0: "batch", 2: "height", 3: "width"}
     with torch.no_grad(), warnings.catch_warnings():
-        # Tracing turns the FMM's size checks into constants: intended (spatial sizes are fixed).
+        # Tracing turns the FMM's size checks into constants: intended (the scales are exact
+        # halves at every size a multiple of 64, so the traced "upsample x2" holds for all).
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message="The shape inference of prim::Constant")
         common = dict(input_names=names, output_names=[OUTPUT_NAME], dynamic_axes=dynamic, opset_version=OPSET)
@@ -152,6 +161,9 @@ def export(args) -> Dict[str, Any]:
         "trained_with_torch": ckpt.get("torch", ""),
         "exported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    # Shipped with the model: no path of the training machine (an older checkpoint's --init, a
+    # data source left at its default folder) survives into it.
+    manifest = scrub_absolute_paths(manifest)
     with open(os.path.join(args.out, f"{kind}.json"), "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, indent=2)
         fh.write("\n")

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from .shards import FORMAT, FORMAT_VERSION, LAYOUT, ShardError, open_shards, resolve_dir
 
 
-def merge_shards(inputs: Sequence[str], out: str, kind: str) -> str:
+def merge_shards(inputs: Sequence[str], out: str, kind: str, val_pattern: Optional[str] = None) -> str:
+    """``val_pattern``: cases whose id matches it (re.search) get split "val", every other case
+    "train" and none "test" (how the LA fine-tuning was split: a chosen phantom of each validation
+    batch seed; the held-out phantoms are the test set)."""
     opened = [open_shards(resolve_dir(path, kind), kind) for path in inputs]
     if not opened:
         raise ShardError("no input shard folders")
@@ -41,6 +45,13 @@ def merge_shards(inputs: Sequence[str], out: str, kind: str) -> str:
     ids = [c["id"] for c in cases]
     if len(set(ids)) != len(ids):
         raise ShardError("case ids repeat across the inputs; merge shards of different cases only")
+    if val_pattern is not None:
+        rx = re.compile(val_pattern)
+        cases = [{**c, "split": "val" if rx.search(c["id"]) else "train"} for c in cases]
+        n_val = sum(c["split"] == "val" for c in cases)
+        if not 0 < n_val < len(cases):
+            raise ShardError(f"--val {val_pattern!r} matches {n_val} of {len(cases)} cases; "
+                             "needs at least one validation and one training case")
     tensors: Dict[str, Any] = {}
     count = sum(s.count for s in opened)
     for role, (fname, dtype) in LAYOUT[kind].items():

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from .augment import augment_la, augment_scar, crop_la
 from .losses import dice_from_counts, loss_for
 from .models import build_model, pyramid
+from .provenance import portable_path, scrub_absolute_paths
 from .shards import ShardDataset, check_half_scale, open_shards, sample_indices, split_cases
 
 CHECKPOINT_FORMAT = "lascar-training-checkpoint"
@@ -252,6 +253,15 @@ def train(args) -> Dict[str, Any]:
     augment = augment_la if kind == "la" else augment_scar
 
     os.makedirs(args.out, exist_ok=True)
+    # Paths are recorded relative to the folder holding the run (a shipped log or manifest must not
+    # carry the training machine's temporary folders): shards/all, not /tmp/.../shards/all.
+    run_base = os.path.dirname(os.path.abspath(args.out))
+    init_desc = ""
+    if args.init:
+        init_desc = portable_path(args.init, run_base)
+        if init is not None and init.get("init"):
+            init_desc += f" ({scrub_absolute_paths(str(init['init']))})"  # where that checkpoint came from
+    keep_epochs = bool(getattr(args, "keep_epochs", False))
     best_path = os.path.join(args.out, f"{kind}-best.pt")
     last_path = os.path.join(args.out, f"{kind}-last.pt")
     log_path = os.path.join(args.out, f"{kind}-train-log.json")
@@ -262,12 +272,12 @@ def train(args) -> Dict[str, Any]:
         "device": str(device),
         "amp": amp,
         "torch": torch.__version__,
-        "shards": shards.root,
+        "shards": portable_path(shards.root, run_base),
         "data": shards.description,
         "preprocessing": shards.preprocessing,
         "split": split,
         "samples": {"train": len(train_ds), "val": len(val_ds)},
-        "init": args.init,
+        "init": init_desc or None,
         "batchnorm": "folded, frozen (imported from ONNX)" if frozen_bn else "trained",
         "crop": crop or None,
         "output_prior": prior,
@@ -348,7 +358,7 @@ def train(args) -> Dict[str, Any]:
             "data": shards.description,
             "input_shapes": shards.input_shapes(),
             "split": split,
-            "init": args.init or "",
+            "init": init_desc,
             **({"batchnorm": "folded"} if frozen_bn else {}),
             "torch": torch.__version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -359,6 +369,8 @@ def train(args) -> Dict[str, Any]:
             best_ckpt_dice = val["dice"]
             save_checkpoint(best_path, ckpt)
         save_checkpoint(last_path, ckpt)
+        if keep_epochs:  # candidates for a choice by the whole method (scripts/train-models.sh)
+            save_checkpoint(os.path.join(args.out, f"{kind}-epoch{epoch:03d}.pt"), ckpt)
         entry["best"] = is_best
         log["epochs"].append(entry)
         print(f"epoch {epoch}: train loss {entry['train_loss']:.4f}  val loss {val['loss']:.4f}  "
@@ -375,7 +387,7 @@ def train(args) -> Dict[str, Any]:
             stop_reason = f"early stop: neither validation loss nor Dice improved for {args.patience} epochs"
             break
     log["stopped"] = stop_reason
-    log["best"] = {"val_dice": best_ckpt_dice, "checkpoint": best_path}
+    log["best"] = {"val_dice": best_ckpt_dice, "checkpoint": os.path.basename(best_path)}
     log["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     _write_json(log_path, log)
     print(f"done ({stop_reason}); best checkpoint {best_path} (val Dice {best_ckpt_dice:.4f})", flush=True)

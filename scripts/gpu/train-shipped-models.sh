@@ -3,6 +3,9 @@
 #   phantoms (training seeds) -> `lascar dataset` shards -> PyTorch training of both networks
 #   (concurrently on the one GPU) -> ONNX export -> `lascar segment` on held-out phantoms (seeds
 #   never used in training, one per LAScarQS matrix size) with onnxruntime-node -> $OUT.
+# The record of the 2026-11-27 run that made the shipped scar model and the LA model's starting
+# point. scripts/train-models.sh --device cuda does the same from the repository (needs the built
+# CLI, apps/cli/dist) and then chooses the LA epoch by the whole method on the validation phantoms.
 # Run from the repository root through the GPU bundle (see models/README.md), which puts node on PATH:
 #   bash .gpu/host-run.sh bash scripts/gpu/train-shipped-models.sh
 # Knobs (environment): JOBS, CASES_PER_JOB, LA_WIDTH, SCAR_WIDTH, LA_MINUTES, SCAR_MINUTES,

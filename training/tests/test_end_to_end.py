@@ -83,7 +83,8 @@ def test_fine_tuning_from_a_checkpoint(trained, tmp_path):
     assert main(["train", "--kind", "la", "--shards", str(trained / "shards"), "--out", str(tmp_path),
                  "--init", ckpt, "--batch", "4", "--max-steps", "1", "--device", "cpu"]) == 0
     log = json.loads((tmp_path / "la-train-log.json").read_text())
-    assert log["width"] == 4 and log["init"] == ckpt
+    # The log names --init relative to the folder holding the run, not by its absolute path.
+    assert log["width"] == 4 and log["init"] == os.path.relpath(ckpt, os.path.dirname(str(tmp_path)))
     with pytest.raises(SystemExit, match="differs"):
         main(["train", "--kind", "la", "--shards", str(trained / "shards"), "--out", str(tmp_path),
               "--init", ckpt, "--width", "8", "--max-steps", "1"])
@@ -111,7 +112,8 @@ def test_early_stopping_with_patience(trained, tmp_path):
             stop_at = e["epoch"]
             break
     assert stop_at == log["epochs"][-1]["epoch"] < 50
-    assert os.path.isfile(log["best"]["checkpoint"])
+    assert log["best"]["checkpoint"] == "scar-best.pt"  # inside the run folder
+    assert os.path.isfile(os.path.join(str(tmp_path), log["best"]["checkpoint"]))
 
 
 def test_validation_dice_is_per_case_then_averaged():

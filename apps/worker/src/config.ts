@@ -128,6 +128,7 @@ export const METHOD_ENV = {
   boundaryBandMm: 'LASCAR_BOUNDARY_BAND_MM',
   wallThicknessMm: 'LASCAR_WALL_THICKNESS_MM',
   probabilityThreshold: 'LASCAR_PROBABILITY_THRESHOLD',
+  laCrop: 'LASCAR_LA_CROP',
   qcLaMinVolumeMl: 'LASCAR_QC_LA_MIN_VOLUME_ML',
   qcLaMaxVolumeMl: 'LASCAR_QC_LA_MAX_VOLUME_ML',
   qcLaMinExtentMm: 'LASCAR_QC_LA_MIN_EXTENT_MM',

@@ -7,7 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { recordHeartbeat, recordWorkerStopped, type PrismaClient } from '@lascar/db';
+import {
+  pruneWorkerRows,
+  recordHeartbeat,
+  recordWorkerStopped,
+  type PrismaClient,
+} from '@lascar/db';
 import type { Logger } from './log.js';
 
 /** The worker package's version (this file is apps/worker/{src,dist}/heartbeat.{ts,js}). */
@@ -72,6 +77,14 @@ export function startHeartbeat(options: {
   const beat = () => (chain = chain.then(beatOnce));
   const timer = setInterval(() => void beat(), options.intervalSeconds * 1000);
   timer.unref();
+  // Housekeeping once per process start: rows of workers long gone (workers.ts says which).
+  pruneWorkerRows(options.prisma).then(
+    (rows) => {
+      if (rows > 0) options.log.info({ rows }, 'removed heartbeat rows of workers long gone');
+    },
+    (error: unknown) =>
+      options.log.warn({ error: String(error) }, 'could not remove old heartbeat rows'),
+  );
   return {
     id,
     enter(jobKey) {

@@ -13,7 +13,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { generatePhantom, phantomDicomDescription, writeMrSeries } from '@lascar/core';
+import {
+  generatePhantom,
+  phantomDicomDescription,
+  qcFlagReason,
+  writeMrSeries,
+} from '@lascar/core';
 import { loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { DicomWebPacsClient } from '@lascar/pacs';
@@ -172,7 +177,7 @@ export async function runQuickstart(
       include: { series: { select: { seriesInstanceUid: true, seriesDescription: true } } },
     });
     const rows = [
-      ['series', 'state', 'LA mL', 'scar mL', 'burden %', 'Utah', 'DECAAF', 'SEG stored'],
+      ['series', 'state', 'LA mL', 'scar mL', 'burden %', 'Utah', 'DECAAF', 'QC', 'SEG stored'],
       ...jobs.map((j) => [
         `${j.seriesDescription ?? ''} ${j.seriesInstanceUid.slice(-12)}`.trim(),
         j.state,
@@ -181,6 +186,7 @@ export async function runQuickstart(
         j.measurement?.scarBurdenPercent != null ? j.measurement.scarBurdenPercent.toFixed(1) : '-',
         j.measurement?.utahStage ?? '-',
         j.measurement?.decaafStage ?? '-',
+        !j.measurement ? '-' : j.measurement.qcFlags.length ? 'needs review' : 'passed',
         j.segSeriesInstanceUid ? 'yes' : 'no',
       ]),
     ];
@@ -188,6 +194,11 @@ export async function runQuickstart(
     say('');
     say('Models trained on SYNTHETIC phantoms only: NOT for clinical use.');
     say(rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')).join('\n'));
+    for (const j of jobs) {
+      for (const flag of j.measurement?.qcFlags ?? []) {
+        say(`needs review: ${j.seriesInstanceUid.slice(-12)}: ${qcFlagReason(flag)}`);
+      }
+    }
     const skipped = new Map(decisions.map((d) => [d.series.seriesInstanceUid, d]));
     for (const d of skipped.values()) {
       say(`skipped: ${d.series.seriesDescription ?? d.series.seriesInstanceUid}: ${d.reason}`);

@@ -141,9 +141,9 @@ export async function startWorker(
       db.url,
       config,
       Math.max(2, Math.min(db.poolSize, config.concurrency + 2)),
+      (error) => log.error({ error: error.message }, 'queue error'),
     );
     cleanups.push(() => boss.stop({ graceful: false, wait: true, timeout: 5_000 }));
-    boss.on('error', (error) => log.error({ error: error.message }, 'queue error'));
     const unguard = guardLostQueueWrites(log);
     cleanups.push(async () => unguard());
     const pacs = new DicomWebPacsClient({

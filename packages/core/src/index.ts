@@ -6,6 +6,7 @@ export * from './distance.js';
 export * from './preprocess.js';
 export * from './cca.js';
 export * from './la-postprocess.js';
+export * from './la-crop.js';
 export * from './nifti.js';
 export * from './dicom/errors.js';
 export * from './dicom/transfer-syntax.js';

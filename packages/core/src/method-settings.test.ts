@@ -15,6 +15,7 @@ const ENV: MethodSettingNames = {
   boundaryBandMm: 'LASCAR_BOUNDARY_BAND_MM',
   wallThicknessMm: 'LASCAR_WALL_THICKNESS_MM',
   probabilityThreshold: 'LASCAR_PROBABILITY_THRESHOLD',
+  laCrop: 'LASCAR_LA_CROP',
   qcLaMinVolumeMl: 'LASCAR_QC_LA_MIN_VOLUME_ML',
   qcLaMaxVolumeMl: 'LASCAR_QC_LA_MAX_VOLUME_ML',
   qcLaMinExtentMm: 'LASCAR_QC_LA_MIN_EXTENT_MM',
@@ -38,6 +39,7 @@ describe('method settings', () => {
       laComponents: 26,
       boundaryBandMm: 5,
       wallThicknessMm: 3,
+      laCrop: true,
       ...QC_DEFAULTS,
     });
     expect(parseMethodSettings({}, ENV)).toEqual(DEFAULT_METHOD_SETTINGS);
@@ -59,6 +61,7 @@ describe('method settings', () => {
           qcLaMinExtentMm: '0',
           qcScarWallDistanceMm: '8',
           qcScarFarMaxPercent: '2.5',
+          laCrop: 'off',
         },
         ENV,
       ),
@@ -74,7 +77,9 @@ describe('method settings', () => {
       qcLaMinExtentMm: 0,
       qcScarWallDistanceMm: 8,
       qcScarFarMaxPercent: 2.5,
+      laCrop: false,
     });
+    expect(parseMethodSettings({ laCrop: 'on' }, ENV).laCrop).toBe(true);
     expect(parseMethodSettings({ laComponents: '6', wallThicknessMm: '' }, ENV)).toEqual({
       ...DEFAULT_METHOD_SETTINGS,
       laComponents: 6,
@@ -102,6 +107,10 @@ describe('method settings', () => {
     );
     expect(bad({ boundaryBandMm: '0x10' })).toMatch(
       /^LASCAR_BOUNDARY_BAND_MM=0x10 is not a number/,
+    );
+    expect(bad({ laCrop: 'yes' })).toBe('LASCAR_LA_CROP=yes is not on or off');
+    expect(() => parseMethodSettings({ laCrop: 'no' }, { ...ENV, laCrop: '--la-crop' })).toThrow(
+      '--la-crop=no is not on or off',
     );
     expect(bad({ laComponents: '4' })).toBe(
       'LASCAR_LA_COMPONENTS=4 is not one of 6, 18, 26 (largest component with that 3D connectivity) or all (keep every component)',

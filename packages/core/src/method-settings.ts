@@ -36,6 +36,12 @@ export interface MethodSettings extends QualityControlLimits {
    * value (`thresholds.probability`, what it was validated with), 0.5 without a manifest.
    */
   readonly probabilityThreshold?: number;
+  /**
+   * Run the LA network on a crop around the atrium found by a few whole-canvas probe slices
+   * (la-crop.ts), falling back to the whole canvas when unsure: the same masks in a fraction of
+   * the time. Only where the LA model takes any input size; false: every slice on the whole canvas.
+   */
+  readonly laCrop: boolean;
 }
 
 export const DEFAULT_METHOD_SETTINGS: MethodSettings = {
@@ -44,6 +50,7 @@ export const DEFAULT_METHOD_SETTINGS: MethodSettings = {
   laComponents: 26,
   boundaryBandMm: DEFAULT_BAND_MM,
   wallThicknessMm: DEFAULT_WALL_MM,
+  laCrop: true,
   ...DEFAULT_QC_LIMITS,
 };
 
@@ -75,6 +82,7 @@ export const METHOD_SETTING_KEYS: MethodSettingNames = {
   boundaryBandMm: 'boundaryBandMm',
   wallThicknessMm: 'wallThicknessMm',
   probabilityThreshold: 'probabilityThreshold',
+  laCrop: 'laCrop',
   qcLaMinVolumeMl: 'qcLaMinVolumeMl',
   qcLaMaxVolumeMl: 'qcLaMaxVolumeMl',
   qcLaMinExtentMm: 'qcLaMinExtentMm',
@@ -122,6 +130,11 @@ const QC_KEYS = [
   'qcScarFarMaxPercent',
 ] as const satisfies readonly (keyof QualityControlLimits)[];
 
+function checkSwitch(value: unknown, label: string, shown: string): boolean {
+  if (typeof value === 'boolean') return value;
+  throw new MethodSettingsError(`${label}=${shown} is not on or off`);
+}
+
 function checkComponents(value: unknown, label: string, shown: string): Connectivity3D | 'all' {
   if (value === 6 || value === 18 || value === 26 || value === 'all') return value;
   throw new MethodSettingsError(
@@ -156,6 +169,7 @@ export function checkMethodSettings(
       shown('scarMaxAreaMm2'),
     ),
     laComponents: checkComponents(merged.laComponents, names.laComponents, shown('laComponents')),
+    laCrop: checkSwitch(merged.laCrop, names.laCrop, shown('laCrop')),
     boundaryBandMm: checkNumber(
       'boundaryBandMm',
       merged.boundaryBandMm,
@@ -213,6 +227,8 @@ export function parseMethodSettings(
     shownAs[key] = text;
     if (key === 'laComponents') {
       parsed[key] = text === 'all' ? 'all' : /^\d+$/.test(text) ? Number(text) : text;
+    } else if (key === 'laCrop') {
+      parsed[key] = text === 'on' ? true : text === 'off' ? false : text;
     } else {
       parsed[key] = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text) ? Number(text) : Number.NaN;
     }

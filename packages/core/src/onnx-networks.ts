@@ -115,17 +115,42 @@ export function parseModelManifest(
       `the model was trained on preprocessing '${manifest.preprocessing}' but this product computes '${PREPROCESSING_VERSION}'; retrain or use a matching release`,
     );
   }
+  const symbolic: boolean[] = [];
   for (const [name, shape] of Object.entries(EXPECTED_INPUTS[kind])) {
     const input = manifest.inputs.find((i) => i.name === name);
     if (!input) fail(`input '${name}' is missing`);
     const perSample = input!.shape.slice(1);
-    if (perSample.length !== shape.length || perSample.some((d, axis) => d !== shape[axis])) {
+    // The LA network may also take any height and width (a model exported with dynamic
+    // spatial axes): then its manifest names them instead of giving 640 / 320.
+    const free = (d: number | string, axis: number): boolean =>
+      kind === 'la' && axis > 0 && typeof d === 'string' && d.length > 0;
+    if (
+      perSample.length !== shape.length ||
+      perSample.some((d, axis) => d !== shape[axis] && !free(d, axis))
+    ) {
       fail(
-        `input '${name}' has shape [batch, ${perSample.join(', ')}], expected [batch, ${shape.join(', ')}]`,
+        `input '${name}' has shape [batch, ${perSample.join(', ')}], expected [batch, ${shape.join(', ')}]` +
+          (kind === 'la' ? ' (or named height and width axes)' : ''),
       );
     }
+    symbolic.push(...perSample.slice(1).map((d, axis) => free(d, axis + 1)));
+  }
+  if (symbolic.some((v) => v !== symbolic[0])) {
+    fail(
+      'the LA inputs mix fixed and named height/width axes: either all are the fixed 640 / 320 or all are named',
+    );
   }
   return manifest;
+}
+
+/**
+ * Whether the LA model takes inputs of any height and width (exported with dynamic spatial
+ * axes), so the pipeline may run it on a crop around the atrium (la-crop.ts). Models exported
+ * for a fixed 640 x 640 canvas say no: onnxruntime would refuse a crop.
+ */
+export function laAcceptsCrops(manifest: ModelManifest): boolean {
+  const full = manifest.inputs.find((i) => i.name === 'image_full');
+  return full !== undefined && full.shape.slice(2).every((d) => typeof d === 'string');
 }
 
 export interface NetworkFiles {
@@ -170,12 +195,13 @@ export async function openStudyNetworks(
   const networks: StudyNetworks = {
     la: (input) =>
       laModel.run({
-        image_full: { data: input.full, dims: [input.count, 1, LA_INPUT_SIZE, LA_INPUT_SIZE] },
+        image_full: { data: input.full, dims: [input.count, 1, input.height, input.width] },
         image_half: {
           data: input.half,
-          dims: [input.count, 1, LA_HALF_INPUT_SIZE, LA_HALF_INPUT_SIZE],
+          dims: [input.count, 1, input.height / 2, input.width / 2],
         },
       }),
+    laCrops: laAcceptsCrops(files.la.manifest),
     scar: (input) =>
       scarModel.run({
         patches: {

@@ -95,8 +95,10 @@ export function zScoreScale(stats: SliceStatistics): { offset: number; scale: nu
  * (480 -> pad 80 each side, 864 -> crop 112 each side).
  */
 export interface CanvasPlacement {
-  /** Canvas side (640 for the LA network). */
+  /** Canvas side (640 for the LA network); the canvas width when `height` is given. */
   readonly size: number;
+  /** Canvas rows when the canvas is not square (a crop of the LA canvas, la-crop.ts); default `size`. */
+  readonly height?: number;
   /** Source columns (nx) and rows (ny). */
   readonly columns: number;
   readonly rows: number;
@@ -187,13 +189,14 @@ function placeOnCanvas(
   checkSlice(dims, k);
   checkPlacement(dims, placement);
   const { size, offsetX, offsetY } = placement;
+  const height = canvasRows(placement);
   const [nx, ny] = dims;
-  if (outOffset < 0 || outOffset + size * size > out.length) {
+  if (outOffset < 0 || outOffset + size * height > out.length) {
     throw new RangeError(`canvas at ${outOffset} does not fit an output of ${out.length} values`);
   }
-  out.fill(0, outOffset, outOffset + size * size);
+  out.fill(0, outOffset, outOffset + size * height);
   const [i0, w] = overlap(nx, offsetX, size);
-  const [j0, h] = overlap(ny, offsetY, size);
+  const [j0, h] = overlap(ny, offsetY, height);
   const base = k * nx * ny;
   for (let j = j0; j < j0 + h; j++) {
     const src = base + nx * j + i0;
@@ -217,10 +220,12 @@ export function halveCanvas(
   size: number,
   out: Float32Array,
   outOffset = 0,
+  height: number = size,
 ): void {
-  if (size % 2 !== 0) throw new RangeError(`canvas size must be even to halve, got ${size}`);
+  if (size % 2 !== 0 || height % 2 !== 0)
+    throw new RangeError(`canvas sides must be even to halve, got ${size} x ${height}`);
   const half = size / 2;
-  for (let y = 0; y < half; y++) {
+  for (let y = 0; y < height / 2; y++) {
     const r0 = inputOffset + 2 * y * size;
     const r1 = r0 + size;
     const o = outOffset + y * half;
@@ -363,20 +368,21 @@ function restoreRows(
   checkSlice(dims, k);
   checkPlacement(dims, placement);
   const { size, offsetX, offsetY } = placement;
+  const height = canvasRows(placement);
   const [nx, ny] = dims;
   if (out.length !== nx * ny * dims[2]) {
     throw new RangeError(
       `output has ${out.length} voxels but the grid ${dims.join(' x ')} needs ${nx * ny * dims[2]}`,
     );
   }
-  if (canvasOffset < 0 || canvasOffset + size * size > canvas.length) {
+  if (canvasOffset < 0 || canvasOffset + size * height > canvas.length) {
     throw new RangeError(
       `canvas at ${canvasOffset} is outside the ${canvas.length}-value prediction`,
     );
   }
   const base = k * nx * ny;
   const [i0, w] = overlap(nx, offsetX, size);
-  const [j0, h] = overlap(ny, offsetY, size);
+  const [j0, h] = overlap(ny, offsetY, height);
   return {
     base,
     j0,
@@ -385,6 +391,11 @@ function restoreRows(
     src: (j) => canvasOffset + size * (j + offsetY) + i0 + offsetX,
     dst: (j) => base + nx * j + i0,
   };
+}
+
+/** Canvas rows: `height` for a non-square canvas (a crop), else the side. */
+export function canvasRows(placement: CanvasPlacement): number {
+  return placement.height ?? placement.size;
 }
 
 function checkSlice(dims: Vec3, k: number): void {

@@ -195,6 +195,52 @@ describe('segmentStudy', () => {
     expect(Object.keys(result.stageMs)).toEqual(PIPELINE_STAGES.map((s) => s.name));
   });
 
+  it('runs the LA network on a window around the atrium when it takes crops, same masks', async () => {
+    const image = syntheticStudy();
+    const sizes: string[] = [];
+    // The same pointwise rule as fakeLa, for inputs of any size.
+    const anySize: LaNetwork = async ({ full, half, count, width, height }) => {
+      expect(full.length).toBe(count * width * height);
+      expect(half.length).toBe((count * width * height) / 4);
+      sizes.push(`${count}x${width}x${height}`);
+      return full.map((z) => (z > Z_LOW && z < Z_HIGH ? 0.9 : 0.1));
+    };
+    const whole = await segmentStudy(image, { la: fakeLa, scar: fakeScar });
+    expect(whole.settings.laCrop).toBe(true);
+    expect(whole.laCrop).toMatchObject({ enabled: false, cropped: false });
+    expect(whole.laCrop.reason).toMatch(/takes only 640 x 640 inputs/);
+    let restored = 0;
+    const cropped = await segmentStudy(
+      image,
+      { la: anySize, scar: fakeScar, laCrops: true },
+      { onStage: (e) => (restored += e.stage === 'la-restore' ? (e.slices ?? 0) : 0) },
+    );
+    expect(restored).toBe(NZ); // the progress count: every slice once, whatever the batches
+    expect(differences(cropped.la.data, whole.la.data)).toBe(0);
+    expect(differences(cropped.scar.data, whole.scar.data)).toBe(0);
+    expect(cropped.quantification).toEqual(whole.quantification);
+    expect(cropped.laCrop).toMatchObject({
+      enabled: true,
+      cropped: true,
+      probeSlices: [1, 2, 3, 4, 5],
+      croppedSlices: 2,
+    });
+    // Probes 1..5 on the whole canvas (in batches of 4: consecutive), then slices 0 and 6 on a
+    // 256 x 256 window.
+    expect(sizes).toEqual(['4x640x640', '1x640x640', '1x256x256', '1x256x256']);
+    // Switched off by the method setting (recorded with the result).
+    sizes.length = 0;
+    const off = await segmentStudy(
+      image,
+      { la: anySize, scar: fakeScar, laCrops: true },
+      { method: { laCrop: false } },
+    );
+    expect(off.settings.laCrop).toBe(false);
+    expect(off.laCrop.reason).toMatch(/off by the method setting/);
+    expect(sizes.every((s) => s.endsWith('x640x640'))).toBe(true);
+    expect(differences(off.la.data, whole.la.data)).toBe(0);
+  });
+
   it('gives the same result for any batch sizes', async () => {
     const image = syntheticStudy();
     const a = await segmentStudy(

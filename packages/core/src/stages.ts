@@ -41,14 +41,8 @@ import {
   type ScarPatchOptions,
   type ScarSliceAccumulator,
 } from './patches.js';
-import {
-  DEFAULT_PROBABILITY_THRESHOLD,
-  LA_INPUT_SIZE,
-  buildLaInputBatch,
-  restoreCanvasSliceMask,
-  type LaInputBatch,
-  type SliceStatistics,
-} from './preprocess.js';
+import { predictLaSlices, type LaCropReport } from './la-crop.js';
+import { DEFAULT_PROBABILITY_THRESHOLD } from './preprocess.js';
 import { qualityControl, type QualityControl } from './quality-control.js';
 import { quantifyStudy, type ScarQuantification } from './quantify.js';
 import type { Mask, Volume, VoxelArray } from './volume.js';
@@ -57,15 +51,21 @@ import type { Mask, Volume, VoxelArray } from './volume.js';
 export interface LaNetworkInput {
   readonly firstSlice: number;
   readonly count: number;
-  /** count x 1 x 640 x 640 float32, z-scored per slice, centred. */
+  /**
+   * The input's columns and rows: 640 x 640 (the whole canvas), or a window of the canvas when
+   * the networks take crops (`StudyNetworks.laCrops`; multiples of 64, la-crop.ts).
+   */
+  readonly width: number;
+  readonly height: number;
+  /** count x 1 x height x width float32, z-scored per slice (whole-slice statistics), centred. */
   readonly full: Float32Array;
-  /** count x 1 x 320 x 320 float32, the half-scale input. */
+  /** count x 1 x height/2 x width/2 float32, the half-scale input. */
   readonly half: Float32Array;
 }
 
 /**
- * The LA network (MSWS-Net): resolves to count x 1 x 640 x 640 probabilities. The input buffers
- * are reused for the next batch once the promise resolves: copy them if you keep them.
+ * The LA network (MSWS-Net): resolves to count x 1 x height x width probabilities. The input
+ * buffers are reused for the next batch once the promise resolves: copy them if you keep them.
  */
 export type LaNetwork = (input: LaNetworkInput) => Promise<Float32Array>;
 
@@ -86,6 +86,11 @@ export interface StudyNetworks {
    * `thresholds.probability`): the default unless the method settings give one.
    */
   readonly thresholds?: { readonly la: number; readonly scar: number };
+  /**
+   * True when the LA network takes inputs of any height and width (a model exported with dynamic
+   * spatial axes), so it may run on a crop around the atrium. Unset: whole canvas only.
+   */
+  readonly laCrops?: boolean;
 }
 
 /** The stages, in order, with what each does, for logs, reports and benchmarks. */
@@ -97,13 +102,17 @@ export const PIPELINE_STAGES = [
   },
   {
     name: 'la-input',
-    description: 'z-score each slice, centre pad/crop to 640 x 640, 2 x 2 average to 320 x 320',
+    description:
+      'z-score each slice, centre pad/crop to 640 x 640, 2 x 2 average to 320 x 320; with LA crop on, a window of that canvas around the atrium (a few whole-canvas probe slices find it)',
   },
-  { name: 'la-network', description: 'MSWS-Net: LA cavity probability per 640 x 640 slice' },
+  {
+    name: 'la-network',
+    description: 'MSWS-Net: LA cavity probability per 640 x 640 slice, or per window',
+  },
   {
     name: 'la-restore',
     description:
-      'map 640 x 640 predictions back to the slice grid, threshold p > t (model manifest)',
+      'map the predictions back to the slice grid, threshold p > t (model manifest); a slice whose cropped LA touches the window edge runs again on the whole canvas',
   },
   {
     name: 'la-postprocess',
@@ -143,6 +152,8 @@ export interface StageEvent {
   readonly stage: StageName;
   /** Milliseconds this piece of the stage took (stages run in several batches emit several events). */
   readonly ms: number;
+  /** LA stages: the slices this piece covered (batches differ in size when cropping). */
+  readonly slices?: number;
 }
 
 export interface SegmentStudyOptions {
@@ -185,6 +196,8 @@ export interface StudySegmentation {
   readonly orientation: StudyOrientation;
   /** Patches sent to the scar network. */
   readonly patchCount: number;
+  /** Whether the LA network ran on a crop around the atrium, where, and why (la-crop.ts). */
+  readonly laCrop: LaCropReport;
   /** Total milliseconds per stage, networks included under their own names. */
   readonly stageMs: Readonly<Record<StageName, number>>;
 }
@@ -227,12 +240,12 @@ export async function segmentStudy(
     number
   >;
   let clock = performance.now();
-  const lap = (stage: StageName): void => {
+  const lap = (stage: StageName, slices?: number): void => {
     const now = performance.now();
     const ms = now - clock;
     clock = now;
     stageMs[stage] += ms;
-    options.onStage?.({ stage, ms });
+    options.onStage?.(slices === undefined ? { stage, ms } : { stage, ms, slices });
   };
 
   const { volume: image, transform } = toStandardOrientation(source);
@@ -242,42 +255,39 @@ export async function segmentStudy(
   const settings = applySettings(method, networks, geometry.spacing);
   lap('orient');
 
-  // LA: batches of slices -> network -> thresholded straight onto the slice grid.
+  // LA: batches of slices (or of windows around the atrium) -> network -> thresholded straight
+  // onto the slice grid.
+  const laCropOn = settings.laCrop && networks.laCrops === true;
   let laRaw = new Uint8Array(n);
-  const statistics: SliceStatistics[] = [];
-  let buffers: LaInputBatch | undefined;
-  const canvas = LA_INPUT_SIZE * LA_INPUT_SIZE;
-  for (let k0 = 0; k0 < nz; k0 += laBatch) {
-    const count = Math.min(laBatch, nz - k0);
-    buffers = buildLaInputBatch(image, k0, count, buffers);
-    statistics.push(...buffers.statistics);
-    lap('la-input');
-    const out = await networks.la({
-      firstSlice: k0,
-      count,
-      full: buffers.full,
-      half: buffers.half,
-    });
-    lap('la-network');
-    if (!(out instanceof Float32Array) || out.length !== count * canvas) {
-      throw new NetworkOutputError(
-        `LA network returned ${describe(out)} for slices ${k0}..${k0 + count - 1}; expected ${count} x 1 x ${LA_INPUT_SIZE} x ${LA_INPUT_SIZE} float32`,
-      );
-    }
-    for (let b = 0; b < count; b++) {
-      restoreCanvasSliceMask(
-        out,
-        b * canvas,
-        buffers.placement,
-        geometry.dims,
-        k0 + b,
-        laRaw,
-        settings.laProbabilityThreshold,
-      );
-    }
-    lap('la-restore');
-  }
-  buffers = undefined;
+  const { statistics, crop: laCrop } = await predictLaSlices(
+    image,
+    async (input) => {
+      const out = await networks.la(input);
+      if (
+        !(out instanceof Float32Array) ||
+        out.length !== input.count * input.width * input.height
+      ) {
+        throw new NetworkOutputError(
+          `LA network returned ${describe(out)} for slices ${input.firstSlice}..${input.firstSlice + input.count - 1}; expected ${input.count} x 1 x ${input.height} x ${input.width} float32`,
+        );
+      }
+      return out;
+    },
+    {
+      batchSlices: laBatch,
+      threshold: settings.laProbabilityThreshold,
+      crop: laCropOn,
+      ...(laCropOn
+        ? {}
+        : {
+            cropOffReason: settings.laCrop
+              ? 'off: the LA model takes only 640 x 640 inputs (fixed axes); every slice on the whole canvas'
+              : 'off by the method setting: every slice on the whole canvas',
+          }),
+      lap,
+    },
+    laRaw,
+  );
   const la = postprocessLaMask(laRaw, geometry.dims, {
     largestComponent: settings.laComponents,
   });
@@ -373,6 +383,7 @@ export async function segmentStudy(
       reoriented: !transform.identity,
     },
     patchCount,
+    laCrop,
     stageMs,
   };
   lap('orient');

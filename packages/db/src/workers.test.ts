@@ -9,9 +9,11 @@ import { createTestDatabase, type TestDatabase } from './test-database.js';
 import {
   listWorkers,
   MISSED_BEATS_BEFORE_SILENT,
+  pruneWorkerRows,
   recordHeartbeat,
   recordWorkerStopped,
   type WorkerBeat,
+  WORKER_ROWS_KEPT_DAYS,
 } from './workers.js';
 
 const MODEL = 'la-aaaaaaaaaaaa.scar-bbbbbbbbbbbb';
@@ -145,5 +147,29 @@ describe('worker heartbeats', () => {
       { jobKey, id: jobId, state: 'queued' },
       { jobKey: 'no-such-series@model', id: null, state: null },
     ]);
+  });
+
+  it(`deletes rows of workers gone for over ${WORKER_ROWS_KEPT_DAYS} days, except one that died holding a job`, async () => {
+    const stopped = beat({ host: 'stopped-long-ago' });
+    const silent = beat({ host: 'silent-long-ago' });
+    const died = beat({ host: 'died-with-a-job', jobKeys: [jobKey] });
+    const recent = beat({ host: 'stopped-last-week' });
+    for (const b of [stopped, silent, died, recent]) await recordHeartbeat(prisma, b);
+    await recordWorkerStopped(prisma, stopped.id);
+    await recordWorkerStopped(prisma, recent.id);
+    const day = 24 * 3600;
+    for (const b of [stopped, silent, died]) await age(b.id, (WORKER_ROWS_KEPT_DAYS + 1) * day);
+    await age(recent.id, 7 * day);
+    const ids = async () =>
+      (await prisma.$queryRaw<{ id: string }[]>`SELECT id::text FROM "WorkerHeartbeat"`).map(
+        (r) => r.id,
+      );
+    expect(await pruneWorkerRows(prisma)).toBeGreaterThanOrEqual(2);
+    const left = await ids();
+    expect(left).not.toContain(stopped.id);
+    expect(left).not.toContain(silent.id);
+    expect(left).toContain(died.id);
+    expect(left).toContain(recent.id);
+    expect((await find(died.id))?.stoppedBeatingWithJob).toBe(true);
   });
 });

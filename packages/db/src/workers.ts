@@ -49,6 +49,25 @@ export async function recordWorkerStopped(prisma: PrismaClient, id: string): Pro
      WHERE id = ${id}::uuid`;
 }
 
+/** How long rows of workers that are gone stay (the overview lists a day; this leaves room to look back). */
+export const WORKER_ROWS_KEPT_DAYS = 30;
+
+/**
+ * Deletes the rows of workers gone for over `days`: stopped, or silent holding nothing. Every
+ * worker process writes a new row, so a fleet restarted daily would otherwise pile them up. A
+ * silent worker that still held a job stays, however old: the overview flags it until someone
+ * looks. Returns how many rows went.
+ */
+export async function pruneWorkerRows(
+  prisma: PrismaClient,
+  days: number = WORKER_ROWS_KEPT_DAYS,
+): Promise<number> {
+  return prisma.$executeRaw`
+    DELETE FROM "WorkerHeartbeat"
+     WHERE "lastBeatAt" < ${UTC_NOW} - make_interval(days => ${days}::int)
+       AND ("stoppedAt" IS NOT NULL OR cardinality("jobKeys") = 0)`;
+}
+
 export type WorkerStatus = 'running' | 'silent' | 'stopped';
 
 /** A job a worker said it was on, as the Job table has it now. */

@@ -83,11 +83,19 @@ export interface QueueSettings {
   readonly maintenanceSeconds: number;
 }
 
+/**
+ * Where pg-boss's background errors go: a connection the database dropped, a maintenance or
+ * polling query that failed. pg-boss is an EventEmitter, and an 'error' event nobody listens to
+ * throws and ends the process, so every handle gets a listener before it starts.
+ */
+export type QueueErrorHandler = (error: Error) => void;
+
 /** The worker's queue: creates (or updates) the segmentation queue and runs maintenance. */
 export async function startQueue(
   url: string,
   settings: QueueSettings,
   poolSize: number,
+  onError: QueueErrorHandler,
 ): Promise<PgBoss> {
   const boss = new PgBoss({
     connectionString: url,
@@ -96,6 +104,7 @@ export async function startQueue(
     monitorStateIntervalSeconds: Math.max(settings.maintenanceSeconds, 10),
     schedule: false,
   });
+  boss.on('error', onError);
   await boss.start();
   await boss.createQueue(SEGMENT_QUEUE, {
     name: SEGMENT_QUEUE,
@@ -127,7 +136,7 @@ export async function startQueue(
  * A send-only handle for another process (the dashboard): no maintenance, no schema changes, no
  * work(). The worker owns the queue's settings; jobs sent here get the queue's retry policy.
  */
-export async function openSendOnlyQueue(url: string): Promise<PgBoss> {
+export async function openSendOnlyQueue(url: string, onError: QueueErrorHandler): Promise<PgBoss> {
   const boss = new PgBoss({
     connectionString: url,
     max: 2,
@@ -135,6 +144,7 @@ export async function openSendOnlyQueue(url: string): Promise<PgBoss> {
     schedule: false,
     migrate: false,
   });
+  boss.on('error', onError);
   await boss.start();
   return boss;
 }

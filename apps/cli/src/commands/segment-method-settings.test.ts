@@ -26,9 +26,17 @@ let nifti: string;
 let image: Volume<Int16Array>;
 
 function lascar(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return lascarWithEnv({}, ...args);
+}
+
+function lascarWithEnv(
+  env: Record<string, string>,
+  ...args: string[]
+): { status: number | null; stdout: string; stderr: string } {
   const run = spawnSync(process.execPath, [BIN, ...args, '--ep', 'cpu'], {
     cwd: REPO,
     encoding: 'utf8',
+    env: { ...process.env, LASCAR_LA_CROP: '', ...env },
   });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
@@ -79,7 +87,9 @@ describe('lascar segment method settings', () => {
       qcLaMinExtentMm: 25,
       qcScarWallDistanceMm: 10,
       qcScarFarMaxPercent: 5,
+      laCrop: true,
     });
+    expect(report.laCrop.enabled).toBe(true);
     expect(report.orientation.reoriented).toBe(false);
   });
 
@@ -112,6 +122,8 @@ describe('lascar segment method settings', () => {
       '8',
       '--qc-scar-far-max-percent',
       '2.5',
+      '--la-crop',
+      'off',
     );
     // 3: no LA found (nothing to segment at this threshold); either way the settings are recorded.
     const report0 = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as StudyReport;
@@ -134,6 +146,7 @@ describe('lascar segment method settings', () => {
       qcLaMinExtentMm: 12,
       qcScarWallDistanceMm: 8,
       qcScarFarMaxPercent: 2.5,
+      laCrop: false,
     });
     expect(report.qc.limits).toEqual({
       qcLaMinVolumeMl: 10,
@@ -142,6 +155,8 @@ describe('lascar segment method settings', () => {
       qcScarWallDistanceMm: 8,
       qcScarFarMaxPercent: 2.5,
     });
+    expect(report.laCrop).toMatchObject({ enabled: false, cropped: false });
+    expect(report.laCrop.reason).toMatch(/^off by the method setting/);
     expect(report.wallDefinition).toMatch(/^a 2.5 mm shell on both sides/);
   });
 
@@ -161,6 +176,13 @@ describe('lascar segment method settings', () => {
     const components = lascar('segment', nifti, '--out', work, '--la-components', 'biggest');
     expect(components.status).toBe(2);
     expect(components.stderr).toMatch(/^lascar: --la-components=biggest is not one of 6, 18, 26/);
+    // --la-crop, or LASCAR_LA_CROP where the flag is not given: on or off.
+    const crop = lascar('segment', nifti, '--out', work, '--la-crop', 'maybe');
+    expect(crop.status).toBe(2);
+    expect(crop.stderr).toBe('lascar: --la-crop=maybe is not on or off\n');
+    const env = lascarWithEnv({ LASCAR_LA_CROP: 'yes' }, 'segment', nifti, '--out', work);
+    expect(env.status).toBe(2);
+    expect(env.stderr).toBe('lascar: --la-crop=yes is not on or off\n');
   });
 
   it('refuses a coronal LGE stack with its angle, even when forced (exit 2)', () => {

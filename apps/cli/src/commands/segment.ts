@@ -36,7 +36,7 @@ import {
   type QualityControl,
 } from '@lascar/core';
 import type { LoadedNetworks, ModelKind } from '@lascar/core/onnx';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { findLascarqsCases, readLascarqsCase } from '../lascarqs-io.js';
 import { readSeriesFromDirectory } from './convert.js';
@@ -99,6 +99,8 @@ export interface StudyReport {
   readonly segmented: boolean;
   /** The method settings the result was made with (thresholds resolved, scar limits in pixels). */
   readonly method: StudySegmentation['settings'];
+  /** Whether the LA network ran on a crop around the atrium, where, and why (`--la-crop`). */
+  readonly laCrop: StudySegmentation['laCrop'];
   /** How the study was rearranged for the networks (masks are on the input's own grid). */
   readonly orientation: StudySegmentation['orientation'];
   readonly scope: string;
@@ -179,7 +181,7 @@ export async function segmentOne(
       ...(method ? { method } : {}),
       onStage: (event) => {
         if (event.stage === 'la-restore') {
-          slicesDone = Math.min(nz, slicesDone + 4);
+          slicesDone = Math.min(nz, slicesDone + (event.slices ?? 4));
           progress?.(`${input.label}: LA ${slicesDone}/${nz} slices`);
         }
       },
@@ -265,6 +267,7 @@ export async function segmentOne(
     qc: result.qc,
     segmented,
     method: result.settings,
+    laCrop: result.laCrop,
     orientation: result.orientation,
     scope: SCOPE,
     models: { la: model('la'), scar: model('scar') },
@@ -509,6 +512,7 @@ export const METHOD_FLAGS: MethodSettingNames = {
   boundaryBandMm: '--boundary-band-mm',
   wallThicknessMm: '--wall-thickness-mm',
   probabilityThreshold: '--probability-threshold',
+  laCrop: '--la-crop',
   qcLaMinVolumeMl: '--qc-la-min-volume-ml',
   qcLaMaxVolumeMl: '--qc-la-max-volume-ml',
   qcLaMinExtentMm: '--qc-la-min-extent-mm',
@@ -575,6 +579,12 @@ export function registerSegment(program: Command): void {
     .option(
       `${METHOD_FLAGS.probabilityThreshold} <p>`,
       "foreground where probability > p, both networks (default: each model manifest's threshold)",
+    )
+    .addOption(
+      new Option(
+        `${METHOD_FLAGS.laCrop} <on|off>`,
+        'run the LA network on a crop around the atrium (whole canvas where unsure), or off: every slice on the whole 640 x 640 canvas (default on)',
+      ).env('LASCAR_LA_CROP'),
     )
     .option(
       `${METHOD_FLAGS.qcLaMinVolumeMl} <ml>`,

@@ -13,7 +13,10 @@ const holder = globalThis as unknown as { lascarQueue?: Promise<PgBoss> };
 export function queue(): Promise<PgBoss> {
   const db = config().database;
   if (db.kind !== 'postgres') throw new Error('the dashboard needs DATABASE_URL for the queue');
-  holder.lascarQueue ??= openSendOnlyQueue(db.url).catch((error: unknown) => {
+  // A dropped connection is reported and pg-boss reconnects; the next send fails or succeeds on its own.
+  holder.lascarQueue ??= openSendOnlyQueue(db.url, (error) =>
+    console.error('queue connection error:', error.message),
+  ).catch((error: unknown) => {
     holder.lascarQueue = undefined;
     throw error;
   });
