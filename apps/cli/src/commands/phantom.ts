@@ -5,6 +5,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
   LASCARQS_FILES,
+  PHANTOM_STYLES,
   caseSeed,
   generatePhantom,
   phantomDicomDescription,
@@ -167,8 +168,8 @@ export function registerPhantom(program: Command): void {
     .option('--slices <n>', 'force the number of slices (e.g. 88), for benchmarks')
     .option(
       '--style <style>',
-      'training (domain-randomised, the default) | shift (held-out look outside the training ranges; never for training or choosing checkpoints)',
-      'training',
+      'classic (the look the shipped models were trained on and the product tests use) | randomised (domain-randomised, for training) | shift (held-out look outside the randomised ranges; never for training or choosing checkpoints)',
+      'classic',
     )
     .option(
       '--preview <caseDir>',
@@ -188,9 +189,9 @@ export function registerPhantom(program: Command): void {
       if (format !== 'lascarqs' && format !== 'dicom' && format !== 'both') {
         throw new UsageError(`--format must be lascarqs, dicom or both, got "${format}"`);
       }
-      const style = opts.style ?? 'training';
-      if (style !== 'training' && style !== 'shift')
-        throw new UsageError(`--style must be training or shift, got "${style}"`);
+      const style = (opts.style ?? 'classic') as PhantomStyle;
+      if (!PHANTOM_STYLES.includes(style))
+        throw new UsageError(`--style must be ${PHANTOM_STYLES.join(', ')}, got "${opts.style}"`);
       const generator: { scale?: number; matrix?: number; slices?: number; style: PhantomStyle } = {
         style,
       };

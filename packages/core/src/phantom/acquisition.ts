@@ -25,19 +25,25 @@ export interface Acquisition {
   readonly gain: number;
   /** 'row' or 'column': the phase-encoding direction (where respiratory ghosts are smeared). */
   readonly phaseEncoding: 'row' | 'column';
-  /** 'training' (the randomised ranges) or 'shift' (the held-out style-shift set, outside them). */
+  /** 'classic' (main's look), 'randomised' (the training ranges) or 'shift' (held out, outside them). */
   readonly style: PhantomStyle;
 }
 
 /**
- * 'training': appearance drawn inside the documented domain-randomisation ranges.
- * 'shift': a held-out look deliberately outside them (inversion-recovery contrast, multi-coil
- * correlated noise, coarser blur, wrap-around and strong ghosts); never for training or for
- * choosing checkpoints.
+ * 'classic' (the default): the phantoms the generator made before domain randomisation, byte for
+ * byte (the product's tests and the held-out set rely on particular seeds); none of the draws
+ * added since is taken, and its random stream is the old one.
+ * 'randomised': anatomy and appearance drawn inside the documented domain-randomisation ranges
+ * (training phantoms).
+ * 'shift': randomised anatomy and grids with a held-out look deliberately outside those ranges
+ * (inversion-recovery contrast, multi-coil correlated noise, coarser blur, wrap-around and strong
+ * ghosts); never for training or for choosing checkpoints.
  */
-export type PhantomStyle = 'training' | 'shift';
+export type PhantomStyle = 'classic' | 'randomised' | 'shift';
 
-/** Training ranges of the acquisition draws (training/README.md, "Domain randomisation"). */
+export const PHANTOM_STYLES: readonly PhantomStyle[] = ['classic', 'randomised', 'shift'];
+
+/** Randomised ranges of the acquisition draws (training/README.md, "Domain randomisation"). */
 export const ACQUISITION_RANGES = {
   fieldOfViewMm: [280, 620],
   inPlaneSpacingMm: [0.6, 1.5],
@@ -48,17 +54,26 @@ export const ACQUISITION_RANGES = {
   snr: [4, 80],
 } as const;
 
+/** Classic ranges: the LAScarQS 2022 spread only, as the generator drew before randomisation. */
+const CLASSIC_ACQUISITION = {
+  fieldOfViewMm: [300, 560],
+  inPlaneSpacingMm: [0.625, 1.25],
+  sliceSpacingMm: [1.25, 2.5],
+  acquiredInPlaneMm: [1.1, 1.7],
+  sliceThicknessMm: [1.5, 4],
+} as const;
+
 /** Style shift: blur from an acquisition coarser than any training draw. */
 export const SHIFT_BLUR = { acquiredInPlaneMm: [2.2, 2.8], sliceThicknessMm: [4.5, 6] } as const;
 
 const FAST_MAX_IN_PLANE_MM = 2;
 const FAST_MAX_SLICE_MM = 3;
 
-/**
- * Matrices seen in LAScarQS 2022 (the common ones listed twice to weight them), and two smaller
- * ones (320, 400) as scanners reconstructing without 2x interpolation store them.
- */
-const MATRICES = [320, 400, 480, 576, 576, 640, 640, 640, 768, 784, 864] as const;
+/** Matrices seen in LAScarQS 2022 (the common ones listed twice to weight them): classic. */
+const CLASSIC_MATRICES = [480, 576, 576, 640, 640, 640, 768, 784, 864] as const;
+
+/** Randomised: also two smaller ones, as scanners reconstructing without 2x interpolation store them. */
+const MATRICES = [320, 400, ...CLASSIC_MATRICES] as const;
 
 export interface AcquisitionOptions {
   /**
@@ -70,7 +85,7 @@ export interface AcquisitionOptions {
   /** Force a matrix size (in-plane) and/or slice count, e.g. for benchmarks. */
   readonly matrix?: number;
   readonly slices?: number;
-  /** Appearance: 'training' (default) or the held-out 'shift' style. */
+  /** 'classic' (default), 'randomised' (training) or the held-out 'shift' style. */
   readonly style?: PhantomStyle;
 }
 
@@ -78,16 +93,19 @@ export function sampleAcquisition(rng: Rng, options: AcquisitionOptions = {}): A
   const scale = options.scale ?? 1;
   if (!(scale > 0 && scale <= 1))
     throw new RangeError(`phantom scale must be in (0, 1], got ${scale}`);
-  const R = ACQUISITION_RANGES;
-  const style = options.style ?? 'training';
-  const n = options.matrix ?? rng.pick(MATRICES);
-  // Field of view 280-620 mm, as chest LGE stacks are; spacing follows from the matrix.
+  const style = options.style ?? 'classic';
+  if (!PHANTOM_STYLES.includes(style)) throw new RangeError(`unknown phantom style "${style}"`);
+  const classic = style === 'classic';
+  const R = classic ? CLASSIC_ACQUISITION : ACQUISITION_RANGES;
+  const n = options.matrix ?? rng.pick(classic ? CLASSIC_MATRICES : MATRICES);
+  // Field of view (classic 300-560 mm, randomised 280-620 mm), as chest LGE stacks are; spacing
+  // follows from the matrix.
   const spacingLo = Math.max(R.inPlaneSpacingMm[0], R.fieldOfViewMm[0] / n);
   const spacingHi = Math.min(R.inPlaneSpacingMm[1], R.fieldOfViewMm[1] / n);
   const inPlane =
     spacingLo <= spacingHi
       ? roundTo(rng.uniform(spacingLo, spacingHi), 0.001)
-      : spacingLo > R.inPlaneSpacingMm[1]
+      : spacingLo > R.inPlaneSpacingMm[1] && !classic
         ? R.inPlaneSpacingMm[1]
         : R.inPlaneSpacingMm[0];
   const nz = options.slices ?? rng.int(44, 88);
@@ -103,7 +121,7 @@ export function sampleAcquisition(rng: Rng, options: AcquisitionOptions = {}): A
   // Thick-slab 3D acquisitions are often reconstructed with overlapping slices.
   let sliceThicknessMm = Math.max(dz, rng.uniform(R.sliceThicknessMm[0], R.sliceThicknessMm[1]));
   if (style === 'shift') {
-    // Own fork: the shift set keeps the geometry its seed would give in training style.
+    // Own fork: the shift set keeps the geometry its seed would give in randomised style.
     const blur = rng.fork(0x5f);
     acquiredInPlaneMm = blur.uniform(
       SHIFT_BLUR.acquiredInPlaneMm[0],

@@ -5,7 +5,7 @@
  * parameters here; painting them onto a grid happens in paint.ts.
  */
 import type { Vec3 } from '../volume.js';
-import { rotateAbout } from './acquisition.js';
+import { type PhantomStyle, rotateAbout } from './acquisition.js';
 import type { Rng } from './random.js';
 import {
   DEFORM_TERMS,
@@ -70,7 +70,7 @@ export interface TorsoSpec {
 /** Where ablation left scar: thin lines, the mixed default, or large confluent areas. */
 export type ScarPattern = 'lines' | 'mixed' | 'confluent';
 
-/** Training ranges of the anatomy draws (training/README.md, "Domain randomisation"). */
+/** Randomised ranges of the anatomy draws (training/README.md, "Domain randomisation"). */
 export const ANATOMY_RANGES = {
   /** Target LA label volume (body + appendage + ostial stubs), mL: small, typical, enlarged. */
   laVolumeMl: [45, 180],
@@ -83,8 +83,12 @@ export const ANATOMY_RANGES = {
 
 export interface HeartModel {
   readonly laCentre: Vec3;
-  /** The label volume the LA body was sized for (mL); the rasterised label lands near it. */
-  readonly targetLaVolumeMl: number;
+  /**
+   * The label volume the LA body was sized for (mL); the rasterised label lands near it. Null in
+   * the classic style, which draws the radii directly.
+   */
+  readonly targetLaVolumeMl: number | null;
+  /** Always 'mixed' in the classic style. */
   readonly scarPattern: ScarPattern;
   readonly frame: Frame;
   readonly laBody: EllipsoidSpec;
@@ -134,7 +138,13 @@ const VEIN_DIRECTIONS: Record<VeinName, Vec3> = {
   LCPV: [0.9, 0.4, 0.05],
 };
 
-export function sampleHeart(rng: Rng): HeartModel {
+/**
+ * One heart. 'classic' takes exactly the draws of the generator before domain randomisation (the
+ * product's seeded test phantoms depend on them); any other style takes the randomised anatomy
+ * (ANATOMY_RANGES), which the held-out 'shift' style shares.
+ */
+export function sampleHeart(rng: Rng, style: PhantomStyle = 'classic'): HeartModel {
+  const classic = style === 'classic';
   // Where the LA sits in scanner coordinates (table position varies), and how the heart is turned.
   const L: Vec3 = [rng.uniform(-20, 30), rng.uniform(-30, 40), rng.uniform(-60, 60)];
   const frame = randomFrame(rng, 0.3, 0.25, 0.25);
@@ -143,27 +153,41 @@ export function sampleHeart(rng: Rng): HeartModel {
   const jitter = (v: Vec3, sd: number): Vec3 =>
     normalize([v[0] + rng.normal() * sd, v[1] + rng.normal() * sd, v[2] + rng.normal() * sd]);
 
-  // --- LA body: an ellipsoid deformed by low-order harmonics (never a sphere, never centred),
-  // scaled to a drawn label volume: small, typical and enlarged (long-standing AF) atria.
+  // --- LA body: an ellipsoid deformed by low-order harmonics (never a sphere, never centred).
   const A = ANATOMY_RANGES;
-  const sizeRoll = rng.next();
-  const targetLaVolumeMl =
-    sizeRoll < 0.1
-      ? rng.uniform(A.laVolumeMl[0], 55)
-      : sizeRoll < 0.75
-        ? rng.uniform(55, 130)
-        : rng.uniform(130, A.laVolumeMl[1]);
-  const a0 = rng.uniform(26, 38);
-  const b0 = rng.uniform(17, 27);
-  const c0 = rng.uniform(22, 30);
-  const cutFraction = rng.uniform(0.55, 0.7);
-  // The mitral cut removes a cap (sphere approximation); appendage and stubs add about 14 mL.
-  const kept = 1 - ((1 - cutFraction) ** 2 * (2 + cutFraction)) / 4;
-  const bodyMl = Math.max(25, targetLaVolumeMl - 14);
-  const sizeScale = Math.cbrt((bodyMl * 1000) / ((4 / 3) * Math.PI * a0 * b0 * c0 * kept));
-  const a = a0 * sizeScale;
-  const b = b0 * sizeScale;
-  const c = c0 * sizeScale;
+  let targetLaVolumeMl: number | null = null;
+  let cutFraction = 0;
+  let a: number;
+  let b: number;
+  let c: number;
+  if (classic) {
+    // Normal to enlarged (long-standing AF) atria: about 50-170 mL with veins and appendage.
+    const enlarged = rng.chance(0.3) ? rng.uniform(1.05, 1.2) : 1;
+    a = rng.uniform(26, 38) * enlarged;
+    b = rng.uniform(17, 27) * enlarged;
+    c = rng.uniform(22, 30) * enlarged;
+  } else {
+    // Scaled to a drawn label volume: small, typical and enlarged (long-standing AF) atria.
+    const sizeRoll = rng.next();
+    const target =
+      sizeRoll < 0.1
+        ? rng.uniform(A.laVolumeMl[0], 55)
+        : sizeRoll < 0.75
+          ? rng.uniform(55, 130)
+          : rng.uniform(130, A.laVolumeMl[1]);
+    const a0 = rng.uniform(26, 38);
+    const b0 = rng.uniform(17, 27);
+    const c0 = rng.uniform(22, 30);
+    cutFraction = rng.uniform(0.55, 0.7);
+    // The mitral cut removes a cap (sphere approximation); appendage and stubs add about 14 mL.
+    const kept = 1 - ((1 - cutFraction) ** 2 * (2 + cutFraction)) / 4;
+    const bodyMl = Math.max(25, target - 14);
+    const sizeScale = Math.cbrt((bodyMl * 1000) / ((4 / 3) * Math.PI * a0 * b0 * c0 * kept));
+    a = a0 * sizeScale;
+    b = b0 * sizeScale;
+    c = c0 * sizeScale;
+    targetLaVolumeMl = target;
+  }
   const deform = new Float64Array(DEFORM_TERMS);
   const sd = [
     0.03, 0.03, 0.03, 0.06, 0.06, 0.06, 0.06, 0.05, 0.035, 0.035, 0.035, 0.035, 0.03, 0.03, 0.03,
@@ -176,6 +200,8 @@ export function sampleHeart(rng: Rng): HeartModel {
   // --- Mitral plane: cuts the anterior-inferior cap of the LA; the LV lies beyond it.
   const mitralDir = D(jitter([0.3, -0.55, -0.75], 0.1));
   const mitralDepth = surfaceDistance(bodyNoClip, mitralDir);
+  // Classic draws the cut here, after the deformation (its old place in the random stream).
+  if (classic) cutFraction = rng.uniform(0.55, 0.7);
   const M = add(L, scale(mitralDir, mitralDepth * cutFraction));
   const n = mitralDir;
   const annulusRadiusMm = mitralDepth * Math.sqrt(1 - cutFraction * cutFraction) * 0.95;
@@ -183,9 +209,10 @@ export function sampleHeart(rng: Rng): HeartModel {
   const laExtent = ellipsoidExtent(bodyNoClip);
 
   // --- Pulmonary veins.
-  const names: VeinName[] = rng.chance(A.leftCommonOstiumChance)
-    ? ['LCPV', 'RSPV', 'RIPV']
-    : ['LSPV', 'LIPV', 'RSPV', 'RIPV'];
+  const names: VeinName[] =
+    !classic && rng.chance(A.leftCommonOstiumChance)
+      ? ['LCPV', 'RSPV', 'RIPV']
+      : ['LSPV', 'LIPV', 'RSPV', 'RIPV'];
   if (rng.chance(A.rightMiddleVeinChance)) names.push('RMPV');
   const veins: PulmonaryVein[] = names.map((name) => {
     const u = D(jitter(VEIN_DIRECTIONS[name], 0.12));
@@ -246,8 +273,8 @@ export function sampleHeart(rng: Rng): HeartModel {
   const laaRadii: number[] = [];
   let p = add(L, scale(laaDir, surfaceDistance(bodyNoClip, laaDir) - 3));
   let dir = laaDir;
-  const lobes = rng.int(A.appendageLobes[0], A.appendageLobes[1]);
-  const r0 = rng.uniform(6.5, 12.5);
+  const lobes = classic ? rng.int(6, 9) : rng.int(A.appendageLobes[0], A.appendageLobes[1]);
+  const r0 = classic ? rng.uniform(7.5, 11.5) : rng.uniform(6.5, 12.5);
   for (let s = 0; s < lobes; s++) {
     const f = s / (lobes - 1);
     laaCentres.push(add(p, [rng.normal() * 1.2, rng.normal() * 1.2, rng.normal() * 1.2]));
@@ -439,11 +466,11 @@ export function sampleHeart(rng: Rng): HeartModel {
   // --- Fat pads touching the LA (roof, posterior wall, beside the veins): scar look-alikes.
   const padCentres: Vec3[] = [];
   const padRadii: number[] = [];
-  const pads = rng.int(A.fatPads[0], A.fatPads[1]);
+  const pads = classic ? rng.int(0, 6) : rng.int(A.fatPads[0], A.fatPads[1]);
   for (let s = 0; s < pads; s++) {
     let u: Vec3 = rng.unitVector();
     if (dot(u, D([0, 0.6, 0.6])) < 0) u = scale(u, -1);
-    const rf = rng.uniform(2.5, 10);
+    const rf = classic ? rng.uniform(3, 9) : rng.uniform(2.5, 10);
     padCentres.push(add(surface(u), scale(u, wallMm + rf * rng.uniform(0.3, 0.8))));
     padRadii.push(rf);
   }
@@ -485,11 +512,16 @@ export function sampleHeart(rng: Rng): HeartModel {
   for (const root of roots) grow(root.p, root.dir, root.r, 2);
 
   const torso = sampleTorso(rng, L, laExtent, rvBlood, descendingAorta, lvBlood);
-  // Own fork: the pattern draw shifts no anatomy.
-  const patternRoll = rng.fork(0x5ca7).next();
+  // Own fork: the pattern draw shifts no anatomy. Classic scar is the mixed pattern.
+  const patternRoll = classic ? NaN : rng.fork(0x5ca7).next();
   const P = A.scarPatternChances;
-  const scarPattern: ScarPattern =
-    patternRoll < P.lines ? 'lines' : patternRoll < P.lines + P.mixed ? 'mixed' : 'confluent';
+  const scarPattern: ScarPattern = classic
+    ? 'mixed'
+    : patternRoll < P.lines
+      ? 'lines'
+      : patternRoll < P.lines + P.mixed
+        ? 'mixed'
+        : 'confluent';
 
   return {
     laCentre: L,
@@ -519,7 +551,7 @@ export function sampleHeart(rng: Rng): HeartModel {
     oesophagus,
     lungVessels,
     fatPads: { centres: padCentres, radii: padRadii },
-    epicardialFatMm: rng.uniform(2, 14),
+    epicardialFatMm: classic ? rng.uniform(3, 12) : rng.uniform(2, 14),
     epicardialFatBias: rng.uniform(-0.2, 0.45),
     periVascularFatMm: rng.uniform(2, 8),
     torso,

@@ -10,6 +10,7 @@ import { type Geometry, type Mask, type Vec3, type Volume, makeVolume } from '..
 import {
   type Acquisition,
   type AcquisitionOptions,
+  type PhantomStyle,
   placeGrid,
   sampleAcquisition,
 } from './acquisition.js';
@@ -75,8 +76,8 @@ export interface PhantomTruth {
     readonly ghosts: number;
     readonly ghostAmplitude: number;
     readonly noiseSigma: number;
-    /** 'training' (randomised ranges) or 'shift' (held-out style, outside them). */
-    readonly style: 'training' | 'shift';
+    /** 'classic' (main's look), 'randomised' (training ranges) or 'shift' (held out, outside them). */
+    readonly style: PhantomStyle;
     readonly noiseModel: 'rician' | 'sum-of-squares';
     readonly coils: number;
     readonly gFactorMax: number;
@@ -95,7 +96,7 @@ export interface PhantomTruth {
     readonly fatSuppressed: boolean;
     readonly poorNulling: boolean;
     readonly bloodToMyocardiumRatio: number;
-    readonly model: 'uniform-ratios' | 'inversion-recovery';
+    readonly model: Contrast['model'];
   };
   readonly anatomy: {
     readonly laCentreMm: Vec3;
@@ -109,7 +110,8 @@ export interface PhantomTruth {
     }[];
     readonly lvEnhancement: boolean;
     readonly fatPads: number;
-    readonly targetLaVolumeMl: number;
+    /** Null in the classic style (its LA is not sized to a drawn volume). */
+    readonly targetLaVolumeMl: number | null;
     readonly appendageLobes: number;
     readonly scarPattern: ScarPattern;
   };
@@ -151,9 +153,11 @@ export function generatePhantom(seed: number, options: PhantomOptions = {}): Pha
   }
   const root = new Rng(seed);
   const acq = sampleAcquisition(root.fork(1), options);
-  const heart = sampleHeart(root.fork(2));
+  const heart = sampleHeart(root.fork(2), acq.style);
   const contrast =
-    acq.style === 'shift' ? sampleShiftContrast(root.fork(3)) : sampleContrast(root.fork(3));
+    acq.style === 'shift'
+      ? sampleShiftContrast(root.fork(3))
+      : sampleContrast(root.fork(3), acq.style);
   const placement = root.fork(4);
   const scarRng = root.fork(5);
 
@@ -175,11 +179,11 @@ export function generatePhantom(seed: number, options: PhantomOptions = {}): Pha
       `phantom ${seed}: wall shell disagrees with quantifyStudy (${lr.wallVoxels} vs ${q.wallVoxels} voxels)`,
     );
   }
-  // Navigator misregistration (training style only) moves slices of labels and masks together,
+  // Navigator misregistration (randomised style only) moves slices of labels and masks together,
   // before rendering; the truth is then measured again on the moved masks.
   let misregistrationMm = 0;
   const displacement =
-    acq.style === 'training' ? sampleMisregistration(root.fork(9), geometry.dims[2]) : undefined;
+    acq.style === 'randomised' ? sampleMisregistration(root.fork(9), geometry.dims[2]) : undefined;
   if (displacement) {
     const moved = applyMisregistration(geometry, labels, la, scar, displacement, WALL_SHELL_MM);
     misregistrationMm = moved.maxShiftMm;
@@ -446,8 +450,10 @@ function scarField(heart: HeartModel, rng: Rng): (x: number, y: number, z: numbe
     push(add(L, scale(u, r)), rng.uniform(patchSigma[0], patchSigma[1]), rng.uniform(0.3, 0.9));
   }
   const count = centres.length / 5;
+  // The noise seed is drawn before its cell size: the classic random stream's order.
+  const noiseSeed = rng.int(0, 0x7fffffff);
   const cell = pattern === 'confluent' ? rng.uniform(8, 14) : rng.uniform(4, 8);
-  const noise = namedNoise(rng.int(0, 0x7fffffff), 3, cell, 2);
+  const noise = namedNoise(noiseSeed, 3, cell, 2);
   const amplitude =
     pattern === 'lines'
       ? rng.uniform(0.1, 0.25)
@@ -532,7 +538,7 @@ function describe(
       })),
       lvEnhancement: heart.infarct !== undefined,
       fatPads: heart.fatPads.centres.length,
-      targetLaVolumeMl: r3(heart.targetLaVolumeMl),
+      targetLaVolumeMl: heart.targetLaVolumeMl === null ? null : r3(heart.targetLaVolumeMl),
       appendageLobes: heart.appendage.centres.length,
       scarPattern: heart.scarPattern,
     },

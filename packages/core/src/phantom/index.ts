@@ -3,6 +3,7 @@ export {
   type Acquisition,
   type AcquisitionOptions,
   type PhantomStyle,
+  PHANTOM_STYLES,
   ACQUISITION_RANGES,
   SHIFT_BLUR,
 } from './acquisition.js';

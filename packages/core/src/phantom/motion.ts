@@ -12,7 +12,7 @@ import type { Rng } from './random.js';
 import { nonZeroBox } from './render.js';
 import { Tissue } from './tissue.js';
 
-/** Training range (training/README.md, "Domain randomisation"). */
+/** Randomised-style range (training/README.md, "Domain randomisation"). */
 export const MISREGISTRATION_RANGES = {
   chance: 0.4,
   /** Largest in-plane displacement of a slice, mm (mostly anterior-posterior). */

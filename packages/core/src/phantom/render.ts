@@ -11,7 +11,7 @@ import { Rng } from './random.js';
 
 export const MAX_STORED_VALUE = 4095;
 
-/** Training ranges of the rendering draws (training/README.md, "Domain randomisation"). */
+/** Randomised ranges of the rendering draws (training/README.md, "Domain randomisation"). */
 export const RENDER_RANGES = {
   ghostChance: 0.45,
   ghostCount: [1, 3],
@@ -19,6 +19,15 @@ export const RENDER_RANGES = {
   /** Standard deviation of the bias polynomial's coefficients (log scale), and the coil bump. */
   biasCoefficientSd: 0.22,
   coilBoost: [0.1, 0.6],
+} as const;
+
+/** Classic draws: ghosts in 35 % of cases, one or two at 3-10 %, a milder bias field. */
+const CLASSIC_RENDER = {
+  ghostChance: 0.35,
+  ghostCount: [1, 2],
+  ghostAmplitude: [0.03, 0.1],
+  biasCoefficientSd: 0.18,
+  coilBoost: [0.1, 0.45],
 } as const;
 
 /** The style shift's noise and artefacts, outside the training ranges. */
@@ -45,7 +54,7 @@ export interface RenderSettings {
 export interface RenderReport {
   readonly ghosts: number;
   readonly ghostAmplitude: number;
-  /** Per-channel noise standard deviation (stored units); one channel in training style. */
+  /** Per-channel noise standard deviation (stored units); one channel unless style 'shift'. */
   readonly noiseSigma: number;
   readonly biasRange: readonly [number, number];
   readonly noiseModel: 'rician' | 'sum-of-squares';
@@ -94,7 +103,7 @@ export function renderImage(
 
   // Respiratory ghosts along the phase-encoding direction (navigator-gated 3D LGE shows them).
   const shift = acq.style === 'shift';
-  const G = RENDER_RANGES;
+  const G = acq.style === 'classic' ? CLASSIC_RENDER : RENDER_RANGES;
   const ghosts = shift
     ? rng.int(SHIFT_RENDER.ghostCount[0], SHIFT_RENDER.ghostCount[1])
     : rng.chance(G.ghostChance)

@@ -55,12 +55,15 @@ export interface Contrast {
   readonly fat: number;
   readonly fatSuppressed: boolean;
   readonly poorNulling: boolean;
-  /** 'uniform-ratios' (training: each ratio drawn in its range) or 'inversion-recovery' (style shift). */
-  readonly model: 'uniform-ratios' | 'inversion-recovery';
+  /**
+   * 'classic' (levels drawn as before randomisation), 'uniform-ratios' (randomised: each ratio
+   * drawn in its range) or 'inversion-recovery' (style shift).
+   */
+  readonly model: 'classic' | 'uniform-ratios' | 'inversion-recovery';
 }
 
 /**
- * Training ranges of the drawn contrast ratios (documented in training/README.md, "Domain
+ * Randomised (training) ranges of the drawn contrast ratios (documented in training/README.md, "Domain
  * randomisation"); tests check the rendered images against them.
  */
 export const CONTRAST_RANGES = {
@@ -83,25 +86,34 @@ function logUniform(rng: Rng, lo: number, hi: number): number {
 }
 
 /**
- * One case's LGE contrast (training style): blood mid-grey, the myocardium nulled or (a quarter of
- * cases) poorly nulled, drawn as a blood/myocardium ratio; scar brighter than blood by a drawn
- * image-intensity ratio; fat bright unless suppressed (then a fat pad next to the wall is no
- * longer a distractor, as on such scans).
+ * One case's LGE contrast: blood mid-grey, the myocardium nulled or poorly nulled, scar brighter
+ * than blood, fat bright unless suppressed (then a fat pad next to the wall is no longer a
+ * distractor, as on such scans). 'classic' draws exactly as the generator did before
+ * randomisation (myocardium level 0.02-0.11, or 0.14-0.28 in 15 % of cases; scar/blood 1.15-2;
+ * fat/blood 0.8-1.7); 'randomised' draws the myocardium as a log-uniform blood/myocardium ratio
+ * (poorly nulled in a quarter of cases) and the other ratios from CONTRAST_RANGES.
  */
-export function sampleContrast(rng: Rng): Contrast {
+export function sampleContrast(rng: Rng, style: 'classic' | 'randomised' = 'classic'): Contrast {
   const R = CONTRAST_RANGES;
+  const classic = style === 'classic';
   const blood = rng.uniform(R.blood[0], R.blood[1]);
-  const poorNulling = rng.chance(R.poorNullingChance);
-  const bloodToMyo = poorNulling
-    ? logUniform(rng, R.bloodToMyocardiumPoor[0], R.bloodToMyocardiumPoor[1])
-    : logUniform(rng, R.bloodToMyocardiumNulled[0], R.bloodToMyocardiumNulled[1]);
-  const myocardium = blood / bloodToMyo;
-  const scar = Math.min(1, blood * rng.uniform(R.denseScarToBlood[0], R.denseScarToBlood[1]));
+  const poorNulling = rng.chance(classic ? 0.15 : R.poorNullingChance);
+  const myocardium = classic
+    ? poorNulling
+      ? rng.uniform(0.14, 0.28)
+      : rng.uniform(0.02, 0.11)
+    : blood /
+      (poorNulling
+        ? logUniform(rng, R.bloodToMyocardiumPoor[0], R.bloodToMyocardiumPoor[1])
+        : logUniform(rng, R.bloodToMyocardiumNulled[0], R.bloodToMyocardiumNulled[1]));
+  const scarRatio = classic ? [1.15, 2.0] : R.denseScarToBlood;
+  const scar = Math.min(1, blood * rng.uniform(scarRatio[0]!, scarRatio[1]!));
   const fatSuppressed = rng.chance(R.fatSuppressedChance);
   // At a myocardium-nulling inversion time fat has recovered to roughly blood's level or above.
+  const fatRatio = classic ? [0.8, 1.7] : R.fatToBlood;
   const fat = fatSuppressed
     ? rng.uniform(0.04, 0.14)
-    : Math.min(0.95, blood * rng.uniform(R.fatToBlood[0], R.fatToBlood[1]));
+    : Math.min(0.95, blood * rng.uniform(fatRatio[0]!, fatRatio[1]!));
   const levels = new Float32Array(TISSUE_COUNT);
   const set = (t: TissueClass, v: number): void => {
     levels[t] = v;
@@ -132,7 +144,11 @@ export function sampleContrast(rng: Rng): Contrast {
   set(Tissue.ScarDense, scar);
   set(
     Tissue.Scar,
-    blood + (scar - blood) * rng.uniform(R.borderZoneFraction[0], R.borderZoneFraction[1]),
+    blood +
+      (scar - blood) *
+        (classic
+          ? rng.uniform(0.55, 0.8)
+          : rng.uniform(R.borderZoneFraction[0], R.borderZoneFraction[1])),
   );
   set(Tissue.LungVessel, around(blood, 0.15));
   set(Tissue.CoronarySinus, around(blood, 0.15));
@@ -144,7 +160,7 @@ export function sampleContrast(rng: Rng): Contrast {
     fat,
     fatSuppressed,
     poorNulling,
-    model: 'uniform-ratios',
+    model: classic ? 'classic' : 'uniform-ratios',
   };
 }
 
