@@ -5,9 +5,36 @@ import { generatePhantom, laLabelShapes } from './generate.js';
 import { Rng, caseSeed } from './random.js';
 import { surfaceDistance } from './shapes.js';
 
-const hearts = Array.from({ length: 200 }, (_, i) => sampleHeart(new Rng(caseSeed(3, i)).fork(2)));
+const hearts = Array.from({ length: 200 }, (_, i) =>
+  sampleHeart(new Rng(caseSeed(3, i)).fork(2), 'randomised'),
+);
+const classicHearts = Array.from({ length: 200 }, (_, i) =>
+  sampleHeart(new Rng(caseSeed(3, i)).fork(2)),
+);
 
-describe('sampled anatomy', () => {
+describe('classic anatomy (the default)', () => {
+  it('takes none of the randomised variants: four veins (sometimes a right middle one), 6-9 appendage lobes, 0-6 fat pads, mixed scar', () => {
+    const counts = new Set(classicHearts.map((h) => h.veins.length));
+    expect(counts).toEqual(new Set([4, 5]));
+    for (const h of classicHearts) {
+      expect(h.veins.some((v) => v.name === 'LCPV')).toBe(false);
+      expect(h.targetLaVolumeMl).toBeNull();
+      expect(h.scarPattern).toBe('mixed');
+      expect(h.appendage.centres.length).toBeGreaterThanOrEqual(6);
+      expect(h.appendage.centres.length).toBeLessThanOrEqual(9);
+      expect(h.fatPads.centres.length).toBeLessThanOrEqual(6);
+      expect(h.epicardialFatMm).toBeGreaterThanOrEqual(3);
+      expect(h.epicardialFatMm).toBeLessThanOrEqual(12);
+    }
+    // Normal to enlarged: the body's long radius is 26-38 mm, times up to 1.2.
+    const a = classicHearts.map((h) => h.laBody.radii[0]);
+    expect(Math.min(...a)).toBeGreaterThanOrEqual(26);
+    expect(Math.max(...a)).toBeLessThanOrEqual(38 * 1.2);
+    expect(Math.max(...a)).toBeGreaterThan(38);
+  });
+});
+
+describe('sampled anatomy (randomised)', () => {
   it('varies the LA: size, shape (not a sphere) and orientation', () => {
     const widths = hearts.map((h) => h.laBody.radii[0]);
     expect(Math.max(...widths) - Math.min(...widths)).toBeGreaterThan(10);
@@ -63,7 +90,7 @@ describe('sampled anatomy', () => {
   });
 
   it('sizes the LA label between 40 and 200 mL across seeds, small to enlarged', () => {
-    const targets = hearts.map((h) => h.targetLaVolumeMl);
+    const targets = hearts.map((h) => h.targetLaVolumeMl!);
     for (const t of targets) {
       expect(t).toBeGreaterThanOrEqual(ANATOMY_RANGES.laVolumeMl[0]);
       expect(t).toBeLessThanOrEqual(ANATOMY_RANGES.laVolumeMl[1]);
@@ -72,7 +99,7 @@ describe('sampled anatomy', () => {
     expect(Math.max(...targets)).toBeGreaterThan(165);
     // The label's own volume (body + appendage + stubs), counted on a 2 mm lattice, for the
     // smallest and largest targets of the batch and a few between.
-    const byTarget = [...hearts].sort((a, b) => a.targetLaVolumeMl - b.targetLaVolumeMl);
+    const byTarget = [...hearts].sort((a, b) => a.targetLaVolumeMl! - b.targetLaVolumeMl!);
     const picks = [0, 1, 2, 50, 100, 150, 197, 198, 199].map((i) => byTarget[i]!);
     for (const h of picks) {
       const shape = laLabelShapes(h).label;
@@ -86,7 +113,8 @@ describe('sampled anatomy', () => {
       expect(ml).toBeGreaterThan(40);
       expect(ml).toBeLessThan(200);
       // The body is sized from a sphere-cap approximation of the mitral cut: within a quarter.
-      expect(Math.abs(ml - h.targetLaVolumeMl) / h.targetLaVolumeMl).toBeLessThan(0.25);
+      const target = h.targetLaVolumeMl!;
+      expect(Math.abs(ml - target) / target).toBeLessThan(0.25);
     }
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeGeometry } from '../volume.js';
-import type { Acquisition } from './acquisition.js';
+import type { Acquisition, PhantomStyle } from './acquisition.js';
 import { SHIFT_RENDER, blurAxis, nonZeroBox, renderImage, wrapAround } from './render.js';
 import { TISSUE_COUNT, Tissue } from './tissue.js';
 
@@ -52,10 +52,7 @@ describe('blurAxis', () => {
 
 describe('renderImage noise', () => {
   const g = makeGeometry({ dims: [64, 64, 4], spacing: [0.625, 0.625, 2] });
-  const acq = (
-    acquiredInPlaneMm: number,
-    style: 'training' | 'shift' = 'training',
-  ): Acquisition => ({
+  const acq = (acquiredInPlaneMm: number, style: PhantomStyle = 'randomised'): Acquisition => ({
     dims: g.dims,
     spacing: g.spacing,
     obliqueDeg: 0,
@@ -75,7 +72,7 @@ describe('renderImage noise', () => {
   function stats(
     acquired: number,
     seed: number,
-    style: 'training' | 'shift' = 'training',
+    style: PhantomStyle = 'randomised',
   ): { mean: number; sigma: number; corr: number; coils: number } {
     const { data, report } = renderImage(g, air, {
       levels,
@@ -113,7 +110,7 @@ describe('style-shift noise and artefacts (held-out only)', () => {
   const g = makeGeometry({ dims: [64, 64, 4], spacing: [0.625, 0.625, 2] });
   const air = new Uint8Array(64 * 64 * 4);
   const levels = new Float32Array(TISSUE_COUNT);
-  const render = (style: 'training' | 'shift', seed: number) => {
+  const render = (style: PhantomStyle, seed: number) => {
     const acquisition: Acquisition = {
       dims: g.dims,
       spacing: g.spacing,
@@ -129,7 +126,7 @@ describe('style-shift noise and artefacts (held-out only)', () => {
     return renderImage(g, air, { levels, blood: 0.5, acquisition, seed });
   };
   /** Background mean over the per-channel sigma, and the correlation of row neighbours. */
-  function background(style: 'training' | 'shift', seed: number): { ratio: number; corr: number } {
+  function background(style: PhantomStyle, seed: number): { ratio: number; corr: number } {
     const { data, report } = render(style, seed);
     let sum = 0;
     for (const v of data) sum += v;
@@ -146,10 +143,13 @@ describe('style-shift noise and artefacts (held-out only)', () => {
 
   it('air is not Rician: a multi-coil noise floor far above sigma * 1.25, correlated along rows', () => {
     for (const seed of [1, 2, 3]) {
-      const train = background('training', seed);
+      const train = background('randomised', seed);
       const shift = background('shift', seed);
       expect(train.ratio).toBeLessThan(1.35);
       expect(Math.abs(train.corr)).toBeLessThan(0.1);
+      const classic = background('classic', seed);
+      expect(classic.ratio).toBeLessThan(1.35);
+      expect(Math.abs(classic.corr)).toBeLessThan(0.1);
       // Chi with 2 x 6 or more degrees of freedom: mean about sigma * sqrt(2 x coils) or more.
       expect(shift.ratio).toBeGreaterThan(3);
       expect(shift.corr).toBeGreaterThan(0.3);

@@ -10,14 +10,38 @@ import {
   sampleShiftContrast,
 } from './tissue.js';
 
-const training = Array.from({ length: 400 }, (_, i) => sampleContrast(new Rng(caseSeed(41, i))));
+const training = Array.from({ length: 400 }, (_, i) =>
+  sampleContrast(new Rng(caseSeed(41, i)), 'randomised'),
+);
+const classic = Array.from({ length: 400 }, (_, i) => sampleContrast(new Rng(caseSeed(41, i))));
 const shifted = Array.from({ length: 400 }, (_, i) =>
   sampleShiftContrast(new Rng(caseSeed(43, i))),
 );
 const R = CONTRAST_RANGES;
 const ratio = (levels: Float32Array, a: number, b: number): number => levels[a]! / levels[b]!;
 
-describe('training contrast', () => {
+describe('classic contrast (the default)', () => {
+  it('draws the levels as before randomisation: nulled myocardium 0.02-0.11 (0.14-0.28 when poorly nulled), scar/blood 1.15-2, fat/blood 0.8-1.7', () => {
+    for (const c of classic) {
+      expect(c.model).toBe('classic');
+      const [lo, hi] = c.poorNulling ? [0.14, 0.28] : [0.02, 0.11];
+      expect(c.myocardium).toBeGreaterThanOrEqual(lo);
+      expect(c.myocardium).toBeLessThanOrEqual(hi);
+      const dense = ratio(c.levels, Tissue.ScarDense, Tissue.BloodLa);
+      expect(dense).toBeGreaterThanOrEqual(1.15 - 1e-6);
+      expect(dense).toBeLessThanOrEqual(2 + 1e-6);
+      if (!c.fatSuppressed) {
+        expect(c.fat / c.blood).toBeGreaterThanOrEqual(Math.min(0.8, 0.95 / c.blood) - 1e-9);
+        expect(c.fat / c.blood).toBeLessThanOrEqual(1.7 + 1e-9);
+      }
+    }
+    const poor = classic.filter((c) => c.poorNulling).length;
+    expect(poor).toBeGreaterThan(35); // 15 % of 400 = 60
+    expect(poor).toBeLessThan(85);
+  });
+});
+
+describe('randomised contrast (training)', () => {
   it('draws blood/myocardium over its nulled and poorly nulled ranges', () => {
     const bm = training.map((c) => c.blood / c.myocardium);
     for (const c of training) {
@@ -72,11 +96,12 @@ describe('style-shift contrast (held-out only)', () => {
     for (const c of shifted) expect(c.model).toBe('inversion-recovery');
   });
 
-  it('puts dense scar/blood and fat/blood outside every training draw', () => {
+  it('puts dense scar/blood and fat/blood outside every randomised and classic draw', () => {
+    const both = [...training, ...classic];
     const trainingScar = Math.max(
-      ...training.map((c) => ratio(c.levels, Tissue.ScarDense, Tissue.BloodLa)),
+      ...both.map((c) => ratio(c.levels, Tissue.ScarDense, Tissue.BloodLa)),
     );
-    const trainingFat = Math.max(...training.map((c) => c.fat / c.blood));
+    const trainingFat = Math.max(...both.map((c) => c.fat / c.blood));
     for (const c of shifted) {
       const sb = ratio(c.levels, Tissue.ScarDense, Tissue.BloodLa);
       expect(sb).toBeGreaterThan(SHIFT_SCAR_TO_BLOOD[0] - 1e-3);
