@@ -143,26 +143,40 @@ describe('lascar phantom', () => {
       { encoding: 'utf8' },
     );
     expect(badStyle.status).toBe(2);
-    expect(badStyle.stderr).toMatch(/--style must be training or shift, got "blurry"/);
+    expect(badStyle.stderr).toMatch(/--style must be classic, randomised, shift, got "blurry"/);
   });
 
-  it('--style shift writes the held-out look: same masks as the training style, another image', () => {
-    const shifted = join(dir, 'shifted');
+  it('--style: classic by default (the API default too), randomised for training, shift on the grid of randomised with another image', () => {
     const BIN = builtLascar();
-    const run = spawnSync(
-      process.execPath,
-      [BIN, 'phantom', '--out', shifted, '--seed', '42', '--scale', '0.2', '--style', 'shift'],
-      { encoding: 'utf8' },
-    );
-    expect(run.status).toBe(0);
-    const truth = JSON.parse(readFileSync(join(shifted, phantomCaseName(0), 'truth.json'), 'utf8'));
+    const write = (style: string | undefined): string => {
+      const to = join(dir, `style-${style ?? 'default'}`);
+      const args = [BIN, 'phantom', '--out', to, '--seed', '42', '--scale', '0.2'];
+      const run = spawnSync(process.execPath, style ? [...args, '--style', style] : args, {
+        encoding: 'utf8',
+      });
+      expect(run.status).toBe(0);
+      return join(to, phantomCaseName(0));
+    };
+    const truthOf = (d: string) => JSON.parse(readFileSync(join(d, 'truth.json'), 'utf8'));
+    const image = (d: string): Buffer => readFileSync(join(d, LASCARQS_FILES.image));
+
+    const byDefault = write(undefined);
+    const api = truthOf(caseDir);
+    expect(api.acquisition.style).toBe('classic');
+    expect(truthOf(byDefault).acquisition.style).toBe('classic');
+    expect(truthOf(byDefault).quantities).toEqual(api.quantities);
+    expect(image(byDefault).equals(image(write('classic')))).toBe(true);
+
+    const randomised = write('randomised');
+    const shifted = write('shift');
+    const r = truthOf(randomised);
+    const truth = truthOf(shifted);
+    expect(r.acquisition.style).toBe('randomised');
     expect(truth.acquisition.style).toBe('shift');
     expect(truth.acquisition.noiseModel).toBe('sum-of-squares');
     expect(truth.contrast.model).toBe('inversion-recovery');
-    const training = JSON.parse(readFileSync(join(caseDir, 'truth.json'), 'utf8'));
-    expect(training.acquisition.style).toBe('training');
-    expect(truth.geometry).toEqual(training.geometry);
-    const image = (d: string): Buffer => readFileSync(join(d, LASCARQS_FILES.image));
-    expect(image(join(shifted, phantomCaseName(0))).equals(image(caseDir))).toBe(false);
+    expect(truth.geometry).toEqual(r.geometry);
+    expect(image(shifted).equals(image(randomised))).toBe(false);
+    expect(image(randomised).equals(image(byDefault))).toBe(false);
   });
 });
