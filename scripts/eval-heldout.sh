@@ -3,27 +3,39 @@
 # LAScarQS matrix, seeds never used in training) and runs the whole method on them with
 # `lascar segment`, which prints Dice / HD95 / ASSD (medpy definitions, `lascar evaluate`'s code)
 # per study and their mean.
-#   bash scripts/eval-heldout.sh [MODELS_DIR] [--validation | --seed-base N] [--style-shift]
-# --validation uses seeds 80001.. instead of 90001..: pick checkpoints on those, report the
-# held-out ones once, for the model you ship. --seed-base N uses seeds N..N+5 (fresh phantoms,
-# e.g. 70001 for a measurement made after a method change that looked at the other two sets).
-# --style-shift: the STYLE-SHIFT held-out set, seeds 95001.. (or --seed-base N), the same six
-# geometries rendered with `lascar phantom --style shift`, a look deliberately outside the
-# training ranges (inversion-recovery contrast, multi-coil correlated noise, coarser blur,
-# wrap-around, strong ghosts; training/README.md, "Domain randomisation"). Report it next to the
-# normal held-out set; NEVER use it to choose checkpoints or settings.
+#   bash scripts/eval-heldout.sh [MODELS_DIR] [--validation | --seed-base N] [--style classic|randomised|shift]
+# --style (`lascar phantom --style`, training/README.md "Domain randomisation") picks the set:
+#   classic (default): today's held-out set, seeds 90001.. (validation 80001..), the phantoms the
+#     shipped models' measurements in models/README.md were made on;
+#   randomised: the domain-randomised look the training phantoms have, seeds 91001..
+#     (validation 81001..);
+#   shift: the STYLE-SHIFT held-out set, seeds 95001.., the randomised anatomy and grids rendered
+#     with a look deliberately outside the randomised ranges (inversion-recovery contrast,
+#     multi-coil correlated noise, coarser blur, wrap-around, strong ghosts). Report it next to
+#     the other held-out sets; NEVER use it to choose checkpoints or settings (no --validation).
+#   --style-shift is the old spelling of --style shift.
+# --validation: the validation seeds of that style instead of the held-out ones: pick checkpoints
+# on those, report the held-out ones once, for the model you ship. --seed-base N uses seeds
+# N..N+5 (fresh phantoms, e.g. 70001 for a measurement made after a method change that looked at
+# the other two sets).
 # Needs `npm ci && npm run build`; CPU by default
 # (EP=auto|cpu|cuda|webgpu to change; WORK=DIR keeps the phantoms and outputs).
 set -euo pipefail
 MODELS=models
 SEED_BASE=
-STYLE=training
+STYLE=classic
 VALIDATION=0
-USAGE="usage: eval-heldout.sh [MODELS_DIR] [--validation | --seed-base N] [--style-shift]"
+USAGE="usage: eval-heldout.sh [MODELS_DIR] [--validation | --seed-base N] [--style classic|randomised|shift]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --validation) VALIDATION=1 ;;
     --style-shift) STYLE=shift ;;
+    --style)
+      case "${2:-}" in
+        classic|randomised|shift) STYLE=$2 ;;
+        *) echo "error: --style must be classic, randomised or shift, got \"${2:-}\" ($USAGE)" >&2; exit 2 ;;
+      esac
+      shift ;;
     --seed-base)
       [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "error: --seed-base needs a positive whole number ($USAGE)" >&2; exit 2; }
       SEED_BASE=$2
@@ -38,15 +50,19 @@ if [ "$VALIDATION" = 1 ] && [ "$STYLE" = shift ]; then
   exit 2
 fi
 if [ -z "$SEED_BASE" ]; then
-  if [ "$VALIDATION" = 1 ]; then SEED_BASE=80001
-  elif [ "$STYLE" = shift ]; then SEED_BASE=95001
-  else SEED_BASE=90001; fi
+  case "$STYLE:$VALIDATION" in
+    classic:1) SEED_BASE=80001 ;;
+    classic:0) SEED_BASE=90001 ;;
+    randomised:1) SEED_BASE=81001 ;;
+    randomised:0) SEED_BASE=91001 ;;
+    shift:0) SEED_BASE=95001 ;;
+  esac
 fi
 cd "$(dirname "$0")/.."
 GEOMETRIES=${GEOMETRIES:-"480:44 576:88 640:60 768:50 784:72 864:88"}
 WORK=${WORK:-$(mktemp -d)}
 TAG=$SEED_BASE
-[ "$STYLE" = shift ] && TAG="shift-$SEED_BASE"
+[ "$STYLE" = classic ] || TAG="$STYLE-$SEED_BASE"
 PHANTOMS="$WORK/phantoms-$TAG" # keyed by style and seed: the sets never mix
 LASCAR="node apps/cli/dist/bin.js"
 n=0

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Every step that makes the shipped weights, in one command:
-#   phantoms (documented seeds, `lascar phantom`) -> shards (`lascar dataset`, merged, split) ->
-#   PyTorch training (every epoch kept) -> each LA epoch exported to ONNX -> each candidate run
-#   through the whole method on the VALIDATION phantoms (`scripts/eval-heldout.sh --validation`,
-#   seeds 80001..) -> the candidate with the highest mean LA Dice exported into --out.
-# The held-out phantoms (seeds 90001..) are never looked at here: measure the winner once with
-#   bash scripts/eval-heldout.sh OUT_DIR
+#   phantoms (documented seeds, `lascar phantom --style randomised`) -> shards (`lascar dataset`,
+#   merged, split) -> PyTorch training (every epoch kept) -> each LA epoch exported to ONNX -> each
+#   candidate run through the whole method on the VALIDATION phantoms of the same style
+#   (`scripts/eval-heldout.sh --validation --style randomised`, seeds 81001..; classic: 80001..)
+#   -> the candidate with the highest mean LA Dice exported into --out.
+# The held-out phantoms (seeds 90001.., 91001.., 95001..) are never looked at here: measure the
+#   winner once with bash scripts/eval-heldout.sh OUT_DIR [--style randomised|shift]
 #
 #   bash scripts/train-models.sh [--device cpu|cuda] [--work DIR] [--out DIR] [--smoke] [options]
 #
@@ -32,7 +33,8 @@ SEEDS="" CASES="" VAL="" EPOCHS="" BATCH="" LR=1e-4 CROP="" VAL_SAMPLES="" MAX_S
 SCAR_EXTRA=()
 CANDIDATES=""
 LA_WIDTH=12 SCAR_WIDTH=16 LA_MINUTES=6 SCAR_MINUTES=4 PHANTOM_ARGS="" JOBS=$(nproc) EP=${EP:-}
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; cat <<'EOF'
+STYLE=randomised
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; cat <<'EOF'
 options (defaults by device, cpu / cuda):
   --work DIR            working folder (default tmp/train-models-<device>[-smoke])
   --out DIR             models folder for the winner (default <work>/models)
@@ -49,6 +51,9 @@ options (defaults by device, cpu / cuda):
   --la-minutes M --scar-minutes M  (cuda time budget: 6, 4)
   --init-la FILE        .onnx or checkpoint to continue from (cpu: models/la.onnx)
   --train-scar          cpu: also fine-tune the scar model from models/scar.onnx
+  --style S             phantom style of the training and validation phantoms: randomised (default,
+                        domain randomisation) or classic (the look before it); never shift.
+                        A new style needs a new --work (made phantoms are reused)
   --phantom-args "..."  extra `lascar phantom` options for the training phantoms (e.g. --scale 0.5)
   --jobs N              parallel phantom/shard jobs (default: the core count)
   --smoke               a tiny end-to-end run (2 small phantoms, a few steps, one validation study)
@@ -79,6 +84,7 @@ while [ $# -gt 0 ]; do
     --init-la) INIT_LA=$2; shift ;;
     --train-scar) TRAIN_SCAR=1 ;;
     --phantom-args) PHANTOM_ARGS=$2; shift ;;
+    --style) STYLE=$2; shift ;;
     --jobs) JOBS=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -86,6 +92,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 case "$DEVICE" in cpu|cuda) ;; *) echo "error: --device must be cpu or cuda, got $DEVICE" >&2; exit 2 ;; esac
+# The style-shift look is held out: never trained on, never used to choose checkpoints.
+case "$STYLE" in classic|randomised) ;; *) echo "error: --style must be randomised or classic, got $STYLE" >&2; exit 2 ;; esac
 
 # Defaults: the documented runs (models/README.md). --smoke shrinks everything but the steps.
 EVAL_GEOMETRIES=${GEOMETRIES:-"480:44 576:88 640:60 768:50 784:72 864:88"}
@@ -122,14 +130,14 @@ seed_list=()
 for r in $SEEDS; do
   if [[ $r == *-* ]]; then mapfile -t -O "${#seed_list[@]}" seed_list < <(range "$r"); else seed_list+=("$r"); fi
 done
-SOURCE="lascar phantoms, batch seeds $SEEDS, $CASES cases each"
+SOURCE="lascar phantoms (style $STYLE), batch seeds $SEEDS, $CASES cases each"
 [ -n "$PHANTOM_ARGS" ] && SOURCE="$SOURCE (lascar phantom $PHANTOM_ARGS)"
 echo "device $DEVICE; work $WORK; out $OUT; ${#seed_list[@]} batch seeds x $CASES cases"
 cat >"$WORK/config.txt" <<EOF
 device=$DEVICE candidates=$CANDIDATES seeds=$SEEDS cases=$CASES val=$VAL epochs=$EPOCHS batch=$BATCH lr=$LR crop=$CROP
 val_samples=$VAL_SAMPLES max_steps=$MAX_STEPS init_la=$INIT_LA train_scar=$TRAIN_SCAR init_scar=$INIT_SCAR
 la_width=$LA_WIDTH scar_width=$SCAR_WIDTH la_minutes=$LA_MINUTES scar_minutes=$SCAR_MINUTES phantom_args=$PHANTOM_ARGS
-eval_geometries=$EVAL_GEOMETRIES smoke=$SMOKE
+eval_geometries=$EVAL_GEOMETRIES smoke=$SMOKE style=$STYLE
 EOF
 
 # 1-2. Phantoms and per-seed shards, $JOBS at a time; a seed whose shards are complete is skipped.
@@ -138,7 +146,7 @@ one_seed() {
   local s=$1 ph="$WORK/phantoms/s$1" sh="$WORK/shards/s$1"
   [ -f "$sh/.done" ] && return 0
   rm -rf "$ph" "$sh"
-  $LASCAR phantom --out "$ph" --cases "$CASES" --seed "$s" --format lascarqs $PHANTOM_ARGS >"$WORK/logs/phantom-s$s.log" 2>&1 &&
+  $LASCAR phantom --out "$ph" --cases "$CASES" --seed "$s" --style "$STYLE" --format lascarqs $PHANTOM_ARGS >"$WORK/logs/phantom-s$s.log" 2>&1 &&
     $LASCAR dataset "$ph" --out "$sh" --id-prefix "s$s/" --source "$SOURCE" >"$WORK/logs/dataset-s$s.log" 2>&1 &&
     touch "$sh/.done" && echo "  seed $s: $(grep -h "cases ->" "$WORK/logs/dataset-s$s.log" | head -1)"
 }
@@ -211,8 +219,8 @@ if [ ! -f "$WORK/scar-model/scar.json" ]; then
   fi
 fi
 
-# 6. Every LA epoch through the whole method on the validation phantoms (seeds 80001..; the
-#    phantoms are made once, in $WORK/eval, and reused by every candidate).
+# 6. Every LA epoch through the whole method on the validation phantoms of the training style
+#    (seeds 81001.. randomised, 80001.. classic; made once, in $WORK/eval, reused by every candidate).
 stage "choosing the LA epoch by the whole method on the validation phantoms ($EVAL_GEOMETRIES)"
 best="" best_dice=-1
 # The K epochs with the best slice validation Dice (0: all), in epoch order.
@@ -236,7 +244,7 @@ for name in "${chosen[@]}"; do
       { tail -n 20 "$WORK/logs/export-$name.log" >&2; exit 1; }
     cp "$WORK/scar-model/scar.onnx" "$WORK/scar-model/scar.json" "$cand/"
     GEOMETRIES="$EVAL_GEOMETRIES" WORK="$WORK/eval" EP=${EP:-cpu} \
-      bash scripts/eval-heldout.sh "$cand" --validation >"$cand/validation.tmp"
+      bash scripts/eval-heldout.sh "$cand" --validation --style "$STYLE" >"$cand/validation.tmp"
     mv "$cand/validation.tmp" "$cand/validation.txt"
   fi
   # Mean of the studies' LA Dice column (6th field of each study row; a one-study run has no mean row).
@@ -257,12 +265,13 @@ cp "$WORK/candidates/$best/la.onnx" "$WORK/candidates/$best/la.json" "$WORK/scar
 mkdir -p "$OUT/logs"
 cp "$WORK/run-la/la-train-log.json" "$OUT/logs/"
 [ -f "$WORK/run-scar/scar-train-log.json" ] && cp "$WORK/run-scar/scar-train-log.json" "$OUT/logs/"
-sed "s#$WORK#\$WORK#g" "$WORK/candidates/$best/validation.txt" >"$OUT/logs/validation-80001.txt"
+VAL_SEEDS=$([ "$STYLE" = classic ] && echo 80001 || echo "$STYLE-81001")
+sed "s#$WORK#\$WORK#g" "$WORK/candidates/$best/validation.txt" >"$OUT/logs/validation-$VAL_SEEDS.txt"
 {
   echo "# scripts/train-models.sh --device $DEVICE$([ "$SMOKE" = 1 ] && echo ' --smoke'): LA candidates, mean LA Dice of"
-  echo "# the whole method on the validation phantoms (seeds 80001.., geometries $EVAL_GEOMETRIES)"
+  echo "# the whole method on the validation phantoms (style $STYLE, seeds ${VAL_SEEDS##*-}.., geometries $EVAL_GEOMETRIES)"
   cat "$WORK/candidates/table.txt"
   echo "chosen $best"
   sed 's/^/# /' "$WORK/config.txt"
 } >"$OUT/logs/selection.txt"
-stage "done; measure the held-out set once with: bash scripts/eval-heldout.sh $OUT"
+stage "done; measure the held-out sets once with: bash scripts/eval-heldout.sh $OUT [--style randomised|shift]"
