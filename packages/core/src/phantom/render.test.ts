@@ -4,6 +4,24 @@ import type { Acquisition, PhantomStyle } from './acquisition.js';
 import { SHIFT_RENDER, blurAxis, nonZeroBox, renderImage, wrapAround } from './render.js';
 import { TISSUE_COUNT, Tissue } from './tissue.js';
 
+/** Mean of the volume and the correlation of row neighbours (pairs within a row of `width`). */
+function meanAndRowCorrelation(
+  data: ArrayLike<number>,
+  width: number,
+): { mean: number; corr: number } {
+  let sum = 0;
+  for (let v = 0; v < data.length; v++) sum += data[v]!;
+  const mean = sum / data.length;
+  let cov = 0;
+  let varSum = 0;
+  for (let v = 0; v < data.length - 1; v++) {
+    if ((v + 1) % width === 0) continue;
+    cov += (data[v]! - mean) * (data[v + 1]! - mean);
+    varSum += (data[v]! - mean) ** 2;
+  }
+  return { mean, corr: cov / varSum };
+}
+
 describe('blurAxis', () => {
   const dims = [23, 19, 11] as const;
   const n = dims[0] * dims[1] * dims[2];
@@ -80,17 +98,8 @@ describe('renderImage noise', () => {
       acquisition: acq(acquired, style),
       seed,
     });
-    let sum = 0;
-    for (const v of data) sum += v;
-    const mean = sum / data.length;
-    let cov = 0;
-    let varSum = 0;
-    for (let v = 0; v < data.length - 1; v++) {
-      if ((v + 1) % 64 === 0) continue;
-      cov += (data[v]! - mean) * (data[v + 1]! - mean);
-      varSum += (data[v]! - mean) ** 2;
-    }
-    return { mean, sigma: report.noiseSigma, corr: cov / varSum, coils: report.coils };
+    const { mean, corr } = meanAndRowCorrelation(data, 64);
+    return { mean, sigma: report.noiseSigma, corr, coils: report.coils };
   }
 
   it('is Rician: the background is Rayleigh with mean sigma * sqrt(pi / 2)', () => {
@@ -128,17 +137,8 @@ describe('style-shift noise and artefacts (held-out only)', () => {
   /** Background mean over the per-channel sigma, and the correlation of row neighbours. */
   function background(style: PhantomStyle, seed: number): { ratio: number; corr: number } {
     const { data, report } = render(style, seed);
-    let sum = 0;
-    for (const v of data) sum += v;
-    const mean = sum / data.length;
-    let cov = 0;
-    let varSum = 0;
-    for (let v = 0; v < data.length - 1; v++) {
-      if ((v + 1) % 64 === 0) continue;
-      cov += (data[v]! - mean) * (data[v + 1]! - mean);
-      varSum += (data[v]! - mean) ** 2;
-    }
-    return { ratio: mean / report.noiseSigma, corr: cov / varSum };
+    const { mean, corr } = meanAndRowCorrelation(data, 64);
+    return { ratio: mean / report.noiseSigma, corr };
   }
 
   it('air is not Rician: a multi-coil noise floor far above sigma * 1.25, correlated along rows', () => {
