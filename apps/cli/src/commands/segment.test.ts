@@ -7,7 +7,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatDs, generatePhantom, readNifti, writeMrSeries } from '@lascar/core';
+import {
+  formatDs,
+  generatePhantom,
+  readNifti,
+  writeMrSeries,
+  type SegmentationMetrics,
+} from '@lascar/core';
 import dcmjs from 'dcmjs';
 import { openOnnxModel } from '@lascar/core/onnx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -254,5 +260,44 @@ describe('trained networks in the product', () => {
         ep: 'cuda',
       }),
     ).rejects.toThrow(/'cuda' was requested/);
+  });
+});
+
+describe('summaryTable', () => {
+  const metrics = (dice: number, truthVoxels: number) =>
+    ({
+      dice,
+      truthVoxels,
+      sensitivity: truthVoxels ? 0.5 : null,
+    }) as unknown as SegmentationMetrics;
+  const study = (id: string, scarDice: number, scarTruthVoxels: number) => ({
+    id,
+    report: {
+      laVolumeMl: 100,
+      scarVolumeMl: 1,
+      scarBurdenPercent: 5,
+      stages: [],
+      needsReview: false,
+      evaluation: { la: metrics(0.9, 1000), scar: metrics(scarDice, scarTruthVoxels) },
+    } as unknown as StudyReport,
+  });
+
+  it('leaves a study without true scar out of the scar Dice and its mean', () => {
+    const table = summaryTable([
+      study('with-scar-a', 0.8, 500),
+      study('with-scar-b', 0.6, 300),
+      study('no-scar', 0, 0),
+    ]);
+    const row = (id: string) =>
+      table
+        .split('\n')
+        .find((l) => l.trim().startsWith(id))!
+        .trim();
+    const cells = (id: string) => row(id).split(/\s{2,}/);
+    // columns: case, LA mL, scar mL, burden, Utah, LA Dice, HD95, ASSD, scar Dice, scar sens, QC
+    expect(cells('no-scar')[8]).toBe('-');
+    expect(cells('with-scar-a')[8]).toBe('0.800');
+    // The mean row's empty cells merge into the gaps: case, LA Dice, HD95, ASSD, scar Dice, sens.
+    expect(cells('mean (3)')).toEqual(['mean (3)', '0.900', '-', '-', '0.700', '0.500']);
   });
 });

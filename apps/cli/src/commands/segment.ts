@@ -441,7 +441,18 @@ export async function runSegment(input: string, options: SegmentOptions): Promis
 const fmt = (v: number | null | undefined, digits = 3): string =>
   v === null || v === undefined ? '-' : v.toFixed(digits);
 
-/** A plain-text table of the cases, with metrics where ground truth existed. */
+/**
+ * Scar Dice where the truth has scar; undefined on a study without any (about 8 % of phantoms),
+ * where Dice is 0 for one stray voxel and says nothing about finding scar: its false positives
+ * show as the scar volume, and the mean leaves it out.
+ */
+const scarDice = (r: StudyReport): number | undefined =>
+  r.evaluation?.scar && r.evaluation.scar.truthVoxels > 0 ? r.evaluation.scar.dice : undefined;
+
+/**
+ * A plain-text table of the cases, with metrics where ground truth existed. Scar Dice and
+ * sensitivity read '-' for a study whose truth has no scar; their means are over the others.
+ */
 export function summaryTable(cases: readonly CaseSummary[]): string {
   const rows = [
     [
@@ -466,7 +477,7 @@ export function summaryTable(cases: readonly CaseSummary[]): string {
       fmt(r.evaluation?.la?.dice),
       fmt(r.evaluation?.la?.hausdorff95Mm, 2),
       fmt(r.evaluation?.la?.assdMm, 2),
-      fmt(r.evaluation?.scar?.dice),
+      fmt(scarDice(r)),
       fmt(r.evaluation?.scar?.sensitivity),
       r.needsReview ? 'review' : 'ok',
     ]),
@@ -486,7 +497,7 @@ export function summaryTable(cases: readonly CaseSummary[]): string {
       mean((c) => c.report.evaluation?.la?.dice),
       mean((c) => c.report.evaluation?.la?.hausdorff95Mm),
       mean((c) => c.report.evaluation?.la?.assdMm),
-      mean((c) => c.report.evaluation?.scar?.dice),
+      mean((c) => scarDice(c.report)),
       mean((c) => c.report.evaluation?.scar?.sensitivity),
       '',
     ]);
