@@ -44,6 +44,19 @@ def scale_shapes(ckpt: Dict[str, Any]) -> Dict[str, List[int]]:
     return {name: [c, h >> k, w >> k] for k, name in enumerate(input_names("la", n))}
 
 
+
+def _manifest_input(name: str, shape: List[int], axes: Dict[int, str]) -> Dict[str, Any]:
+    """An input as the manifest lists it: the graph's named axes where they are free (the product
+    reads a named LA height/width as "any window of the canvas"), and the size it was trained on
+    (`canvas`), which `import-onnx` restores."""
+    full = ["batch"] + list(shape)
+    named = [axes.get(a, d) for a, d in enumerate(full)]
+    spec: Dict[str, Any] = {"name": name, "dtype": "float32", "shape": named}
+    if named != full:
+        spec["canvas"] = list(shape)
+    return spec
+
+
 def architecture(kind: str) -> str:
     return "MSWS-Net" if kind == "la" else "Boundary2Patches UNet"
 
@@ -135,7 +148,7 @@ def export(args) -> Dict[str, Any]:
         digest = hashlib.sha256(fh.read()).hexdigest()
 
     shapes = scale_shapes(ckpt)
-    out_shape = ["batch", 1] + list(shapes[names[0]][1:])
+    out_shape = [dynamic[OUTPUT_NAME].get(a, d) for a, d in enumerate(["batch", 1] + list(shapes[names[0]][1:]))]
     manifest = {
         "model": kind,
         "architecture": architecture(kind),
@@ -146,7 +159,7 @@ def export(args) -> Dict[str, Any]:
         "n_encoders": int(ckpt.get("n_scales", 2)) if kind == "la" else None,
         "parameters": count_parameters(model),
         "opset": OPSET,
-        "inputs": [{"name": n, "dtype": "float32", "shape": ["batch"] + list(shapes[n])} for n in names],
+        "inputs": [_manifest_input(n, shapes[n], dynamic[n]) for n in names],
         "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": out_shape,
                    "meaning": "foreground probability (sigmoid applied inside the graph)"},
         "thresholds": {"probability": THRESHOLD, "rule": "foreground where probability > threshold"},

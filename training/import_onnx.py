@@ -73,6 +73,21 @@ def _torch_convs(model: nn.Module) -> List[Tuple[nn.Module, nn.BatchNorm2d | Non
     return pairs
 
 
+
+def _per_sample_shape(spec: Dict[str, Any]) -> List[int]:
+    """An input's shape without the batch axis; where the axes are named (dynamic), the size the
+    model was trained on: the manifest's `canvas`."""
+    out = []
+    for d in spec["shape"][1:]:
+        if isinstance(d, int) or (isinstance(d, str) and d.isdigit()):
+            out.append(int(d))
+        elif spec.get("canvas"):
+            return [int(v) for v in spec["canvas"]]
+        else:
+            raise SystemExit(f"error: input {spec['name']} has a named axis {d!r} and the manifest gives no 'canvas' (the size it was trained on)")
+    return out
+
+
 def import_onnx(onnx_path: str, manifest_path: str | None = None) -> Dict[str, Any]:
     """A checkpoint dict (as train.save_checkpoint takes it) from an exported model + manifest."""
     manifest_path = manifest_path or os.path.splitext(onnx_path)[0] + ".json"
@@ -107,7 +122,7 @@ def import_onnx(onnx_path: str, manifest_path: str | None = None) -> Dict[str, A
                 bn.bias.fill_(0.0)
                 bn.running_mean.zero_()
                 bn.running_var.fill_(1.0 - bn.eps)
-    shapes = {i["name"]: [int(d) for d in i["shape"][1:]] for i in manifest["inputs"]}
+    shapes = {i["name"]: _per_sample_shape(i) for i in manifest["inputs"]}
     return {
         "kind": kind,
         "width": width,

@@ -147,9 +147,10 @@ def test_three_encoders_train_and_export(tmp_path):
     assert main(["export", "--checkpoint", ckpt, "--out", str(tmp_path / "models")]) == 0
     manifest = json.loads((tmp_path / "models" / "la.json").read_text())
     assert manifest["n_encoders"] == 3
-    assert [(i["name"], i["shape"]) for i in manifest["inputs"]] == [
-        ("image_full", ["batch", 1, 128, 128]), ("image_half", ["batch", 1, 64, 64]),
-        ("image_quarter", ["batch", 1, 32, 32])]
+    assert [(i["name"], i["shape"], i["canvas"]) for i in manifest["inputs"]] == [
+        ("image_full", ["batch", 1, "height", "width"], [1, 128, 128]),
+        ("image_half", ["batch", 1, "half_height", "half_width"], [1, 64, 64]),
+        ("image_quarter", ["batch", 1, "quarter_height", "quarter_width"], [1, 32, 32])]
     assert main(["reference-output", "--checkpoint", ckpt, "--out", str(tmp_path / "ref")]) == 0
     assert main(["check-onnx", "--kind", "la", "--models", str(tmp_path / "models"), "--ref", str(tmp_path / "ref")]) == 0
     # 64 x 64 slices are too small for three scales: a clear error before any training.

@@ -104,3 +104,40 @@ def test_crops_hold_the_atrium_and_keep_the_half_scale_aligned():
         assert torch.allclose(pyramid(img[i:i + 1], 2)[1], half)
     with pytest.raises(ValueError):
         crop_la(full, label, 63, g)
+
+
+def test_la_manifest_names_the_free_axes_and_keeps_the_trained_canvas(exported, tmp_path, capsys):
+    """A re-trained LA model must keep the product's crop-to-atrium path: the manifest names the
+    spatial axes the graph leaves free (a fixed-size manifest turns the crop off), says which
+    canvas it was trained on, and import-onnx restores that canvas."""
+    import onnx
+
+    manifest = json.loads((exported / "models" / "la.json").read_text())
+    inputs = {i["name"]: i for i in manifest["inputs"]}
+    assert inputs["image_full"]["shape"] == ["batch", 1, "height", "width"]
+    assert inputs["image_half"]["shape"] == ["batch", 1, "half_height", "half_width"]
+    assert inputs["image_full"]["canvas"] == [1, 128, 128] and inputs["image_half"]["canvas"] == [1, 64, 64]
+    assert manifest["output"]["shape"] == ["batch", 1, "height", "width"]
+    graph = onnx.load(str(exported / "models" / "la.onnx")).graph
+    dims = [d.dim_param or d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 1, "height", "width"]
+    scar = json.loads((exported / "models" / "scar.json").read_text())
+    assert scar["inputs"][0]["shape"] == ["batch", 3, 16, 16] and "canvas" not in scar["inputs"][0]
+
+    out = tmp_path / "la.pt"
+    assert main(["import-onnx", str(exported / "models" / "la.onnx"), "--out", str(out)]) == 0
+    assert load_checkpoint(str(out))["input_shapes"]["image_full"] == [1, 128, 128]
+    capsys.readouterr()
+
+
+def test_the_shipped_la_model_imports(tmp_path, capsys):
+    """models/la.json names its axes and gives the 640 x 640 canvas it was trained on; the
+    imported weights compute what the ONNX file does."""
+    import os
+
+    shipped = os.path.join(os.path.dirname(__file__), "..", "..", "models", "la.onnx")
+    out = tmp_path / "la.pt"
+    assert main(["import-onnx", shipped, "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["kind"] == "la" and report["max_abs_difference"] < 1e-4
+    assert load_checkpoint(str(out))["input_shapes"] == {"image_full": [1, 640, 640], "image_half": [1, 320, 320]}
