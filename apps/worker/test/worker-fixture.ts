@@ -68,10 +68,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     secret,
     stableAgeSeconds: 1,
   });
+  // The tests' own look into the PACS: patient with a busy Orthanc (two workers retrieving and
+  // storing on a 2-core CI machine once kept a QIDO waiting past the 30 s default).
   const pacs = new DicomWebPacsClient({
     url: orthanc.dicomWebUrl,
     username: orthanc.username,
     password: orthanc.password,
+    timeoutMs: 120_000,
   });
   const db = new pg.Pool({ connectionString: postgres.url, max: 2 });
   // A restarted PostgreSQL cuts the pool's idle connections; the next query opens new ones.
