@@ -4,7 +4,8 @@
 #   merged, split) -> PyTorch training (every epoch kept) -> each LA epoch exported to ONNX -> each
 #   candidate run through the whole method on the VALIDATION phantoms of the same style
 #   (`scripts/eval-heldout.sh --validation --style randomised`, seeds 81001..; classic: 80001..)
-#   -> the candidate with the highest mean LA Dice exported into --out.
+#   -> the candidate with the highest mean LA Dice exported into --out (on CPU the starting model
+#   is a candidate too: a run that does not beat it hands it back unchanged, as "la-start").
 # The held-out phantoms (seeds 90001.., 91001.., 95001..) are never looked at here: measure the
 #   winner once with bash scripts/eval-heldout.sh OUT_DIR [--style randomised|shift]
 #
@@ -34,7 +35,7 @@ SCAR_EXTRA=()
 CANDIDATES=""
 LA_WIDTH=12 SCAR_WIDTH=16 LA_MINUTES=6 SCAR_MINUTES=4 PHANTOM_ARGS="" JOBS=$(nproc) EP=${EP:-}
 STYLE=randomised
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; cat <<'EOF'
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; cat <<'EOF'
 options (defaults by device, cpu / cuda):
   --work DIR            working folder (default tmp/train-models-<device>[-smoke])
   --out DIR             models folder for the winner (default <work>/models)
@@ -233,6 +234,9 @@ for e in sorted(top, key=lambda e: e["epoch"]):
     print(f"la-epoch{e['epoch']:03d}")
 PYEOF
 )
+# Continuing from an exported model, the model it started from competes too (first, so it wins a
+# tie): a run never hands over weights that do worse on the validation phantoms than its start.
+if [ "$DEVICE" = cpu ] && [[ $INIT_LA == *.onnx ]]; then chosen=(la-start "${chosen[@]}"); fi
 rm -f "$WORK/candidates/.table.tmp"
 for name in "${chosen[@]}"; do
   ckpt="$WORK/run-la/$name.pt"
@@ -240,8 +244,12 @@ for name in "${chosen[@]}"; do
   if [ ! -f "$cand/validation.txt" ]; then
     rm -rf "$cand"
     mkdir -p "$cand"
-    $PY -m training export --kind la --checkpoint "$ckpt" --out "$cand" >"$WORK/logs/export-$name.log" 2>&1 ||
-      { tail -n 20 "$WORK/logs/export-$name.log" >&2; exit 1; }
+    if [ "$name" = la-start ]; then
+      cp "$INIT_LA" "$cand/la.onnx" && cp "${INIT_LA%.onnx}.json" "$cand/la.json"
+    else
+      $PY -m training export --kind la --checkpoint "$ckpt" --out "$cand" >"$WORK/logs/export-$name.log" 2>&1 ||
+        { tail -n 20 "$WORK/logs/export-$name.log" >&2; exit 1; }
+    fi
     cp "$WORK/scar-model/scar.onnx" "$WORK/scar-model/scar.json" "$cand/"
     GEOMETRIES="$EVAL_GEOMETRIES" WORK="$WORK/eval" EP=${EP:-cpu} \
       bash scripts/eval-heldout.sh "$cand" --validation --style "$STYLE" >"$cand/validation.tmp"
