@@ -13,7 +13,6 @@
 #     with a look deliberately outside the randomised ranges (inversion-recovery contrast,
 #     multi-coil correlated noise, coarser blur, wrap-around, strong ghosts). Report it next to
 #     the other held-out sets; NEVER use it to choose checkpoints or settings (no --validation).
-#   --style-shift is the old spelling of --style shift.
 # --validation: the validation seeds of that style instead of the held-out ones: pick checkpoints
 # on those, report the held-out ones once, for the model you ship. --seed-base N uses seeds
 # N..N+5 (fresh phantoms, e.g. 70001 for a measurement made after a method change that looked at
@@ -29,7 +28,6 @@ USAGE="usage: eval-heldout.sh [MODELS_DIR] [--validation | --seed-base N] [--sty
 while [ $# -gt 0 ]; do
   case "$1" in
     --validation) VALIDATION=1 ;;
-    --style-shift) STYLE=shift ;;
     --style)
       case "${2:-}" in
         classic|randomised|shift) STYLE=$2 ;;
