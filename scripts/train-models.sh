@@ -4,6 +4,8 @@
 #   merged, split) -> PyTorch training (every epoch kept) -> each LA epoch exported to ONNX -> each
 #   candidate run through the whole method on the VALIDATION phantoms of the same style
 #   (`scripts/eval-heldout.sh --validation --style randomised`, seeds 81001..; classic: 80001..)
+#   (--style mixed: classic and randomised phantoms alternate by seed parity, and a candidate is
+#   scored on both styles' validation phantoms, the mean over all their studies)
 #   -> the candidate with the highest mean LA Dice exported into --out (on CPU the starting model
 #   is a candidate too: a run that does not beat it hands it back unchanged, as "la-start").
 # The held-out phantoms (seeds 90001.., 91001.., 95001..) are never looked at here: measure the
@@ -53,7 +55,8 @@ options (defaults by device, cpu / cuda):
   --init-la FILE        .onnx or checkpoint to continue from (cpu: models/la.onnx)
   --train-scar          cpu: also fine-tune the scar model from models/scar.onnx
   --style S             phantom style of the training and validation phantoms: randomised (default,
-                        domain randomisation) or classic (the look before it); never shift.
+                        domain randomisation), classic (the look before it) or mixed (even batch
+                        seeds classic, odd ones randomised; validated on both); never shift.
                         A new style needs a new --work (made phantoms are reused)
   --phantom-args "..."  extra `lascar phantom` options for the training phantoms (e.g. --scale 0.5)
   --jobs N              parallel phantom/shard jobs (default: the core count)
@@ -94,7 +97,10 @@ while [ $# -gt 0 ]; do
 done
 case "$DEVICE" in cpu|cuda) ;; *) echo "error: --device must be cpu or cuda, got $DEVICE" >&2; exit 2 ;; esac
 # The style-shift look is held out: never trained on, never used to choose checkpoints.
-case "$STYLE" in classic|randomised) ;; *) echo "error: --style must be randomised or classic, got $STYLE" >&2; exit 2 ;; esac
+case "$STYLE" in classic|randomised|mixed) ;; *) echo "error: --style must be randomised, classic or mixed, got $STYLE" >&2; exit 2 ;; esac
+# The style of one batch seed's phantoms, and the styles whose validation phantoms score a candidate.
+seed_style() { if [ "$STYLE" = mixed ]; then (($1 % 2)) && echo randomised || echo classic; else echo "$STYLE"; fi; }
+VAL_STYLES=$([ "$STYLE" = mixed ] && echo "classic randomised" || echo "$STYLE")
 
 # Defaults: the documented runs (models/README.md). --smoke shrinks everything but the steps.
 EVAL_GEOMETRIES=${GEOMETRIES:-"480:44 576:88 640:60 768:50 784:72 864:88"}
@@ -131,7 +137,7 @@ seed_list=()
 for r in $SEEDS; do
   if [[ $r == *-* ]]; then mapfile -t -O "${#seed_list[@]}" seed_list < <(range "$r"); else seed_list+=("$r"); fi
 done
-SOURCE="lascar phantoms (style $STYLE), batch seeds $SEEDS, $CASES cases each"
+SOURCE="lascar phantoms (style $STYLE$([ "$STYLE" = mixed ] && echo ': even batch seeds classic, odd randomised')), batch seeds $SEEDS, $CASES cases each"
 [ -n "$PHANTOM_ARGS" ] && SOURCE="$SOURCE (lascar phantom $PHANTOM_ARGS)"
 echo "device $DEVICE; work $WORK; out $OUT; ${#seed_list[@]} batch seeds x $CASES cases"
 cat >"$WORK/config.txt" <<EOF
@@ -147,7 +153,7 @@ one_seed() {
   local s=$1 ph="$WORK/phantoms/s$1" sh="$WORK/shards/s$1"
   [ -f "$sh/.done" ] && return 0
   rm -rf "$ph" "$sh"
-  $LASCAR phantom --out "$ph" --cases "$CASES" --seed "$s" --style "$STYLE" --format lascarqs $PHANTOM_ARGS >"$WORK/logs/phantom-s$s.log" 2>&1 &&
+  $LASCAR phantom --out "$ph" --cases "$CASES" --seed "$s" --style "$(seed_style "$s")" --format lascarqs $PHANTOM_ARGS >"$WORK/logs/phantom-s$s.log" 2>&1 &&
     $LASCAR dataset "$ph" --out "$sh" --id-prefix "s$s/" --source "$SOURCE" >"$WORK/logs/dataset-s$s.log" 2>&1 &&
     touch "$sh/.done" && echo "  seed $s: $(grep -h "cases ->" "$WORK/logs/dataset-s$s.log" | head -1)"
 }
@@ -221,7 +227,7 @@ if [ ! -f "$WORK/scar-model/scar.json" ]; then
 fi
 
 # 6. Every LA epoch through the whole method on the validation phantoms of the training style
-#    (seeds 81001.. randomised, 80001.. classic; made once, in $WORK/eval, reused by every candidate).
+#    (seeds 81001.. randomised, 80001.. classic; made once, in $WORK/eval-<style>, reused by every candidate).
 stage "choosing the LA epoch by the whole method on the validation phantoms ($EVAL_GEOMETRIES)"
 best="" best_dice=-1
 # The K epochs with the best slice validation Dice (0: all), in epoch order.
@@ -251,8 +257,10 @@ for name in "${chosen[@]}"; do
         { tail -n 20 "$WORK/logs/export-$name.log" >&2; exit 1; }
     fi
     cp "$WORK/scar-model/scar.onnx" "$WORK/scar-model/scar.json" "$cand/"
-    GEOMETRIES="$EVAL_GEOMETRIES" WORK="$WORK/eval" EP=${EP:-cpu} \
-      bash scripts/eval-heldout.sh "$cand" --validation --style "$STYLE" >"$cand/validation.tmp"
+    for vs in $VAL_STYLES; do
+      GEOMETRIES="$EVAL_GEOMETRIES" WORK="$WORK/eval-$vs" EP=${EP:-cpu} \
+        bash scripts/eval-heldout.sh "$cand" --validation --style "$vs" >>"$cand/validation.tmp"
+    done
     mv "$cand/validation.tmp" "$cand/validation.txt"
   fi
   # Mean of the studies' LA Dice column (6th field of each study row; a one-study run has no mean row).
@@ -273,11 +281,11 @@ cp "$WORK/candidates/$best/la.onnx" "$WORK/candidates/$best/la.json" "$WORK/scar
 mkdir -p "$OUT/logs"
 cp "$WORK/run-la/la-train-log.json" "$OUT/logs/"
 [ -f "$WORK/run-scar/scar-train-log.json" ] && cp "$WORK/run-scar/scar-train-log.json" "$OUT/logs/"
-VAL_SEEDS=$([ "$STYLE" = classic ] && echo 80001 || echo "$STYLE-81001")
+VAL_SEEDS=$(case "$STYLE" in classic) echo 80001 ;; mixed) echo "classic-80001+randomised-81001" ;; *) echo "$STYLE-81001" ;; esac)
 sed "s#$WORK#\$WORK#g" "$WORK/candidates/$best/validation.txt" >"$OUT/logs/validation-$VAL_SEEDS.txt"
 {
   echo "# scripts/train-models.sh --device $DEVICE$([ "$SMOKE" = 1 ] && echo ' --smoke'): LA candidates, mean LA Dice of"
-  echo "# the whole method on the validation phantoms (style $STYLE, seeds ${VAL_SEEDS##*-}.., geometries $EVAL_GEOMETRIES)"
+  echo "# the whole method on the validation phantoms (style $VAL_STYLES, seeds $VAL_SEEDS, geometries $EVAL_GEOMETRIES)"
   cat "$WORK/candidates/table.txt"
   echo "chosen $best"
   sed 's/^/# /' "$WORK/config.txt"

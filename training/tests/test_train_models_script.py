@@ -34,3 +34,10 @@ def test_the_shipped_models_folder_is_not_overwritten_unless_asked(tmp_path):
     after = {f: os.path.getmtime(os.path.join(ROOT, "models", f)) for f in os.listdir(os.path.join(ROOT, "models"))}
     assert after == before
     assert not (tmp_path / "w" / "phantoms").exists()  # refused before any work
+
+
+def test_styles_mixed_is_offered_and_the_held_out_shift_look_is_refused():
+    r = _run("--help")
+    assert "mixed (even batch" in r.stdout
+    r = _run("--style", "shift")
+    assert r.returncode == 2 and "--style must be randomised, classic or mixed, got shift" in r.stderr
