@@ -334,13 +334,22 @@ export async function moveStoredObjects(
   return count;
 }
 
-/** Retired objects still in the PACS (for deletion where the PACS allows it). */
+/**
+ * Retired objects still in the PACS that may be deleted where the PACS allows it. A SEG whose
+ * result a cardiologist accepted at sign-off is not among them: the VERIFIED report stored at sign-off
+ * refers to it, and a signed report must not point at an object that is gone. It stays in the
+ * PACS, listed as retired.
+ */
 export async function retiredStoredObjects(
   prisma: PrismaClient,
   limit = 100,
 ): Promise<(StoredObjectRef & { id: string })[]> {
   const rows = await prisma.storedObject.findMany({
-    where: { state: 'retired' },
+    where: {
+      state: 'retired',
+      // Accepted, with its VERIFIED SR stored or still to be stored (recordVerifiedSr).
+      NOT: { kind: 'SEG', job: { measurement: { is: { reviewState: 'accepted' } } } },
+    },
     orderBy: { retiredAt: 'asc' },
     take: limit,
     select: {

@@ -224,4 +224,25 @@ describe('a series whose instance set changes', () => {
       ['SR', 'retired'],
     ]);
   });
+
+  it('never offers for deletion the SEG that a signed-off (VERIFIED) report refers to', async () => {
+    const signed = await job(['1.1', '1.2', '1.3', '1.4'], new Date(t0.getTime() + 120_000));
+    const signedResult = await complete(signed.job.id, signed.job.jobKey, 'c');
+    await recordReview(prisma, signedResult.measurementRef, {
+      state: 'accepted',
+      reviewerId: 'u1',
+      reviewerName: 'Dr Test',
+      verifiedSrSopInstanceUid: `${SERIES}.99.3`,
+    });
+    const before = new Set((await retiredStoredObjects(prisma)).map((o) => o.sopInstanceUid));
+    // A fifth slice arrives: the new instance set's result supersedes the signed-off one.
+    const newer = await job(['1.1', '1.2', '1.3', '1.4', '1.5'], new Date(t0.getTime() + 180_000));
+    await complete(newer.job.id, newer.job.jobKey, 'd');
+    expect(await objects()).toContainEqual({ sopInstanceUid: signedResult.seg, state: 'retired' });
+    const offered = (await retiredStoredObjects(prisma))
+      .map((o) => o.sopInstanceUid)
+      .filter((uid) => !before.has(uid));
+    // Its UNVERIFIED report may go (the VERIFIED one replaces it); the SEG stays in the PACS.
+    expect(offered).toEqual([signedResult.sr]);
+  });
 });
