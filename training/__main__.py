@@ -1,4 +1,4 @@
-"""Command line: python3 -m training {summary,train,export,import-onnx,reference-output,check-onnx,bench,tiny-shards}."""
+"""Command line: python3 -m training {summary,train,export,import-onnx,reference-output,check-onnx,bench,merge-shards,average,tiny-shards}."""
 
 from __future__ import annotations
 
@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the held-out phantoms are the test set); default: the 70/20/10 split by case")
     m.add_argument("inputs", nargs="+", help="shard folders, each with la/ and scar/")
 
+    a = sub.add_parser("average", help="weighted mean of checkpoints of one network (model soup / WiSE-FT)")
+    a.add_argument("checkpoints", nargs="+", help="two or more checkpoints of the same network")
+    a.add_argument("--weights", default=None, help="comma-separated, one per checkpoint (default: equal)")
+    a.add_argument("--out", required=True, help="checkpoint file to write")
+
     ts = sub.add_parser("tiny-shards", help="tiny synthetic shards for smoke tests")
     ts.add_argument("--out", required=True)
     ts.add_argument("--seed", type=int, default=0)
@@ -154,6 +159,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .bench import bench
 
         print(json.dumps(bench(args), indent=2))
+    elif args.command == "average":
+        from .average import average_checkpoints
+        from .train import save_checkpoint
+
+        weights = None
+        if args.weights is not None:
+            try:
+                weights = [float(x) for x in args.weights.split(",")]
+            except ValueError:
+                print(f"error: --weights must be numbers separated by commas, got {args.weights!r}", file=sys.stderr)
+                return 2
+        ckpt = average_checkpoints(args.checkpoints, weights)
+        save_checkpoint(args.out, ckpt)
+        print(json.dumps({"checkpoint": args.out, "averaged_from": ckpt["averaged_from"]}))
     elif args.command == "tiny-shards":
         from .synthetic import make_tiny_shards
 

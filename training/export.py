@@ -174,6 +174,8 @@ def export(args) -> Dict[str, Any]:
         "trained_with_torch": ckpt.get("torch", ""),
         "exported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if ckpt.get("averaged_from"):  # `python3 -m training average`: which checkpoints, what weights
+        manifest["averaged_from"] = ckpt["averaged_from"]
     # Shipped with the model: no path of the training machine (an older checkpoint's --init, a
     # data source left at its default folder) survives into it.
     manifest = scrub_absolute_paths(manifest)
