@@ -36,7 +36,7 @@ SEEDS="" CASES="" VAL="" EPOCHS="" BATCH="" LR=1e-4 CROP="" VAL_SAMPLES="" MAX_S
 SCAR_EXTRA=()
 CANDIDATES=""
 LA_WIDTH=12 SCAR_WIDTH=16 LA_MINUTES=6 SCAR_MINUTES=4 PHANTOM_ARGS="" JOBS=$(nproc) EP=${EP:-}
-STYLE=randomised
+STYLE=randomised SOUP=0
 usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; cat <<'EOF'
 options (defaults by device, cpu / cuda):
   --work DIR            working folder (default tmp/train-models-<device>[-smoke])
@@ -54,6 +54,8 @@ options (defaults by device, cpu / cuda):
   --la-minutes M --scar-minutes M  (cuda time budget: 6, 4)
   --init-la FILE        .onnx or checkpoint to continue from (cpu: models/la.onnx)
   --train-scar          cpu: also fine-tune the scar model from models/scar.onnx
+  --soup                cpu: each chosen epoch averaged 1:1 with the starting model (WiSE-FT,
+                        `python3 -m training average`) is a candidate too (la-soup-epochNNN)
   --style S             phantom style of the training and validation phantoms: randomised (default,
                         domain randomisation), classic (the look before it) or mixed (even batch
                         seeds classic, odd ones randomised; validated on both); never shift.
@@ -87,6 +89,7 @@ while [ $# -gt 0 ]; do
     --scar-minutes) SCAR_MINUTES=$2; shift ;;
     --init-la) INIT_LA=$2; shift ;;
     --train-scar) TRAIN_SCAR=1 ;;
+    --soup) SOUP=1 ;;
     --phantom-args) PHANTOM_ARGS=$2; shift ;;
     --style) STYLE=$2; shift ;;
     --jobs) JOBS=$2; shift ;;
@@ -137,12 +140,12 @@ seed_list=()
 for r in $SEEDS; do
   if [[ $r == *-* ]]; then mapfile -t -O "${#seed_list[@]}" seed_list < <(range "$r"); else seed_list+=("$r"); fi
 done
-SOURCE="lascar phantoms (style $STYLE$([ "$STYLE" = mixed ] && echo ': even batch seeds classic, odd randomised')), batch seeds $SEEDS, $CASES cases each"
+SOURCE="lascar phantoms (style $STYLE$([ "$STYLE" != mixed ] || echo ': even batch seeds classic, odd randomised')), batch seeds $SEEDS, $CASES cases each"
 [ -n "$PHANTOM_ARGS" ] && SOURCE="$SOURCE (lascar phantom $PHANTOM_ARGS)"
 echo "device $DEVICE; work $WORK; out $OUT; ${#seed_list[@]} batch seeds x $CASES cases"
 cat >"$WORK/config.txt" <<EOF
 device=$DEVICE candidates=$CANDIDATES seeds=$SEEDS cases=$CASES val=$VAL epochs=$EPOCHS batch=$BATCH lr=$LR crop=$CROP
-val_samples=$VAL_SAMPLES max_steps=$MAX_STEPS init_la=$INIT_LA train_scar=$TRAIN_SCAR init_scar=$INIT_SCAR
+val_samples=$VAL_SAMPLES max_steps=$MAX_STEPS init_la=$INIT_LA train_scar=$TRAIN_SCAR init_scar=$INIT_SCAR soup=$SOUP
 la_width=$LA_WIDTH scar_width=$SCAR_WIDTH la_minutes=$LA_MINUTES scar_minutes=$SCAR_MINUTES phantom_args=$PHANTOM_ARGS
 eval_geometries=$EVAL_GEOMETRIES smoke=$SMOKE style=$STYLE
 EOF
@@ -242,7 +245,11 @@ PYEOF
 )
 # Continuing from an exported model, the model it started from competes too (first, so it wins a
 # tie): a run never hands over weights that do worse on the validation phantoms than its start.
-if [ "$DEVICE" = cpu ] && [[ $INIT_LA == *.onnx ]]; then chosen=(la-start "${chosen[@]}"); fi
+if [ "$DEVICE" = cpu ] && [[ $INIT_LA == *.onnx ]]; then
+  # --soup: each chosen epoch averaged with the starting model compete too (WiSE-FT; training/README.md).
+  if [ "$SOUP" = 1 ]; then for name in "${chosen[@]}"; do chosen+=("la-soup-${name#la-}"); done; fi
+  chosen=(la-start "${chosen[@]}")
+fi
 rm -f "$WORK/candidates/.table.tmp"
 for name in "${chosen[@]}"; do
   ckpt="$WORK/run-la/$name.pt"
@@ -253,6 +260,10 @@ for name in "${chosen[@]}"; do
     if [ "$name" = la-start ]; then
       cp "$INIT_LA" "$cand/la.onnx" && cp "${INIT_LA%.onnx}.json" "$cand/la.json"
     else
+      if [[ $name == la-soup-* ]]; then
+        $PY -m training average "$WORK/la-init.pt" "$WORK/run-la/la-${name#la-soup-}.pt" --out "$ckpt" \
+          >"$WORK/logs/average-$name.log" 2>&1 || { tail -n 20 "$WORK/logs/average-$name.log" >&2; exit 1; }
+      fi
       $PY -m training export --kind la --checkpoint "$ckpt" --out "$cand" >"$WORK/logs/export-$name.log" 2>&1 ||
         { tail -n 20 "$WORK/logs/export-$name.log" >&2; exit 1; }
     fi

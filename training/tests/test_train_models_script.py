@@ -41,3 +41,18 @@ def test_styles_mixed_is_offered_and_the_held_out_shift_look_is_refused():
     assert "mixed (even batch" in r.stdout
     r = _run("--style", "shift")
     assert r.returncode == 2 and "--style must be randomised, classic or mixed, got shift" in r.stderr
+
+
+def test_every_style_gets_past_the_set_up_to_the_phantoms(tmp_path):
+    # A `lascar` that fails at once: the script must reach the phantom stage (set -e stops it
+    # silently on any setup line that returns non-zero) and then say that a phantom job failed.
+    for style in ("randomised", "classic", "mixed"):
+        r = subprocess.run(["bash", SCRIPT, "--style", style, "--seeds", "1000", "--work", str(tmp_path / style)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60, env={**os.environ, "LASCAR": "false"})
+        assert "phantoms + shards (1 seeds)" in r.stdout, (style, r.stdout, r.stderr)
+        assert r.returncode == 1 and "a phantom/shard job failed" in r.stderr, (style, r.stderr)
+
+
+def test_soup_is_offered():
+    r = _run("--help")
+    assert "--soup" in r.stdout and "la-soup-epochNNN" in r.stdout
