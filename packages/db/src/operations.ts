@@ -7,6 +7,7 @@
 import { Prisma, type PrismaClient } from './generated/prisma/client.js';
 import type { JobState, StageName } from './generated/prisma/enums.js';
 import { ClinicalError } from './clinical.js';
+import { keptInPacs } from './records.js';
 
 export const JOB_STATES = [
   'queued',
@@ -221,7 +222,7 @@ export interface JobDetail extends Omit<JobListRow, 'stages'> {
   supersededById: string | null;
   supersededAt: Date | null;
   /** The SEG/SR objects this job stored, and where each stands (current, retired, deleted). */
-  storedObjects: { kind: string; sopInstanceUid: string; state: string }[];
+  storedObjects: { kind: string; sopInstanceUid: string; state: string; kept?: string }[];
   failureClass: FailureClass | null;
   attemptsRecorded: JobAttempt[];
   decisions: { selected: boolean; reason: string; source: string; decidedAt: Date }[];
@@ -243,6 +244,7 @@ export async function jobDetail(prisma: PrismaClient, id: string): Promise<JobDe
         orderBy: [{ createdAt: 'asc' }, { kind: 'asc' }],
         select: { kind: true, sopInstanceUid: true, state: true },
       },
+      measurement: { select: { reviewState: true } },
     },
   });
   if (!j) return null;
@@ -282,7 +284,11 @@ export async function jobDetail(prisma: PrismaClient, id: string): Promise<JobDe
     instanceCount: j.instanceCount,
     supersededById: j.supersededById,
     supersededAt: j.supersededAt,
-    storedObjects: j.storedObjects,
+    storedObjects: j.storedObjects.map((o) => {
+      const kept =
+        o.state === 'retired' ? keptInPacs(o.kind, j.measurement?.reviewState) : undefined;
+      return kept ? { ...o, kept } : o;
+    }),
     discoveredBy: selecting?.source ?? null,
     failureClass: classifyFailure(j),
     attemptsRecorded: [...attempts.values()].sort((a, b) => a.attempt - b.attempt),

@@ -334,6 +334,16 @@ export async function moveStoredObjects(
   return count;
 }
 
+/** Why a retired object stays in the PACS for good, or undefined when it may be deleted. */
+export const KEPT_FOR_SIGN_OFF = 'kept: the signed-off (VERIFIED) report refers to it';
+export function keptInPacs(
+  kind: string,
+  reviewState: string | null | undefined,
+): string | undefined {
+  // The same rule as retiredStoredObjects' query below.
+  return kind === 'SEG' && reviewState === 'accepted' ? KEPT_FOR_SIGN_OFF : undefined;
+}
+
 /**
  * Retired objects still in the PACS that may be deleted where the PACS allows it. A SEG whose
  * result a cardiologist accepted at sign-off is not among them: the VERIFIED report stored at sign-off

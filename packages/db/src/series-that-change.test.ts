@@ -9,6 +9,7 @@ import {
   ensureJob,
   instanceFingerprint,
   jobKeyOf,
+  KEPT_FOR_SIGN_OFF,
   markJob,
   moveStoredObjects,
   newerCompletedJob,
@@ -244,5 +245,11 @@ describe('a series whose instance set changes', () => {
       .filter((uid) => !before.has(uid));
     // Its UNVERIFIED report may go (the VERIFIED one replaces it); the SEG stays in the PACS.
     expect(offered).toEqual([signedResult.sr]);
+    // The admin's job page says why.
+    const shown = await jobDetail(prisma, signed.job.id);
+    expect(shown?.storedObjects.map((o) => [o.kind, o.state, o.kept])).toEqual([
+      ['SEG', 'retired', KEPT_FOR_SIGN_OFF],
+      ['SR', 'retired', undefined],
+    ]);
   });
 });

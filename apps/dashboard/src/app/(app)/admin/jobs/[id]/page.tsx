@@ -104,7 +104,8 @@ export default async function JobPage({ params }: { params: Promise<{ id: string
                     <ul className="space-y-1" data-testid="stored-objects">
                       {job.storedObjects.map((o) => (
                         <li key={o.sopInstanceUid} className="font-mono text-xs break-all">
-                          {o.kind} {o.state}: {o.sopInstanceUid}
+                          {o.kind} {o.state}
+                          {o.kept ? ` (${o.kept})` : ''}: {o.sopInstanceUid}
                         </li>
                       ))}
                     </ul>,
