@@ -11,8 +11,9 @@ import re
 from typing import Any, Optional
 
 # An absolute POSIX path (/x/y) or a drive path (C:\x, C:/x) that starts a token: after the start,
-# whitespace, '(', '[', '=' or a quote (not ':', so URLs pass), so fractions and "and/or" are not taken for paths.
-_ABSOLUTE = re.compile(r"""(?:^|(?<=[\s(\[='"]))(?:/|[A-Za-z]:[\\/])[^\s,;()\[\]'"]*""")
+# whitespace, '(', '[', '=' or a quote (not ':', so URLs pass), so fractions and "and/or" are not taken for paths;
+# a slash standing alone ("7379 train / 96 val") is not a path either.
+_ABSOLUTE = re.compile(r"""(?:^|(?<=[\s(\[='"]))(?:/(?=[^\s,;()\[\]'"])|[A-Za-z]:[\\/])[^\s,;()\[\]'"]*""")
 
 
 def portable_path(path: Optional[str], base: Optional[str] = None) -> str:

@@ -24,6 +24,8 @@ def test_scrub_cuts_absolute_paths_and_leaves_other_slashes():
                    "url": "https://example.org/a/b", "n": 3, "list": ["b"]}
     assert absolute_paths_in(out) == []
     assert absolute_paths_in(value) == ["/tmp/ana/la-import.pt", "/work/x/shards/all", "C:\\runs\\la-best.pt", "/a/b/"]
+    assert absolute_paths_in("7379 train / 96 val samples, 3 / 4") == []
+    assert scrub_absolute_paths("7379 train / 96 val") == "7379 train / 96 val"
 
 
 def test_portable_path_is_relative_to_the_run_or_a_bare_name(tmp_path):
