@@ -140,7 +140,9 @@ seed_list=()
 for r in $SEEDS; do
   if [[ $r == *-* ]]; then mapfile -t -O "${#seed_list[@]}" seed_list < <(range "$r"); else seed_list+=("$r"); fi
 done
-SOURCE="lascar phantoms (style $STYLE$([ "$STYLE" != mixed ] || echo ': even batch seeds classic, odd randomised')), batch seeds $SEEDS, $CASES cases each"
+STYLE_DESCRIPTION=$STYLE
+if [ "$STYLE" = mixed ]; then STYLE_DESCRIPTION="mixed: even batch seeds classic, odd randomised"; fi
+SOURCE="lascar phantoms (style $STYLE_DESCRIPTION), batch seeds $SEEDS, $CASES cases each"
 [ -n "$PHANTOM_ARGS" ] && SOURCE="$SOURCE (lascar phantom $PHANTOM_ARGS)"
 echo "device $DEVICE; work $WORK; out $OUT; ${#seed_list[@]} batch seeds x $CASES cases"
 cat >"$WORK/config.txt" <<EOF

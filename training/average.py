@@ -6,7 +6,6 @@ the look it was trained on (WiSE-FT's finding for distribution shift)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
@@ -27,9 +26,10 @@ def average_checkpoints(paths: Sequence[str], weights: Optional[Sequence[float]]
     w = [1.0] * len(paths) if weights is None else [float(x) for x in weights]
     if len(w) != len(paths):
         raise SystemExit(f"error: {len(w)} weights for {len(paths)} checkpoints")
-    if any(x < 0 for x in w) or sum(w) <= 0:
+    total = sum(w)
+    if any(x < 0 for x in w) or total <= 0:
         raise SystemExit("error: weights must be >= 0 and not all 0")
-    w = [x / sum(w) for x in w]
+    w = [x / total for x in w]
     ckpts: List[Dict[str, Any]] = [load_checkpoint(p) for p in paths]
     first = ckpts[0]
     for p, c in zip(paths[1:], ckpts[1:]):

@@ -44,7 +44,6 @@ def scale_shapes(ckpt: Dict[str, Any]) -> Dict[str, List[int]]:
     return {name: [c, h >> k, w >> k] for k, name in enumerate(input_names("la", n))}
 
 
-
 def _manifest_input(name: str, shape: List[int], axes: Dict[int, str]) -> Dict[str, Any]:
     """An input as the manifest lists it: the graph's named axes where they are free (the product
     reads a named LA height/width as "any window of the canvas"), and the size it was trained on

@@ -73,7 +73,6 @@ def _torch_convs(model: nn.Module) -> List[Tuple[nn.Module, nn.BatchNorm2d | Non
     return pairs
 
 
-
 def _per_sample_shape(spec: Dict[str, Any]) -> List[int]:
     """An input's shape without the batch axis; where the axes are named (dynamic), the size the
     model was trained on: the manifest's `canvas`."""

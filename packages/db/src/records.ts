@@ -336,12 +336,14 @@ export async function moveStoredObjects(
 
 /** Why a retired object stays in the PACS for good, or undefined when it may be deleted. */
 export const KEPT_FOR_SIGN_OFF = 'kept: the signed-off (VERIFIED) report refers to it';
+// The kept objects, for keptInPacs and retiredStoredObjects' query alike.
+const KEPT_KIND = 'SEG';
+const KEPT_REVIEW_STATE = 'accepted';
 export function keptInPacs(
   kind: string,
   reviewState: string | null | undefined,
 ): string | undefined {
-  // The same rule as retiredStoredObjects' query below.
-  return kind === 'SEG' && reviewState === 'accepted' ? KEPT_FOR_SIGN_OFF : undefined;
+  return kind === KEPT_KIND && reviewState === KEPT_REVIEW_STATE ? KEPT_FOR_SIGN_OFF : undefined;
 }
 
 /**
@@ -358,7 +360,7 @@ export async function retiredStoredObjects(
     where: {
       state: 'retired',
       // Accepted, with its VERIFIED SR stored or still to be stored (recordVerifiedSr).
-      NOT: { kind: 'SEG', job: { measurement: { is: { reviewState: 'accepted' } } } },
+      NOT: { kind: KEPT_KIND, job: { measurement: { is: { reviewState: KEPT_REVIEW_STATE } } } },
     },
     orderBy: { retiredAt: 'asc' },
     take: limit,
